@@ -1,0 +1,201 @@
+"""Grading one submission: read it, run it in the sandbox, judge every case.
+
+    load submission -> write inputs (code, calls, arrays) -> sandboxed runner
+    -> validate result stream -> compare with reference outputs -> SubmissionResult
+
+Whatever the submission does, the result is one ``SubmissionResult`` with a status
+from the contract. The score is the sum of the points of the cases whose returned
+arrays the grader itself found correct; nothing the submission says about itself
+(stdout, exit code, claims in its results) can add a point.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import submission as submissions
+from .assignment import Assignment
+from .cases import Case
+from .evaluate import CaseResult, evaluate_case, location
+from .sandbox import Record, SandboxSettings, parse_records, run_runner
+
+# Statuses, in the contract's words. "graded": the submission ran to the end.
+GRADED = "graded"
+SYNTAX_ERROR = "syntax_error"
+TIMEOUT = "timeout"
+MEMORY = "memory"
+CRASHED = "crashed"
+INVALID = "invalid_submission"
+GRADER_ERROR = "grader_error"  # a fault in the kit itself; the row still appears
+
+
+@dataclass
+class SubmissionResult:
+    submission: str
+    path: str
+    status: str
+    case_results: list[CaseResult] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # for the student, in order
+    isolated: bool = False
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(result.points for result in self.case_results)
+
+    def question_scores(self, questions) -> dict[str, float]:
+        scores = dict.fromkeys(questions, 0.0)
+        for result in self.case_results:
+            scores[result.case.question] += result.points
+        return scores
+
+
+@dataclass
+class CallPlan:
+    """The calls every submission receives, serialised once per batch."""
+
+    cases: tuple[Case, ...]
+    calls_json: str
+    arrays: dict[str, np.ndarray]
+
+    @classmethod
+    def for_cases(cls, cases) -> CallPlan:
+        calls, arrays = [], {}
+
+        def ref(value, key):
+            if isinstance(value, np.ndarray):
+                arrays[key] = value
+                return {"array": key}
+            return {"value": value}
+
+        for n, case in enumerate(cases):
+            call_id = f"c{n:04d}"
+            calls.append({
+                "id": call_id,
+                "function": case.question,
+                "args": [ref(a, f"{call_id}_a{i}") for i, a in enumerate(case.args)],
+                "kwargs": {k: ref(v, f"{call_id}_k_{k}") for k, v in case.kwargs.items()},
+            })
+        return cls(cases=tuple(cases), calls_json=json.dumps(calls), arrays=arrays)
+
+    def write(self, directory: Path) -> None:
+        (directory / "calls.json").write_text(self.calls_json)
+        np.savez(directory / "arrays.npz", **self.arrays)
+
+
+def grade_submission(
+    assignment: Assignment,
+    path: Path,
+    settings: SandboxSettings,
+    *,
+    cases: tuple[Case, ...] | None = None,
+    expected: dict | None = None,
+    plan: CallPlan | None = None,
+    worker: int = 0,
+) -> SubmissionResult:
+    """Grade the submission at ``path`` on ``cases`` (default: all of the assignment's)."""
+    started = time.monotonic()
+    cases = assignment.cases if cases is None else cases
+    expected = assignment.expected if expected is None else expected
+    plan = plan or CallPlan.for_cases(cases)
+    result = SubmissionResult(submission=submissions.student_id(path), path=str(path), status=GRADED)
+    try:
+        code = submissions.load(path)
+    except submissions.InvalidSubmission as exc:
+        result.status = INVALID
+        result.messages.append(str(exc))
+        result.case_results = [CaseResult(c, False, "not graded: the submission could not be read")
+                               for c in cases]
+        result.seconds = time.monotonic() - started
+        return result
+    result.messages.extend(code.notes)
+    with tempfile.TemporaryDirectory(prefix="ag-in-") as tmp:
+        inputs = Path(tmp)
+        inputs.chmod(0o755)  # the sandbox uid reads it; it holds nothing hidden
+        (inputs / "code.json").write_text(json.dumps({"cells": code.cells, "module": code.module_name}))
+        plan.write(inputs)
+        for item in inputs.iterdir():
+            item.chmod(0o644)
+        settings = _limits_for(assignment, settings)
+        outcome = run_runner(inputs, settings, worker=worker)
+    result.isolated = outcome.isolated
+    records, problem = parse_records(outcome.results, max_array_bytes=settings.limits.result_bytes)
+    _judge(result, cases, expected, records, plan, code.cells)
+    result.status = _status(result, records, outcome, problem)
+    result.seconds = time.monotonic() - started
+    if outcome.log.strip() and result.status in (CRASHED, MEMORY):
+        tail = "\n".join(outcome.log.strip().splitlines()[-15:])
+        result.messages.append("last lines your code printed:\n" + tail)
+    return result
+
+
+def _limits_for(assignment: Assignment, settings: SandboxSettings) -> SandboxSettings:
+    """The assignment's limits unless the caller overrode the defaults."""
+    from .sandbox import Limits
+
+    if settings.limits == Limits():
+        return SandboxSettings(limits=assignment.limits, isolation=settings.isolation)
+    return settings
+
+
+def _judge(result, cases, expected, records: list[Record], plan: CallPlan, cells: list[str]) -> None:
+    load = next((r for r in records if r.kind == "load"), None)
+    for entry in (load.meta.get("cells", []) if load else [])[:50]:
+        if not isinstance(entry, dict):
+            continue
+        if isinstance(entry.get("syntax_error"), dict):
+            err = entry["syntax_error"]
+            result.messages.append(
+                f"SyntaxError in {location(err, cells)}: {str(err.get('message'))[:200]}"
+            )
+        elif isinstance(entry.get("error"), dict):
+            err = entry["error"]
+            running = location({"cell": entry.get("cell")}, cells)
+            inner = location(err)
+            at = f" (at {inner})" if inner and err.get("cell") != entry.get("cell") else (
+                f", line {err['line']}" if isinstance(err.get("line"), int) else "")
+            result.messages.append(
+                f"while running {running}{at}: {str(err.get('type'))[:60]}: "
+                f"{str(err.get('message'))[:200]}"
+            )
+    by_id = {str(r.meta.get("id")): r for r in records if r.kind == "call"}
+    calls = json.loads(plan.calls_json)
+    result.case_results = [
+        evaluate_case(case, expected[case.case_id], by_id.get(call["id"]))
+        for case, call in zip(cases, calls, strict=True)
+    ]
+
+
+def _status(result, records: list[Record], outcome, problem: str | None) -> str:
+    load = next((r for r in records if r.kind == "load"), None)
+    cells = load.meta.get("cells", []) if load else []
+    cells = [c for c in cells if isinstance(c, dict)]
+    if outcome.timed_out or outcome.cpu_limited or any(c.get("timeout") for c in cells):
+        result.messages.insert(0, "your code was stopped: it exceeded the time limit "
+                                  "(an endless loop or a very slow computation?)")
+        return TIMEOUT
+    memory = any(isinstance(c.get("error"), dict) and c["error"].get("memory") for c in cells) or any(
+        isinstance(r.meta.get("error"), dict) and r.meta["error"].get("memory") for r in records
+    )
+    if memory:
+        result.messages.insert(0, "your code ran out of memory (MemoryError): it tried to allocate "
+                                  "more than the grader allows")
+        return MEMORY
+    if outcome.results_overflow:
+        result.messages.insert(0, "your code produced more output data than the grader accepts")
+        return CRASHED
+    if problem:
+        result.messages.insert(0, f"the results of your run could not be read ({problem})")
+    if not any(r.kind == "done" for r in records):
+        result.messages.insert(0, "your code ended the grading process early (for example with "
+                                  "os._exit or a crash); calls after that point got no result")
+        return CRASHED
+    if any(isinstance(c.get("syntax_error"), dict) for c in cells):
+        return SYNTAX_ERROR
+    return GRADED

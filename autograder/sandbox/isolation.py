@@ -1,0 +1,192 @@
+"""How a submission's process is isolated: the bubblewrap command line, or the fallback.
+
+With bubblewrap the student's code sees a minimal root: read-only ``/usr`` (system
+libraries), the Python installation and its site-packages (read-only, at neutral
+paths under ``/sandbox``), the runner, the grader-chosen inputs, and two private,
+size-limited tmpfs directories (``/sandbox/work`` and ``/tmp``). No network, no IPC,
+its own PID namespace (killing it kills everything it started), no ``/etc``, no home,
+and nothing of the kit, the hidden tests or the reference solutions.
+
+When the grader runs as root, the runner switches to a dedicated unprivileged uid
+(one per parallel worker, so process limits of one submission never touch another);
+otherwise bubblewrap's user namespace maps the caller's own (unprivileged) uid.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+from .limits import Limits
+
+SANDBOX_UID_BASE = 61000
+RUNNER = Path(__file__).with_name("runner.py")
+INSIDE_PYTHON = "/sandbox/python"
+INSIDE_RUNNER = "/sandbox/runner.py"
+INSIDE_INPUTS = "/sandbox/in"
+INSIDE_WORK = "/sandbox/work"
+
+
+@dataclass(frozen=True)
+class PythonLayout:
+    """Where the interpreter and the packages the runner may import live on the host."""
+
+    prefix: Path
+    executable: Path  # inside ``prefix``
+    site_dirs: tuple[Path, ...]
+
+    @classmethod
+    def current(cls) -> PythonLayout:
+        prefix = Path(sys.base_prefix).resolve()
+        executable = Path(os.path.realpath(sys.executable))
+        if not executable.is_relative_to(prefix):
+            executable = prefix / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+        paths = sysconfig.get_paths()
+        sites = []
+        for key in ("purelib", "platlib"):
+            path = Path(paths[key]).resolve()
+            if path not in sites and path.is_dir():
+                sites.append(path)
+        return cls(prefix=prefix, executable=executable, site_dirs=tuple(sites))
+
+
+def sandbox_uid(worker: int) -> int:
+    return SANDBOX_UID_BASE + worker
+
+
+def running_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+def _root_binds() -> list[str]:
+    """Read-only system directories, keeping merged-/usr symlinks as symlinks."""
+    args = ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    return args
+
+
+def bubblewrap_command(
+    *, bwrap: str, layout: PythonLayout, inputs: Path, limits: Limits, worker: int,
+    results_fd: int,
+) -> list[str]:
+    """The full argv that starts the runner inside bubblewrap."""
+    cmd = [
+        bwrap,
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-ipc",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+    ]
+    if running_as_root():
+        # Root may create namespaces without a user namespace; the runner keeps only
+        # the capabilities it needs to switch to the sandbox uid, then loses them too.
+        cmd += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        cmd += ["--unshare-user", "--disable-userns"]
+    cmd += _root_binds()
+    cmd += ["--proc", "/proc", "--dev", "/dev"]
+    cmd += ["--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
+    cmd += ["--perms", "0755", "--dir", "/sandbox"]
+    cmd += ["--ro-bind", str(layout.prefix), INSIDE_PYTHON]
+    for i, site in enumerate(layout.site_dirs):
+        cmd += ["--ro-bind", str(site), f"/sandbox/site{i}"]
+    cmd += ["--ro-bind", str(RUNNER), INSIDE_RUNNER]
+    cmd += ["--ro-bind", str(inputs), INSIDE_INPUTS]
+    cmd += ["--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", INSIDE_WORK]
+    cmd += ["--chdir", INSIDE_WORK, "--clearenv"]
+    for key, value in sandbox_environment(INSIDE_WORK).items():
+        cmd += ["--setenv", key, value]
+    python = f"{INSIDE_PYTHON}/{layout.executable.relative_to(layout.prefix)}"
+    sites = [f"/sandbox/site{i}" for i in range(len(layout.site_dirs))]
+    return cmd + ["--", python, "-I", "-S", "-B", INSIDE_RUNNER] + runner_arguments(
+        inputs=INSIDE_INPUTS, workdir=INSIDE_WORK, sites=sites, limits=limits, worker=worker,
+        results_fd=results_fd,
+    )
+
+
+def fallback_command(
+    *, layout: PythonLayout, inputs: Path, workdir: Path, limits: Limits, worker: int,
+    results_fd: int,
+) -> list[str]:
+    """The runner started directly: resource limits, a private cwd, and nothing more."""
+    sites = [str(s) for s in layout.site_dirs]
+    return [str(layout.executable), "-I", "-S", "-B", str(RUNNER)] + runner_arguments(
+        inputs=str(inputs), workdir=str(workdir), sites=sites, limits=limits, worker=worker,
+        results_fd=results_fd,
+    )
+
+
+def sandbox_environment(home: str) -> dict[str, str]:
+    threads = "1"  # one BLAS thread: predictable CPU use and address space per submission
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "OPENBLAS_NUM_THREADS": threads,
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": "/tmp",
+    }
+
+
+def runner_arguments(
+    *, inputs: str, workdir: str, sites: list[str], limits: Limits, worker: int, results_fd: int
+) -> list[str]:
+    args = [
+        "--in", inputs,
+        "--workdir", workdir,
+        "--results-fd", str(results_fd),
+        "--load-seconds", str(limits.load_seconds),
+        "--call-seconds", str(limits.call_seconds),
+    ]
+    if running_as_root():
+        uid = sandbox_uid(worker)
+        args += ["--uid", str(uid), "--gid", str(uid), "--nproc", str(limits.processes)]
+    for site in sites:
+        args += ["--site", site]
+    return args
+
+
+@functools.lru_cache(maxsize=1)
+def probe_bubblewrap() -> tuple[bool, str]:
+    """Can bubblewrap start a sandbox here? Returns (usable, reason when not)."""
+    bwrap = bwrap_path()
+    if bwrap is None:
+        return False, "bubblewrap (bwrap) is not installed"
+    if not sys.platform.startswith("linux"):
+        return False, f"bubblewrap needs Linux, this is {sys.platform}"
+    layout = PythonLayout.current()
+    cmd = [bwrap, "--die-with-parent", "--unshare-ipc", "--unshare-pid", "--unshare-net"]
+    if not running_as_root():
+        cmd += ["--unshare-user"]
+    cmd += _root_binds() + ["--proc", "/proc", "--dev", "/dev"]
+    cmd += ["--ro-bind", str(layout.prefix), INSIDE_PYTHON]
+    python = f"{INSIDE_PYTHON}/{layout.executable.relative_to(layout.prefix)}"
+    cmd += ["--", python, "-I", "-S", "-c", "pass"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, f"bubblewrap could not start: {exc}"
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip().splitlines()
+        return False, "bubblewrap could not start: " + (message[-1] if message else "unknown error")
+    return True, ""

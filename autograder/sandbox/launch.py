@@ -1,0 +1,254 @@
+"""Start the runner, enforce limits, collect its result stream, and always clean up.
+
+The grader reads two pipes (results on fd 3, the submission's stdout/stderr merged)
+with byte caps, kills the whole process tree at the wall-clock deadline, and reaps
+with ``wait4`` to learn the CPU time actually used. Nothing read here is trusted;
+``protocol.parse_records`` validates the results afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import selectors
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import isolation
+from .limits import Limits
+
+DRAIN_SECONDS = 1.0  # how long to keep reading after the process ended or was killed
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """How to run submissions.
+
+    isolation: "auto" (bubblewrap when it works, else limits only, with a warning),
+               "bubblewrap" (refuse to grade without it) or "none" (limits only).
+    """
+
+    limits: Limits = Limits()
+    isolation: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.isolation not in ("auto", "bubblewrap", "none"):
+            raise ValueError(f"isolation must be auto, bubblewrap or none, not {self.isolation!r}")
+
+
+class IsolationUnavailable(RuntimeError):
+    """bubblewrap was required but cannot run here."""
+
+
+@dataclass
+class RunOutcome:
+    results: bytes
+    log: str
+    timed_out: bool
+    cpu_limited: bool
+    results_overflow: bool
+    exit_status: int | None
+    wall_seconds: float
+    cpu_seconds: float
+    isolated: bool
+
+
+def resolve_isolation(settings: SandboxSettings) -> tuple[bool, str]:
+    """Returns (use bubblewrap, warning to show when not)."""
+    if settings.isolation == "none":
+        return False, "isolation disabled (--isolation none): submissions run with resource limits only"
+    usable, reason = isolation.probe_bubblewrap()
+    if usable:
+        return True, ""
+    if settings.isolation == "bubblewrap":
+        raise IsolationUnavailable(reason)
+    return False, f"{reason}; submissions run with resource limits only, NOT isolated"
+
+
+def _limit_resources(limits: Limits, nproc: int | None):
+    cpu = int(limits.cpu_seconds + 0.999)
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if nproc is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+
+    return apply
+
+
+def _own_process_count() -> int:
+    uid = os.getuid()
+    count = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid == uid:
+                    count += 1
+            except OSError:
+                pass
+    return count
+
+
+def run_runner(inputs: Path, settings: SandboxSettings, *, worker: int = 0) -> RunOutcome:
+    """Run the runner over the prepared ``inputs`` directory under all limits."""
+    limits = settings.limits
+    use_bwrap, _ = resolve_isolation(settings)
+    layout = isolation.PythonLayout.current()
+    root = isolation.running_as_root()
+    # Non-root: RLIMIT_NPROC counts all of the caller's processes, so leave room for them.
+    nproc = None if root else _own_process_count() + limits.processes
+    results_r, results_w = os.pipe()
+    try:
+        with tempfile.TemporaryDirectory(prefix="ag-work-") as workdir:
+            common = dict(inputs=inputs, limits=limits, worker=worker, results_fd=results_w)
+            if use_bwrap:
+                cmd = isolation.bubblewrap_command(
+                    bwrap=isolation.bwrap_path(), layout=layout, **common
+                )
+            else:
+                if root:
+                    uid = isolation.sandbox_uid(worker)
+                    os.chown(workdir, uid, uid)
+                cmd = isolation.fallback_command(layout=layout, workdir=Path(workdir), **common)
+            env = None if use_bwrap else isolation.sandbox_environment(workdir)
+            started = time.monotonic()
+            try:
+                proc = subprocess.Popen(
+                    cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(results_w,),
+                    env=env,
+                    start_new_session=True,
+                    preexec_fn=_limit_resources(limits, nproc),
+                )
+            finally:
+                os.close(results_w)
+            return _finish(proc, results_r, limits, started, use_bwrap, worker)
+    except BaseException:
+        _close_quietly(results_r)
+        raise
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def _finish(proc, results_r, limits: Limits, started: float, use_bwrap: bool, worker: int) -> RunOutcome:
+    collected = _collect(proc, results_r, limits, started)
+    status, rusage = collected.pop("wait")
+    _kill_everything(proc.pid, worker, use_bwrap)
+    cpu = rusage.ru_utime + rusage.ru_stime if rusage else 0.0
+    return RunOutcome(
+        results=collected["results"],
+        log=collected["log"],
+        timed_out=collected["timed_out"],
+        # RLIMIT_CPU is whole seconds: a run that used (nearly) all of it was stopped by it.
+        cpu_limited=cpu >= limits.cpu_seconds * 0.98,
+        results_overflow=collected["overflow"],
+        exit_status=status,
+        wall_seconds=time.monotonic() - started,
+        cpu_seconds=cpu,
+        isolated=use_bwrap,
+    )
+
+
+def _collect(proc: subprocess.Popen, results_fd: int, limits: Limits, started: float) -> dict:
+    deadline = started + limits.wall_seconds
+    sel = selectors.DefaultSelector()
+    log_fd = proc.stdout.fileno()
+    sel.register(results_fd, selectors.EVENT_READ, "results")
+    sel.register(log_fd, selectors.EVENT_READ, "log")
+    results = bytearray()
+    log = bytearray()
+    timed_out = overflow = False
+    wait = None
+    stop_at = None
+    while sel.get_map():
+        now = time.monotonic()
+        if wait is None:
+            pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                wait = (status, rusage)
+                stop_at = min(deadline, now + DRAIN_SECONDS)
+        if now >= deadline and wait is None:
+            timed_out = True
+            _kill_group(proc.pid)
+            stop_at = now + DRAIN_SECONDS
+            deadline = float("inf")
+        if stop_at is not None and now >= stop_at:
+            break
+        for key, _ in sel.select(timeout=0.05):
+            chunk = os.read(key.fd, 1 << 16)
+            if not chunk:
+                sel.unregister(key.fd)
+                continue
+            if key.data == "results":
+                if len(results) + len(chunk) > limits.result_bytes:
+                    overflow = True
+                    _kill_group(proc.pid)
+                    sel.unregister(key.fd)
+                    continue
+                results += chunk
+            else:
+                log += chunk
+                if len(log) > 2 * limits.log_bytes:
+                    del log[: len(log) - limits.log_bytes]
+    sel.close()
+    _close_quietly(results_fd)
+    proc.stdout.close()
+    if wait is None:
+        _kill_group(proc.pid)
+        _, status, rusage = os.wait4(proc.pid, 0)
+        wait = (status, rusage)
+    proc.returncode = os.waitstatus_to_exitcode(wait[0])
+    text = bytes(log[-limits.log_bytes :]).decode("utf-8", errors="replace")
+    return {"results": bytes(results), "log": text, "timed_out": timed_out,
+            "overflow": overflow, "wait": wait}
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill_everything(pid: int, worker: int, use_bwrap: bool) -> None:
+    """Whatever the submission left behind goes.
+
+    With bubblewrap the PID namespace dies with its init; without it, a root grader
+    also kills every process of the worker's sandbox uid (escapes via setsid included).
+    """
+    _kill_group(pid)
+    if not use_bwrap and isolation.running_as_root():
+        kill_uid(isolation.sandbox_uid(worker))
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process owned by ``uid`` (a forked helper becomes that uid and kills -1)."""
+    child = os.fork()
+    if child == 0:
+        try:
+            os.setgid(uid)
+            os.setuid(uid)
+            for _ in range(3):  # processes forking while we kill: repeat
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except ProcessLookupError:
+                    break
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)

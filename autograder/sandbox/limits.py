@@ -1,0 +1,48 @@
+"""Resource limits for one sandboxed run: one typed object, each field with its reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use. Defaults suit a NumPy-only assignment.
+
+    cpu_seconds:     RLIMIT_CPU for the whole run (import + every call).
+    wall_seconds:    wall-clock limit; past it the process tree is killed.
+    load_seconds:    time for executing the submission's top-level code (notebook cells).
+    call_seconds:    time for one call of a student function; a function that overruns
+                     once is not called again, so one infinite loop costs one function.
+    memory_bytes:    RLIMIT_AS (address space) of each process.
+    file_bytes:      RLIMIT_FSIZE: largest file the submission may write.
+    tmp_bytes:       size of the private tmpfs working directory and /tmp.
+    processes:       RLIMIT_NPROC for the sandbox uid (bounds fork bombs).
+    open_files:      RLIMIT_NOFILE.
+    result_bytes:    most bytes of results the grader reads back.
+    log_bytes:       most bytes of the submission's stdout/stderr the grader keeps.
+    """
+
+    cpu_seconds: float = 20.0
+    wall_seconds: float = 40.0
+    load_seconds: float = 10.0
+    call_seconds: float = 3.0
+    memory_bytes: int = 1024 * MiB
+    file_bytes: int = 16 * MiB
+    tmp_bytes: int = 64 * MiB
+    processes: int = 32
+    open_files: int = 64
+    result_bytes: int = 256 * MiB
+    log_bytes: int = 64 * 1024
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not value > 0:
+                raise ValueError(f"Limits.{name} must be positive, got {value!r}")
+        if self.load_seconds > self.wall_seconds:
+            raise ValueError("Limits.load_seconds cannot exceed wall_seconds")
+
+    def with_overrides(self, **changes: float) -> Limits:
+        return replace(self, **changes)
