@@ -23,7 +23,7 @@ from . import submission as submissions
 from .assignment import Assignment
 from .cases import Case
 from .evaluate import CaseResult, evaluate_case, location
-from .sandbox import Record, SandboxSettings, parse_records, run_runner
+from .sandbox import Limits, Record, SandboxSettings, parse_records, run_runner
 
 # Statuses, in the contract's words. "graded": the submission ran to the end.
 GRADED = "graded"
@@ -90,19 +90,20 @@ class CallPlan:
 
 
 def grade_submission(
-    assignment: Assignment,
     path: Path,
-    settings: SandboxSettings,
     *,
-    cases: tuple[Case, ...] | None = None,
-    expected: dict | None = None,
+    cases: tuple[Case, ...],
+    expected: dict[str, tuple[np.ndarray, ...]],
+    settings: SandboxSettings,
     plan: CallPlan | None = None,
     worker: int = 0,
 ) -> SubmissionResult:
-    """Grade the submission at ``path`` on ``cases`` (default: all of the assignment's)."""
+    """Grade the submission at ``path`` on ``cases`` against ``expected`` outputs.
+
+    ``expected`` maps ``case.case_id`` to the reference outputs; ``plan`` (the serialised
+    calls) may be shared across a batch.
+    """
     started = time.monotonic()
-    cases = assignment.cases if cases is None else cases
-    expected = assignment.expected if expected is None else expected
     plan = plan or CallPlan.for_cases(cases)
     result = SubmissionResult(submission=submissions.student_id(path), path=str(path), status=GRADED)
     try:
@@ -122,10 +123,10 @@ def grade_submission(
         plan.write(inputs)
         for item in inputs.iterdir():
             item.chmod(0o644)
-        settings = _limits_for(assignment, settings)
         outcome = run_runner(inputs, settings, worker=worker)
     result.isolated = outcome.isolated
-    records, problem = parse_records(outcome.results, max_array_bytes=settings.limits.result_bytes)
+    limits = settings.limits or Limits()
+    records, problem = parse_records(outcome.results, max_array_bytes=limits.result_bytes)
     _judge(result, cases, expected, records, plan, code.cells)
     result.status = _status(result, records, outcome, problem)
     result.seconds = time.monotonic() - started
@@ -135,13 +136,18 @@ def grade_submission(
     return result
 
 
-def _limits_for(assignment: Assignment, settings: SandboxSettings) -> SandboxSettings:
-    """The assignment's limits unless the caller overrode the defaults."""
-    from .sandbox import Limits
-
-    if settings.limits == Limits():
+def settings_for(assignment: Assignment, settings: SandboxSettings) -> SandboxSettings:
+    """The assignment's own limits, unless the caller chose limits of its own."""
+    if settings.limits is None:
         return SandboxSettings(limits=assignment.limits, isolation=settings.isolation)
     return settings
+
+
+def grade_for_assignment(assignment: Assignment, path: Path, settings: SandboxSettings,
+                         **kwargs) -> SubmissionResult:
+    """All of the assignment's cases (public and hidden), under its limits."""
+    return grade_submission(path, cases=assignment.cases, expected=assignment.expected,
+                            settings=settings_for(assignment, settings), **kwargs)
 
 
 def _judge(result, cases, expected, records: list[Record], plan: CallPlan, cells: list[str]) -> None:

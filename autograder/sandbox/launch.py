@@ -28,11 +28,12 @@ DRAIN_SECONDS = 1.0  # how long to keep reading after the process ended or was k
 class SandboxSettings:
     """How to run submissions.
 
+    limits:    None means the assignment's own limits (or the defaults).
     isolation: "auto" (bubblewrap when it works, else limits only, with a warning),
                "bubblewrap" (refuse to grade without it) or "none" (limits only).
     """
 
-    limits: Limits = Limits()
+    limits: Limits | None = None
     isolation: str = "auto"
 
     def __post_init__(self) -> None:
@@ -99,7 +100,7 @@ def _own_process_count() -> int:
 
 def run_runner(inputs: Path, settings: SandboxSettings, *, worker: int = 0) -> RunOutcome:
     """Run the runner over the prepared ``inputs`` directory under all limits."""
-    limits = settings.limits
+    limits = settings.limits or Limits()
     use_bwrap, _ = resolve_isolation(settings)
     layout = isolation.PythonLayout.current()
     root = isolation.running_as_root()

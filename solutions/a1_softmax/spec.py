@@ -10,11 +10,16 @@ import numpy as np
 from autograder.cases import Case
 from autograder.inputs import extreme_scores, independent_probabilities, probabilities, rng_for
 from autograder.inputs import scores as random_scores
+from autograder.sandbox import Limits
 from autograder.tolerances import PRECISE_ATOL, PRECISE_RTOL
 
 NAME = "a1_softmax"
 TITLE = "a1_softmax: probabilities from scores"
 QUESTIONS = ("softmax", "log_softmax", "sigmoid", "predict_multiclass", "predict_multilabel")
+
+# NumPy-only: a correct submission needs well under a second; these bounds only ever
+# bind on endless loops and runaway allocations.
+LIMITS = Limits(cpu_seconds=15, wall_seconds=30, load_seconds=5, call_seconds=2)
 
 
 def _rng(name):

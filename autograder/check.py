@@ -1,0 +1,43 @@
+"""``autograder check``: a student's self-check on the public cases, through the same sandbox.
+
+ASSIGNMENT is a built student folder (it has ``tests/public_cases.json``), or, on a
+machine with the kit's hidden material, an assignment name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .assignment import load_assignment
+from .feedback import feedback_text
+from .grade import SubmissionResult, grade_submission
+from .public_tests import load_public_cases
+from .sandbox import SandboxSettings
+
+
+def public_suite(assignment: str | Path):
+    """(title, questions, cases, expected, limits) of the public cases."""
+    path = Path(assignment)
+    for candidate in (path / "tests" / "public_cases.json", path / "public_cases.json",
+                      path / "student" / "tests" / "public_cases.json"):
+        if candidate.is_file():
+            name, questions, cases, expected = load_public_cases(candidate)
+            return name, questions, cases, expected, None
+    loaded = load_assignment(assignment)
+    expected = {c.case_id: loaded.expected[c.case_id] for c in loaded.public_cases}
+    return loaded.title, loaded.questions, loaded.public_cases, expected, loaded.limits
+
+
+def run_check(assignment: str | Path, submission: Path,
+              settings: SandboxSettings | None = None) -> tuple[SubmissionResult, str]:
+    settings = settings or SandboxSettings()
+    title, questions, cases, expected, limits = public_suite(assignment)
+    if settings.limits is None and limits is not None:
+        settings = SandboxSettings(limits=limits, isolation=settings.isolation)
+    result = grade_submission(Path(submission), cases=cases, expected=expected, settings=settings)
+    points = {q: 0.0 for q in questions}
+    for case in cases:
+        points[case.question] += case.points
+    text = feedback_text(result, title=f"{title} (self-check)", questions=questions,
+                         question_points=points, public_only=True)
+    return result, text

@@ -1,0 +1,55 @@
+"""Feedback a student can act on: per question, which property failed and why, in words.
+
+Hidden inputs and expected values never appear; the case descriptions say what was
+checked ("is finite for scores around +-1e4") and the reasons what went wrong
+("result contains NaN where the correct value is finite").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .grade import GRADED, SubmissionResult
+from .gradebook import format_points
+
+STATUS_TEXT = {
+    GRADED: "graded: your code ran to the end",
+    "syntax_error": "syntax error: some of your code is not valid Python and did not run",
+    "timeout": "timeout: your code was stopped for exceeding the time limit",
+    "memory": "memory: your code tried to use more memory than allowed",
+    "crashed": "crashed: your code ended the grading process before it finished",
+    "invalid_submission": "invalid submission: the file could not be read",
+    "grader_error": "grader error: a fault in the grader (not your code); your TA has been told",
+}
+
+
+def feedback_text(result: SubmissionResult, *, title: str, questions: Sequence[str],
+                  question_points: dict[str, float], public_only: bool = False) -> str:
+    total = sum(question_points.values())
+    lines = [
+        f"{title}",
+        f"Feedback for: {result.submission}",
+        f"Status: {STATUS_TEXT.get(result.status, result.status)}",
+        f"Score: {format_points(result.score)} / {format_points(total)}"
+        + ("  (public tests only: your grade also includes hidden tests)" if public_only else ""),
+        "",
+    ]
+    if result.messages:
+        lines.append("Messages")
+        lines += [f"  - {m}".replace("\n", "\n    ") for m in result.messages]
+        lines.append("")
+    scores = result.question_scores(questions)
+    for question in questions:
+        mine = [r for r in result.case_results if r.case.question == question]
+        lines.append(f"{question}: {format_points(scores[question])} / "
+                     f"{format_points(question_points[question])}")
+        for r in mine:
+            mark = "ok    " if r.passed else "FAILED"
+            line = f"  {mark} {r.case.description}"
+            if not r.passed:
+                line += f"\n         -> {r.reason}"
+            lines.append(line)
+        lines.append("")
+    if result.status == GRADED and result.score == total:
+        lines.append("Every test passed. Well done.")
+    return "\n".join(lines).rstrip() + "\n"

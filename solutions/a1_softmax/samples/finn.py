@@ -1,0 +1,3 @@
+# Debugging left in: an endless loop at the top level.
+while True:
+    pass
