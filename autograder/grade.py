@@ -118,11 +118,7 @@ def grade_submission(
     result.messages.extend(code.notes)
     with tempfile.TemporaryDirectory(prefix="ag-in-") as tmp:
         inputs = Path(tmp)
-        inputs.chmod(0o755)  # the sandbox uid reads it; it holds nothing hidden
-        (inputs / "code.json").write_text(json.dumps({"cells": code.cells, "module": code.module_name}))
-        plan.write(inputs)
-        for item in inputs.iterdir():
-            item.chmod(0o644)
+        write_inputs(inputs, code.cells, code.module_name, plan)
         outcome = run_runner(inputs, settings, worker=worker)
     result.isolated = outcome.isolated
     limits = settings.limits or Limits()
@@ -134,6 +130,15 @@ def grade_submission(
         tail = "\n".join(outcome.log.strip().splitlines()[-15:])
         result.messages.append("last lines your code printed:\n" + tail)
     return result
+
+
+def write_inputs(directory: Path, cells: list[str], module_name: str, plan: CallPlan) -> None:
+    """The runner's read-only inputs: code, calls and arguments (nothing hidden is among them)."""
+    (directory / "code.json").write_text(json.dumps({"cells": cells, "module": module_name}))
+    plan.write(directory)
+    for item in directory.iterdir():
+        item.chmod(0o644)
+    directory.chmod(0o755)  # the sandbox uid must read it
 
 
 def settings_for(assignment: Assignment, settings: SandboxSettings) -> SandboxSettings:

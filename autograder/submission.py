@@ -179,7 +179,7 @@ def notebook_code(data: bytes, origin: str) -> SubmissionCode:
             raise InvalidSubmission(f"{origin}: a code cell's source is not text")
         cleaned, removed = strip_magics(source)
         if removed:
-            notes.append(f"cell {len(code)}: IPython magic or shell line ignored ({removed[0][:60]})")
+            notes.append(f"code cell {len(code) + 1}: IPython magic or shell line ignored ({removed[0][:60]})")
         code.append(cleaned)
     return SubmissionCode(cells=code, module_name="__main__", origin=origin, notes=notes)
 
@@ -201,6 +201,8 @@ def strip_magics(source: str) -> tuple[str, list[str]]:
             lines.append(f"{match.group(1)}pass  # IPython line removed by the grader")
         else:
             lines.append(line)
+    if not removed:
+        return source, removed
     return "\n".join(lines) + "\n", removed
 
 

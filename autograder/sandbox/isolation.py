@@ -127,9 +127,10 @@ def fallback_command(
 ) -> list[str]:
     """The runner started directly: resource limits, a private cwd, and nothing more."""
     sites = [str(s) for s in layout.site_dirs]
+    drop = running_as_root() and sandbox_uid_can_run(layout, sandbox_uid(worker))
     return [str(layout.executable), "-I", "-S", "-B", str(RUNNER)] + runner_arguments(
         inputs=str(inputs), workdir=str(workdir), sites=sites, limits=limits, worker=worker,
-        results_fd=results_fd,
+        results_fd=results_fd, drop_root=drop,
     )
 
 
@@ -148,8 +149,35 @@ def sandbox_environment(home: str) -> dict[str, str]:
     }
 
 
+def sandbox_uid_can_run(layout: PythonLayout, uid: int) -> bool:
+    """Can ``uid`` read the interpreter's files? (Not when Python lives under /root, 0700.)
+
+    Only matters without bubblewrap, which mounts them at neutral paths instead.
+    """
+    return _uid_can_read(
+        (str(layout.executable), str(layout.prefix / "lib"), str(RUNNER), *map(str, layout.site_dirs)), uid
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _uid_can_read(paths: tuple[str, ...], uid: int) -> bool:
+    child = os.fork()
+    if child == 0:
+        ok = False
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            ok = all(os.access(p, os.R_OK) for p in paths)
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(child, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
 def runner_arguments(
-    *, inputs: str, workdir: str, sites: list[str], limits: Limits, worker: int, results_fd: int
+    *, inputs: str, workdir: str, sites: list[str], limits: Limits, worker: int, results_fd: int,
+    drop_root: bool = True,
 ) -> list[str]:
     args = [
         "--in", inputs,
@@ -158,7 +186,7 @@ def runner_arguments(
         "--load-seconds", str(limits.load_seconds),
         "--call-seconds", str(limits.call_seconds),
     ]
-    if running_as_root():
+    if running_as_root() and drop_root:
         uid = sandbox_uid(worker)
         args += ["--uid", str(uid), "--gid", str(uid), "--nproc", str(limits.processes)]
     for site in sites:

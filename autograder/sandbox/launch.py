@@ -61,13 +61,20 @@ class RunOutcome:
 def resolve_isolation(settings: SandboxSettings) -> tuple[bool, str]:
     """Returns (use bubblewrap, warning to show when not)."""
     if settings.isolation == "none":
-        return False, "isolation disabled (--isolation none): submissions run with resource limits only"
-    usable, reason = isolation.probe_bubblewrap()
-    if usable:
-        return True, ""
-    if settings.isolation == "bubblewrap":
-        raise IsolationUnavailable(reason)
-    return False, f"{reason}; submissions run with resource limits only, NOT isolated"
+        warning = "isolation disabled (--isolation none): submissions run with resource limits only"
+    else:
+        usable, reason = isolation.probe_bubblewrap()
+        if usable:
+            return True, ""
+        if settings.isolation == "bubblewrap":
+            raise IsolationUnavailable(reason)
+        warning = f"{reason}; submissions run with resource limits only, NOT isolated"
+    if isolation.running_as_root() and not isolation.sandbox_uid_can_run(
+        isolation.PythonLayout.current(), isolation.sandbox_uid(0)
+    ):
+        warning += (" -- and AS ROOT: the Python installation is not readable by the unprivileged "
+                    "sandbox uid (install bubblewrap, or run the grader as a normal user)")
+    return False, warning
 
 
 def _limit_resources(limits: Limits, nproc: int | None):

@@ -23,6 +23,7 @@ import signal
 import struct
 import sys
 import time
+import traceback
 import types
 import warnings
 
@@ -277,9 +278,13 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    status = 1
     try:
         main(sys.argv[1:])
+        status = 0
+    except BaseException:  # noqa: BLE001 - report, then leave without running student hooks
+        traceback.print_exc()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(0)  # skip atexit hooks and non-daemon threads the submission may have left
+        os._exit(status)  # skip atexit hooks and non-daemon threads the submission may have left

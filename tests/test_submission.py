@@ -1,0 +1,124 @@
+"""Reading submissions: notebooks, Python files, export zips and folders."""
+
+from __future__ import annotations
+
+import zipfile
+
+import nbformat
+import pytest
+
+from autograder.submission import InvalidSubmission, discover, load, strip_magics, student_id
+
+
+def notebook(*sources: str) -> str:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# title")] + [nbformat.v4.new_code_cell(s) for s in sources]
+    return nbformat.writes(nb)
+
+
+def test_magics_become_no_ops_keeping_indentation():
+    code, removed = strip_magics("%matplotlib inline\nif True:\n    !pip install x\n    y = 1\n")
+    assert code == ("pass  # IPython line removed by the grader\nif True:\n"
+                    "    pass  # IPython line removed by the grader\n    y = 1\n")
+    assert removed == ["%matplotlib inline", "!pip install x"]
+    compile(code, "<cell>", "exec")
+
+
+def test_cell_magic_removes_the_whole_cell():
+    code, removed = strip_magics("%%time\nx = 1\n")
+    assert "x = 1" not in code and removed == ["%%time"]
+
+
+def test_notebook_code_cells_only(tmp_path):
+    path = tmp_path / "ann.ipynb"
+    path.write_text(notebook("import numpy as np", "%load_ext autoreload\ndef f():\n    return 1"))
+    code = load(path)
+    assert code.module_name == "__main__"
+    assert code.cells[0] == "import numpy as np"
+    assert "def f" in code.cells[1] and "%load_ext" not in code.cells[1]
+    assert code.notes and "magic" in code.notes[0]
+
+
+def test_python_file_is_one_cell(tmp_path):
+    path = tmp_path / "bob.py"
+    path.write_text("x = 1\n")
+    code = load(path)
+    assert code.cells == ["x = 1\n"] and code.module_name == "submission"
+
+
+def test_zip_picks_the_notebook_and_ignores_other_files(tmp_path):
+    path = tmp_path / "cat.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("a1_softmax.ipynb", notebook("x = 1"))
+        zf.writestr(".OTTER_LOG", b"\x80\x04not really a pickle")
+        zf.writestr("__MACOSX/._a1_softmax.ipynb", b"junk")
+    assert load(path).cells == ["x = 1"]
+
+
+@pytest.mark.parametrize("member, message", [
+    ("../evil.ipynb", "'..'"),
+    ("/tmp/evil.ipynb", "absolute path"),
+    ("C:/evil.ipynb", "absolute path"),
+])
+def test_unsafe_zip_paths_are_rejected(tmp_path, member, message):
+    path = tmp_path / "dan.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("ok.ipynb", notebook("x = 1"))
+        zf.writestr(member, notebook("x = 2"))
+    with pytest.raises(InvalidSubmission, match=message):
+        load(path)
+
+
+def test_zip_with_symlink_is_rejected(tmp_path):
+    path = tmp_path / "eve.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        info = zipfile.ZipInfo("link.ipynb")
+        info.external_attr = 0o120777 << 16
+        zf.writestr(info, "/etc/passwd")
+    with pytest.raises(InvalidSubmission, match="symbolic link"):
+        load(path)
+
+
+def test_folder_submission_uses_folder_name_and_its_notebook(tmp_path):
+    folder = tmp_path / "dora"
+    folder.mkdir()
+    (folder / "work.ipynb").write_text(notebook("x = 3"))
+    (folder / "notes.txt").write_text("hi")
+    assert student_id(folder) == "dora"
+    assert load(folder).cells == ["x = 3"]
+
+
+def test_two_notebooks_in_one_folder_is_an_error_naming_both(tmp_path):
+    folder = tmp_path / "finn"
+    folder.mkdir()
+    for name in ("a.ipynb", "b.ipynb"):
+        (folder / name).write_text(notebook("x = 1"))
+    with pytest.raises(InvalidSubmission, match=r"a\.ipynb, b\.ipynb"):
+        load(folder)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("gus.txt", "hello", "unsupported file type .txt"),
+    ("hal.ipynb", "{not json", "not a valid Jupyter notebook"),
+    ("ida.ipynb", '{"cells": 5}', "not a valid Jupyter notebook"),
+    ("jon.zip", "not a zip", "not a valid zip"),
+])
+def test_unreadable_submissions_name_the_problem(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(InvalidSubmission, match=message):
+        load(path)
+
+
+def test_non_utf8_python_is_rejected(tmp_path):
+    path = tmp_path / "kim.py"
+    path.write_bytes(b"x = '\xff\xfe'\n")
+    with pytest.raises(InvalidSubmission, match="not UTF-8"):
+        load(path)
+
+
+def test_discover_lists_every_visible_entry(tmp_path):
+    for name in ("b.py", "a.ipynb", ".hidden.py", "c.txt"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "dee").mkdir()
+    assert [p.name for p in discover(tmp_path)] == ["a.ipynb", "b.py", "c.txt", "dee"]
