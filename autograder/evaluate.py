@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cases import Case
+from .redact import redact
 from .sandbox.protocol import Record
 
 
@@ -91,7 +92,7 @@ def _describe_error(case: Case, error: dict) -> str:
     if kind == "Skipped":
         return "not run: an earlier call of this function did not return in time"
     suffix = f" at {where}" if where else ""
-    return f"raised {kind}: {message}{suffix}" if message else f"raised {kind}{suffix}"
+    return f"raised {kind}: {redact(message)}{suffix}" if message else f"raised {kind}{suffix}"
 
 
 def _compare(case: Case, want: np.ndarray, got: np.ndarray) -> str | None:

@@ -23,7 +23,8 @@ from . import submission as submissions
 from .assignment import Assignment
 from .cases import Case
 from .evaluate import CaseResult, evaluate_case, location
-from .sandbox import Limits, Record, SandboxSettings, parse_records, run_runner
+from .redact import redact
+from .sandbox import Limits, Record, RunOutcome, SandboxSettings, parse_records, run_runner
 
 # Statuses, in the contract's words. "graded": the submission ran to the end.
 GRADED = "graded"
@@ -101,7 +102,10 @@ def grade_submission(
     """Grade the submission at ``path`` on ``cases`` against ``expected`` outputs.
 
     ``expected`` maps ``case.case_id`` to the reference outputs; ``plan`` (the serialised
-    calls) may be shared across a batch.
+    calls) may be shared across a batch. When a run stops part-way (a call that never
+    returns, or that ends the process), the function that stopped it gets no further
+    calls and the others are run again in a fresh sandbox: one endless loop costs one
+    function, not the whole submission.
     """
     started = time.monotonic()
     plan = plan or CallPlan.for_cases(cases)
@@ -116,20 +120,81 @@ def grade_submission(
         result.seconds = time.monotonic() - started
         return result
     result.messages.extend(code.notes)
+    limits = settings.limits or Limits()
+    runs: list[_Run] = []
+    stopped: set[str] = set()  # functions that stopped a run
+    pending = plan
+    while True:
+        run = _run_once(code, pending, settings, limits, worker)
+        runs.append(run)
+        result.isolated = run.outcome.isolated
+        if run.finished or run.load is None or _load_timed_out(run.load):
+            break  # done, or the top-level code itself failed: running it again changes nothing
+        missing = [c for c in pending.cases if c.case_id not in run.calls]
+        if not missing:
+            break
+        stopped.add(missing[0].question)  # the call that was running when it stopped
+        rest = tuple(c for c in missing if c.question not in stopped)
+        if not rest:
+            break
+        pending = CallPlan.for_cases(rest)
+    records = {}
+    for run in runs:
+        records.update(run.calls)
+    _load_messages(result, runs[0].load, code.cells)
+    result.case_results = [
+        _stopped_case(case) if case.case_id not in records and case.question in stopped
+        else evaluate_case(case, expected[case.case_id], records.get(case.case_id))
+        for case in cases
+    ]
+    result.status = _status(result, runs)
+    result.seconds = time.monotonic() - started
+    last = runs[-1].outcome
+    if last.log.strip() and result.status in (CRASHED, MEMORY):
+        tail = "\n".join(last.log.strip().splitlines()[-15:])
+        result.messages.append("last lines your code printed:\n" + redact(tail))
+    return result
+
+
+@dataclass
+class _Run:
+    outcome: RunOutcome
+    load: Record | None
+    calls: dict[str, Record]  # case_id -> record
+    finished: bool
+    problem: str | None
+
+
+def _run_once(code, plan: CallPlan, settings: SandboxSettings, limits: Limits, worker: int) -> _Run:
     with tempfile.TemporaryDirectory(prefix="ag-in-") as tmp:
         inputs = Path(tmp)
         write_inputs(inputs, code.cells, code.module_name, plan)
         outcome = run_runner(inputs, settings, worker=worker)
-    result.isolated = outcome.isolated
-    limits = settings.limits or Limits()
     records, problem = parse_records(outcome.results, max_array_bytes=limits.result_bytes)
-    _judge(result, cases, expected, records, plan, code.cells)
-    result.status = _status(result, records, outcome, problem)
-    result.seconds = time.monotonic() - started
-    if outcome.log.strip() and result.status in (CRASHED, MEMORY):
-        tail = "\n".join(outcome.log.strip().splitlines()[-15:])
-        result.messages.append("last lines your code printed:\n" + tail)
-    return result
+    ids = {call["id"]: case.case_id for case, call in zip(plan.cases, json.loads(plan.calls_json), strict=True)}
+    calls = {ids[str(r.meta.get("id"))]: r for r in records
+             if r.kind == "call" and str(r.meta.get("id")) in ids}
+    return _Run(
+        outcome=outcome,
+        load=next((r for r in records if r.kind == "load"), None),
+        calls=calls,
+        finished=any(r.kind == "done" for r in records),
+        problem=problem,
+    )
+
+
+def _load_cells(load: Record | None) -> list[dict]:
+    cells = load.meta.get("cells", []) if load else []
+    return [c for c in cells if isinstance(c, dict)] if isinstance(cells, list) else []
+
+
+def _load_timed_out(load: Record) -> bool:
+    return any(c.get("timeout") for c in _load_cells(load))
+
+
+def _stopped_case(case: Case) -> CaseResult:
+    return CaseResult(case, False, f"{case.question} stopped the run (it did not return within the time "
+                                   "limit, or ended the process); its remaining calls were not made")
 
 
 def write_inputs(directory: Path, cells: list[str], module_name: str, plan: CallPlan) -> None:
@@ -155,15 +220,12 @@ def grade_for_assignment(assignment: Assignment, path: Path, settings: SandboxSe
                             settings=settings_for(assignment, settings), **kwargs)
 
 
-def _judge(result, cases, expected, records: list[Record], plan: CallPlan, cells: list[str]) -> None:
-    load = next((r for r in records if r.kind == "load"), None)
-    for entry in (load.meta.get("cells", []) if load else [])[:50]:
-        if not isinstance(entry, dict):
-            continue
+def _load_messages(result: SubmissionResult, load: Record | None, cells: list[str]) -> None:
+    for entry in _load_cells(load)[:50]:
         if isinstance(entry.get("syntax_error"), dict):
             err = entry["syntax_error"]
             result.messages.append(
-                f"SyntaxError in {location(err, cells)}: {str(err.get('message'))[:200]}"
+                f"SyntaxError in {location(err, cells)}: {redact(str(err.get('message'))[:200])}"
             )
         elif isinstance(entry.get("error"), dict):
             err = entry["error"]
@@ -173,37 +235,33 @@ def _judge(result, cases, expected, records: list[Record], plan: CallPlan, cells
                 f", line {err['line']}" if isinstance(err.get("line"), int) else "")
             result.messages.append(
                 f"while running {running}{at}: {str(err.get('type'))[:60]}: "
-                f"{str(err.get('message'))[:200]}"
+                f"{redact(str(err.get('message'))[:200])}"
             )
-    by_id = {str(r.meta.get("id")): r for r in records if r.kind == "call"}
-    calls = json.loads(plan.calls_json)
-    result.case_results = [
-        evaluate_case(case, expected[case.case_id], by_id.get(call["id"]))
-        for case, call in zip(cases, calls, strict=True)
-    ]
 
 
-def _status(result, records: list[Record], outcome, problem: str | None) -> str:
-    load = next((r for r in records if r.kind == "load"), None)
-    cells = load.meta.get("cells", []) if load else []
-    cells = [c for c in cells if isinstance(c, dict)]
-    if outcome.timed_out or outcome.cpu_limited or any(c.get("timeout") for c in cells):
+def _status(result: SubmissionResult, runs: list[_Run]) -> str:
+    first = runs[0]
+    cells = _load_cells(first.load)
+    if any(run.outcome.timed_out or run.outcome.cpu_limited for run in runs) or any(
+        c.get("timeout") for c in cells
+    ):
         result.messages.insert(0, "your code was stopped: it exceeded the time limit "
                                   "(an endless loop or a very slow computation?)")
         return TIMEOUT
-    memory = any(isinstance(c.get("error"), dict) and c["error"].get("memory") for c in cells) or any(
-        isinstance(r.meta.get("error"), dict) and r.meta["error"].get("memory") for r in records
-    )
-    if memory:
+    errors = [c.get("error") for c in cells] + [
+        r.meta.get("error") for run in runs for r in run.calls.values()
+    ]
+    if any(isinstance(e, dict) and e.get("memory") for e in errors):
         result.messages.insert(0, "your code ran out of memory (MemoryError): it tried to allocate "
                                   "more than the grader allows")
         return MEMORY
-    if outcome.results_overflow:
+    if any(run.outcome.results_overflow for run in runs):
         result.messages.insert(0, "your code produced more output data than the grader accepts")
         return CRASHED
-    if problem:
-        result.messages.insert(0, f"the results of your run could not be read ({problem})")
-    if not any(r.kind == "done" for r in records):
+    for run in runs:
+        if run.problem:
+            result.messages.insert(0, f"the results of your run could not be read ({run.problem})")
+    if not all(run.finished for run in runs):
         result.messages.insert(0, "your code ended the grading process early (for example with "
                                   "os._exit or a crash); calls after that point got no result")
         return CRASHED

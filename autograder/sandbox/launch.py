@@ -163,14 +163,28 @@ def _finish(proc, results_r, limits: Limits, started: float, use_bwrap: bool, wo
         results=collected["results"],
         log=collected["log"],
         timed_out=collected["timed_out"],
-        # RLIMIT_CPU is whole seconds: a run that used (nearly) all of it was stopped by it.
-        cpu_limited=cpu >= limits.cpu_seconds * 0.98,
+        cpu_limited=_stopped_by_cpu_limit(status, cpu, limits),
         results_overflow=collected["overflow"],
         exit_status=status,
         wall_seconds=time.monotonic() - started,
         cpu_seconds=cpu,
         isolated=use_bwrap,
     )
+
+
+def _stopped_by_cpu_limit(status: int | None, cpu: float, limits: Limits) -> bool:
+    """RLIMIT_CPU ends a process with SIGXCPU; bubblewrap reports that as exit 128 + SIGXCPU.
+
+    (Under bubblewrap the runner is not our direct child, so its CPU time is not in our
+    rusage; the exit status is what tells. A submission can fake it, but only to change
+    its own status word, never its points.)
+    """
+    if cpu >= limits.cpu_seconds * 0.98:
+        return True
+    if status is None:
+        return False
+    code = os.waitstatus_to_exitcode(status)
+    return code in (-signal.SIGXCPU, 128 + signal.SIGXCPU)
 
 
 def _collect(proc: subprocess.Popen, results_fd: int, limits: Limits, started: float) -> dict:
