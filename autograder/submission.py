@@ -24,6 +24,7 @@ MAX_ZIP_BYTES = 50 * 1024 * 1024
 MAX_ZIP_MEMBERS = 200
 MAX_ZIP_UNCOMPRESSED = 100 * 1024 * 1024
 MAGIC_LINE = re.compile(r"^(\s*)[%!]")
+PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
 
 
 class InvalidSubmission(ValueError):
@@ -189,10 +190,18 @@ def strip_magics(source: str) -> tuple[str, list[str]]:
 
     They are not Python; in a plain interpreter they would be syntax errors, and the
     grader must not run shell commands anyway. Indentation is kept so blocks still parse.
+    A cell magic whose body IPython runs as Python (``%%time``, ``%%capture``, ...) keeps
+    its body, so functions defined under it still count; other cell magics (``%%bash``,
+    ``%%html``, ``%%writefile``, ...) drop the whole cell.
     """
     stripped = source.lstrip()
     if stripped.startswith("%%"):
-        return "pass  # cell magic removed by the grader\n", [stripped.splitlines()[0]]
+        first, _, body = stripped.partition("\n")
+        name = first[2:].split(maxsplit=1)[0] if first[2:].strip() else ""
+        if name not in PYTHON_CELL_MAGICS:
+            return "pass  # cell magic removed by the grader\n", [first]
+        kept, removed = strip_magics(body)
+        return "pass  # cell magic line removed by the grader\n" + kept, [first, *removed]
     removed, lines = [], []
     for line in source.splitlines():
         match = MAGIC_LINE.match(line)

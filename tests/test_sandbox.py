@@ -93,34 +93,48 @@ def test_bubblewrap_hides_the_kit_and_allows_only_private_writes(tmp_path):
         assert facts["uid"] != 0
 
 
-def test_without_bubblewrap_root_is_dropped_where_python_allows_it(tmp_path):
+def _fallback_refuses() -> bool:
+    return ROOT and not isolation.sandbox_uid_can_run(isolation.PythonLayout.current(), isolation.sandbox_uid(0))
+
+
+def test_without_bubblewrap_code_never_runs_as_root(tmp_path):
     settings = SandboxSettings(isolation="none")
+    if _fallback_refuses():  # e.g. Python under /root (mode 0700): the uid switch is impossible
+        with pytest.raises(IsolationUnavailable, match="AS ROOT. Refusing"):
+            resolve_isolation(settings)
+        return
     facts, outcome = probe(tmp_path, settings)
     assert not outcome.isolated
     assert facts["work dir writable"] == 1
-    if not ROOT:
-        assert facts["uid"] == os.getuid()
-    elif isolation.sandbox_uid_can_run(isolation.PythonLayout.current(), isolation.sandbox_uid(0)):
-        assert facts["uid"] == isolation.sandbox_uid(0)
-    else:  # e.g. Python under /root (mode 0700): it cannot drop, and says so loudly
-        assert facts["uid"] == 0
-        assert "AS ROOT" in resolve_isolation(settings)[1]
+    assert facts["uid"] == (isolation.sandbox_uid(0) if ROOT else os.getuid())
 
 
-def test_without_bubblewrap_the_warning_is_loud():
-    use, warning = resolve_isolation(SandboxSettings(isolation="none"))
-    assert not use and "limits only" in warning
-
-
-def test_unavailable_bubblewrap_falls_back_with_warning_or_refuses(monkeypatch):
+def test_unavailable_bubblewrap_falls_back_with_a_loud_warning(monkeypatch):
     monkeypatch.setattr(isolation, "probe_bubblewrap", lambda: (False, "bubblewrap (bwrap) is not installed"))
+    monkeypatch.setattr(isolation, "sandbox_uid_can_run", lambda layout, uid: True)
     use, warning = resolve_isolation(SandboxSettings(isolation="auto"))
     assert not use and "NOT isolated" in warning and "not installed" in warning
+    use, warning = resolve_isolation(SandboxSettings(isolation="none"))
+    assert not use and "limits only" in warning
     with pytest.raises(IsolationUnavailable, match="not installed"):
         resolve_isolation(SandboxSettings(isolation="bubblewrap"))
 
 
-def test_fallback_grades_the_reference_fully_and_stops_endless_loops(a1, write_py, reference_source):
+def test_root_without_a_readable_python_refuses_instead_of_running_as_root(monkeypatch):
+    monkeypatch.setattr(isolation, "probe_bubblewrap", lambda: (False, "bubblewrap (bwrap) is not installed"))
+    monkeypatch.setattr(isolation, "running_as_root", lambda: True)
+    monkeypatch.setattr(isolation, "sandbox_uid_can_run", lambda layout, uid: False)
+    with pytest.raises(IsolationUnavailable, match="install bubblewrap"):
+        resolve_isolation(SandboxSettings(isolation="auto"))
+
+
+def test_fallback_grades_the_reference_fully_and_stops_endless_loops(a1, write_py, reference_source,
+                                                                     monkeypatch):
+    if _fallback_refuses():
+        # Exercise the fallback's limits, pipes and timeouts as a normal user would run
+        # them: the code below is the kit's own (reference, an endless loop), so running it
+        # without the uid switch is safe.
+        monkeypatch.setattr(isolation, "running_as_root", lambda: False)
     settings = SandboxSettings(isolation="none")
     result = grade_for_assignment(a1, write_py("ref", reference_source), settings)
     assert result.score == a1.max_score and not result.isolated

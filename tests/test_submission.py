@@ -24,9 +24,18 @@ def test_magics_become_no_ops_keeping_indentation():
     compile(code, "<cell>", "exec")
 
 
-def test_cell_magic_removes_the_whole_cell():
-    code, removed = strip_magics("%%time\nx = 1\n")
-    assert "x = 1" not in code and removed == ["%%time"]
+def test_non_python_cell_magic_removes_the_whole_cell():
+    code, removed = strip_magics("%%bash\necho hi\n")
+    assert "echo" not in code and removed == ["%%bash"]
+    compile(code, "<cell>", "exec")
+
+
+def test_python_cell_magic_keeps_its_body():
+    code, removed = strip_magics("%%time\ndef f():\n    return 1\n%who\n")
+    namespace: dict = {}
+    exec(compile(code, "<cell>", "exec"), namespace)
+    assert namespace["f"]() == 1
+    assert removed == ["%%time", "%who"]
 
 
 def test_notebook_code_cells_only(tmp_path):

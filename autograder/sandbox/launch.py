@@ -69,11 +69,16 @@ def resolve_isolation(settings: SandboxSettings) -> tuple[bool, str]:
         if settings.isolation == "bubblewrap":
             raise IsolationUnavailable(reason)
         warning = f"{reason}; submissions run with resource limits only, NOT isolated"
-    if isolation.running_as_root() and not isolation.sandbox_uid_can_run(
-        isolation.PythonLayout.current(), isolation.sandbox_uid(0)
-    ):
-        warning += (" -- and AS ROOT: the Python installation is not readable by the unprivileged "
-                    "sandbox uid (install bubblewrap, or run the grader as a normal user)")
+    layout = isolation.PythonLayout.current()
+    if isolation.running_as_root() and not isolation.sandbox_uid_can_run(layout, isolation.sandbox_uid(0)):
+        # Without a sandbox the runner must switch to the unprivileged uid before student
+        # code runs; if that uid cannot even read Python, the only way left would be to run
+        # students' code as root, with the hidden material readable. Refuse instead.
+        raise IsolationUnavailable(
+            f"{warning}; and running as root, the unprivileged sandbox uid cannot read the Python "
+            f"installation at {layout.prefix}, so submissions would run AS ROOT. Refusing: install "
+            f"bubblewrap (apt-get install bubblewrap) or run the grader as a normal user"
+        )
     return False, warning
 
 
