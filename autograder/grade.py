@@ -36,6 +36,11 @@ INVALID = "invalid_submission"
 GRADER_ERROR = "grader_error"  # a fault in the kit itself; the row still appears
 
 
+# Re-runs after a stalled function stop once grading one submission has taken this many
+# wall-clock limits, so one submission cannot hold up a class for long.
+RERUN_BUDGET = 2
+
+
 @dataclass
 class SubmissionResult:
     submission: str
@@ -131,8 +136,8 @@ def grade_submission(
         if run.finished or run.load is None or _load_timed_out(run.load):
             break  # done, or the top-level code itself failed: running it again changes nothing
         missing = [c for c in pending.cases if c.case_id not in run.calls]
-        if not missing:
-            break
+        if not missing or time.monotonic() - started > RERUN_BUDGET * limits.wall_seconds:
+            break  # nothing left, or a submission stalling again and again: stop spending time
         stopped.add(missing[0].question)  # the call that was running when it stopped
         rest = tuple(c for c in missing if c.question not in stopped)
         if not rest:

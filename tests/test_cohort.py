@@ -40,7 +40,7 @@ from cohort_helpers import (
 
 from autograder.assignment import load_assignment
 from autograder.batch import grade_batch
-from autograder.grade import CRASHED, GRADED, INVALID, MEMORY, SYNTAX_ERROR, TIMEOUT
+from autograder.grade import CRASHED, GRADED, INVALID, MEMORY, RERUN_BUDGET, SYNTAX_ERROR, TIMEOUT
 from autograder.sandbox import IsolationUnavailable, Limits, SandboxSettings, resolve_isolation
 from autograder.sandbox.isolation import probe_bubblewrap, running_as_root
 
@@ -699,3 +699,15 @@ def test_loop_that_swallows_the_call_timeout_costs_only_its_own_function(assignm
     assert scores["softmax"] == 0
     assert all(scores[q] == full[q] for q in QUESTIONS if q != "softmax"), (result.status, scores)
     assert result.score == FULL_MARKS - full["softmax"]
+
+
+@pytest.mark.slow
+def test_stalling_in_every_function_is_cut_off_by_the_rerun_budget(assignment, tmp_path):
+    stall = "    while True:\n        try:\n            while True:\n                pass\n        except BaseException:\n            pass\n"
+    source = "".join(f"def {q}(*args, **kwargs):\n{stall}\n" for q in QUESTIONS)
+    started = time.monotonic()
+    result = grade(assignment, write(tmp_path, "stall.py", source))
+    elapsed = time.monotonic() - started
+    assert result.status == TIMEOUT and result.score == 0
+    # Without the budget each of the five functions would cost a full run (5 x 6 s).
+    assert elapsed < (RERUN_BUDGET + 1) * TIGHT.wall_seconds, elapsed
