@@ -145,9 +145,10 @@ def run_runner(inputs: Path, settings: SandboxSettings, *, worker: int = 0) -> R
                     preexec_fn=_limit_resources(limits, nproc),
                 )
             finally:
-                os.close(results_w)
+                _close_quietly(results_w)  # the child holds its own copy
             return _finish(proc, results_r, limits, started, use_bwrap, worker)
     except BaseException:
+        _close_quietly(results_w)
         _close_quietly(results_r)
         raise
 
