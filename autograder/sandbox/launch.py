@@ -121,36 +121,39 @@ def run_runner(inputs: Path, settings: SandboxSettings, *, worker: int = 0) -> R
     results_r, results_w = os.pipe()
     try:
         with tempfile.TemporaryDirectory(prefix="ag-work-") as workdir:
-            common = dict(inputs=inputs, limits=limits, worker=worker, results_fd=results_w)
-            if use_bwrap:
-                cmd = isolation.bubblewrap_command(
-                    bwrap=isolation.bwrap_path(), layout=layout, **common
-                )
-            else:
-                if root:
-                    uid = isolation.sandbox_uid(worker)
-                    os.chown(workdir, uid, uid)
-                cmd = isolation.fallback_command(layout=layout, workdir=Path(workdir), **common)
-            env = None if use_bwrap else isolation.sandbox_environment(workdir)
-            started = time.monotonic()
             try:
-                proc = subprocess.Popen(
-                    cmd,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    pass_fds=(results_w,),
-                    env=env,
-                    start_new_session=True,
-                    preexec_fn=_limit_resources(limits, nproc),
-                )
+                proc, started = _start(inputs, limits, layout, use_bwrap, root, nproc, worker,
+                                       workdir, results_w)
             finally:
-                _close_quietly(results_w)  # the child holds its own copy
+                os.close(results_w)  # the child holds its own copy; EOF comes when it is gone
             return _finish(proc, results_r, limits, started, use_bwrap, worker)
     except BaseException:
-        _close_quietly(results_w)
         _close_quietly(results_r)
         raise
+
+
+def _start(inputs, limits, layout, use_bwrap, root, nproc, worker, workdir, results_w):
+    common = dict(inputs=inputs, limits=limits, worker=worker, results_fd=results_w)
+    if use_bwrap:
+        cmd = isolation.bubblewrap_command(bwrap=isolation.bwrap_path(), layout=layout, **common)
+    else:
+        if root:
+            uid = isolation.sandbox_uid(worker)
+            os.chown(workdir, uid, uid)
+        cmd = isolation.fallback_command(layout=layout, workdir=Path(workdir), **common)
+    env = None if use_bwrap else isolation.sandbox_environment(workdir)
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        pass_fds=(results_w,),
+        env=env,
+        start_new_session=True,
+        preexec_fn=_limit_resources(limits, nproc),
+    )
+    return proc, started
 
 
 def _close_quietly(fd: int) -> None:
