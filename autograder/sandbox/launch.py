@@ -118,18 +118,17 @@ def run_runner(inputs: Path, settings: SandboxSettings, *, worker: int = 0) -> R
     root = isolation.running_as_root()
     # Non-root: RLIMIT_NPROC counts all of the caller's processes, so leave room for them.
     nproc = None if root else _own_process_count() + limits.processes
-    results_r, results_w = os.pipe()
-    try:
-        with tempfile.TemporaryDirectory(prefix="ag-work-") as workdir:
-            try:
-                proc, started = _start(inputs, limits, layout, use_bwrap, root, nproc, worker,
-                                       workdir, results_w)
-            finally:
-                os.close(results_w)  # the child holds its own copy; EOF comes when it is gone
-            return _finish(proc, results_r, limits, started, use_bwrap, worker)
-    except BaseException:
-        _close_quietly(results_r)
-        raise
+    with tempfile.TemporaryDirectory(prefix="ag-work-") as workdir:
+        results_r, results_w = os.pipe()
+        try:
+            proc, started = _start(inputs, limits, layout, use_bwrap, root, nproc, worker,
+                                   workdir, results_w)
+        except BaseException:
+            os.close(results_r)
+            raise
+        finally:
+            os.close(results_w)  # the child holds its own copy; EOF comes when it is gone
+        return _finish(proc, results_r, limits, started, use_bwrap, worker)  # closes results_r
 
 
 def _start(inputs, limits, layout, use_bwrap, root, nproc, worker, workdir, results_w):
@@ -156,15 +155,12 @@ def _start(inputs, limits, layout, use_bwrap, root, nproc, worker, workdir, resu
     return proc, started
 
 
-def _close_quietly(fd: int) -> None:
-    try:
-        os.close(fd)
-    except OSError:
-        pass
-
-
 def _finish(proc, results_r, limits: Limits, started: float, use_bwrap: bool, worker: int) -> RunOutcome:
-    collected = _collect(proc, results_r, limits, started)
+    try:
+        collected = _collect(proc, results_r, limits, started)
+    except BaseException:  # e.g. Ctrl-C: the submission must not outlive the grader's attention
+        _kill_everything(proc.pid, worker, use_bwrap)
+        raise
     status, rusage = collected.pop("wait")
     _kill_everything(proc.pid, worker, use_bwrap)
     cpu = rusage.ru_utime + rusage.ru_stime if rusage else 0.0
@@ -207,39 +203,41 @@ def _collect(proc: subprocess.Popen, results_fd: int, limits: Limits, started: f
     timed_out = overflow = False
     wait = None
     stop_at = None
-    while sel.get_map():
-        now = time.monotonic()
-        if wait is None:
-            pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                wait = (status, rusage)
-                stop_at = min(deadline, now + DRAIN_SECONDS)
-        if now >= deadline and wait is None:
-            timed_out = True
-            _kill_group(proc.pid)
-            stop_at = now + DRAIN_SECONDS
-            deadline = float("inf")
-        if stop_at is not None and now >= stop_at:
-            break
-        for key, _ in sel.select(timeout=0.05):
-            chunk = os.read(key.fd, 1 << 16)
-            if not chunk:
-                sel.unregister(key.fd)
-                continue
-            if key.data == "results":
-                if len(results) + len(chunk) > limits.result_bytes:
-                    overflow = True
-                    _kill_group(proc.pid)
+    try:
+        while sel.get_map():
+            now = time.monotonic()
+            if wait is None:
+                pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    wait = (status, rusage)
+                    stop_at = min(deadline, now + DRAIN_SECONDS)
+            if now >= deadline and wait is None:
+                timed_out = True
+                _kill_group(proc.pid)
+                stop_at = now + DRAIN_SECONDS
+                deadline = float("inf")
+            if stop_at is not None and now >= stop_at:
+                break
+            for key, _ in sel.select(timeout=0.05):
+                chunk = os.read(key.fd, 1 << 16)
+                if not chunk:
                     sel.unregister(key.fd)
                     continue
-                results += chunk
-            else:
-                log += chunk
-                if len(log) > 2 * limits.log_bytes:
-                    del log[: len(log) - limits.log_bytes]
-    sel.close()
-    _close_quietly(results_fd)
-    proc.stdout.close()
+                if key.data == "results":
+                    if len(results) + len(chunk) > limits.result_bytes:
+                        overflow = True
+                        _kill_group(proc.pid)
+                        sel.unregister(key.fd)
+                        continue
+                    results += chunk
+                else:
+                    log += chunk
+                    if len(log) > 2 * limits.log_bytes:
+                        del log[: len(log) - limits.log_bytes]
+    finally:
+        sel.close()
+        os.close(results_fd)
+        proc.stdout.close()
     if wait is None:
         _kill_group(proc.pid)
         _, status, rusage = os.wait4(proc.pid, 0)
