@@ -22,7 +22,7 @@ from types import ModuleType
 
 import numpy as np
 
-from .cases import Case
+from .cases import Case, points_per_question
 from .mistakes import Mistake
 from .sandbox.limits import Limits
 
@@ -51,10 +51,7 @@ class Assignment:
         return sum(case.points for case in self.cases)
 
     def question_points(self) -> dict[str, float]:
-        points = dict.fromkeys(self.questions, 0.0)
-        for case in self.cases:
-            points[case.question] += case.points
-        return points
+        return points_per_question(self.questions, self.cases)
 
     @property
     def public_cases(self) -> tuple[Case, ...]:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import submission as submissions
 from .assignment import Assignment
+from .cases import points_per_question
 from .evaluate import CaseResult
 from .feedback import feedback_text
 from .grade import GRADER_ERROR, CallPlan, SubmissionResult, grade_submission, settings_for
@@ -74,9 +75,7 @@ def grade_batch(
     feedback_dir = out_dir / "feedback"
     feedback_dir.mkdir(parents=True, exist_ok=True)
     questions = assignment.questions
-    points = {q: 0.0 for q in questions}
-    for case in cases:
-        points[case.question] += case.points
+    points = points_per_question(questions, cases)
     results: list[SubmissionResult] = []
     for n, (path, sid) in enumerate(zip(paths, _unique_ids(paths), strict=True), start=1):
         try:

@@ -58,3 +58,11 @@ class Case:
                 )
         if self.points <= 0:
             raise ValueError(f"case {self.case_id}: points must be positive")
+
+
+def points_per_question(questions, cases) -> dict[str, float]:
+    """{question: the points its cases are worth}, in gradebook order."""
+    points = dict.fromkeys(questions, 0.0)
+    for case in cases:
+        points[case.question] += case.points
+    return points

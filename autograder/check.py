@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .assignment import load_assignment
+from .cases import points_per_question
 from .feedback import feedback_text
 from .grade import SubmissionResult, grade_submission
 from .public_tests import load_public_cases
@@ -35,9 +36,7 @@ def run_check(assignment: str | Path, submission: Path,
     if settings.limits is None and limits is not None:
         settings = SandboxSettings(limits=limits, isolation=settings.isolation)
     result = grade_submission(Path(submission), cases=cases, expected=expected, settings=settings)
-    points = {q: 0.0 for q in questions}
-    for case in cases:
-        points[case.question] += case.points
+    points = points_per_question(questions, cases)
     text = feedback_text(result, title=f"{title} (self-check)", questions=questions,
                          question_points=points, public_only=True)
     return result, text

@@ -67,6 +67,7 @@ class CallPlan:
     """The calls every submission receives, serialised once per batch."""
 
     cases: tuple[Case, ...]
+    call_ids: tuple[str, ...]  # call_ids[i] is the runner's id for cases[i]
     calls_json: str
     arrays: dict[str, np.ndarray]
 
@@ -88,7 +89,8 @@ class CallPlan:
                 "args": [ref(a, f"{call_id}_a{i}") for i, a in enumerate(case.args)],
                 "kwargs": {k: ref(v, f"{call_id}_k_{k}") for k, v in case.kwargs.items()},
             })
-        return cls(cases=tuple(cases), calls_json=json.dumps(calls), arrays=arrays)
+        return cls(cases=tuple(cases), call_ids=tuple(c["id"] for c in calls),
+                   calls_json=json.dumps(calls), arrays=arrays)
 
     def write(self, directory: Path) -> None:
         (directory / "calls.json").write_text(self.calls_json)
@@ -176,7 +178,7 @@ def _run_once(code, plan: CallPlan, settings: SandboxSettings, limits: Limits, w
         write_inputs(inputs, code.cells, code.module_name, plan)
         outcome = run_runner(inputs, settings, worker=worker)
     records, problem = parse_records(outcome.results, max_array_bytes=limits.result_bytes)
-    ids = {call["id"]: case.case_id for case, call in zip(plan.cases, json.loads(plan.calls_json), strict=True)}
+    ids = {call_id: case.case_id for case, call_id in zip(plan.cases, plan.call_ids, strict=True)}
     calls = {ids[str(r.meta.get("id"))]: r for r in records
              if r.kind == "call" and str(r.meta.get("id")) in ids}
     return _Run(
