@@ -88,3 +88,16 @@ def test_cli_errors_name_what_was_wrong(tmp_path, capsys):
     assert "no such submission" in capsys.readouterr().err
     assert main(["grade", "a1_softmax", str(SAMPLES), "--out", str(SAMPLES / "out")]) == 2
     assert "inside the submissions folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_builds_grades_the_sample_class_and_says_where_everything_is(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = list(csv.reader(open(tmp_path / "grades" / "gradebook.csv")))
+    assert rows[0] == HEADER and len(rows) == 11
+    statuses = {row[0]: (row[1], row[2]) for row in rows[1:]}
+    assert statuses["ada"] == ("graded", "48") and statuses["finn"] == ("timeout", "0")
+    assert (tmp_path / "build" / "a1_softmax" / "student" / "a1_softmax.ipynb").is_file()
+    for where in ("Feedback per student", "Report for the TA", "gradebook.csv", "Sandbox:"):
+        assert where in out
