@@ -23,7 +23,7 @@ from .assignment import Assignment
 from .cases import points_per_question
 from .evaluate import CaseResult
 from .feedback import feedback_text
-from .grade import GRADER_ERROR, CallPlan, SubmissionResult, grade_submission, settings_for
+from .grade import GRADER_ERROR, CallPlan, SubmissionResult, grade_submission
 from .gradebook import write_gradebook
 from .report import report_html
 from .sandbox import SandboxSettings, resolve_isolation
@@ -65,7 +65,7 @@ def grade_batch(
     if submissions_path.is_dir() and out_dir.is_relative_to(submissions_path):
         raise ValueError(f"--out {out_dir} is inside the submissions folder; choose another folder")
     paths = submissions.discover(submissions_path)
-    settings = settings_for(assignment, settings or SandboxSettings())
+    settings = (settings or SandboxSettings()).with_default_limits(assignment.limits)
     _, warning = resolve_isolation(settings)
     if warning and progress:
         progress(f"WARNING: {warning}")

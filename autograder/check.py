@@ -31,10 +31,8 @@ def public_suite(assignment: str | Path):
 
 def run_check(assignment: str | Path, submission: Path,
               settings: SandboxSettings | None = None) -> tuple[SubmissionResult, str]:
-    settings = settings or SandboxSettings()
     title, questions, cases, expected, limits = public_suite(assignment)
-    if settings.limits is None and limits is not None:
-        settings = SandboxSettings(limits=limits, isolation=settings.isolation)
+    settings = (settings or SandboxSettings()).with_default_limits(limits)
     result = grade_submission(Path(submission), cases=cases, expected=expected, settings=settings)
     points = points_per_question(questions, cases)
     text = feedback_text(result, title=f"{title} (self-check)", questions=questions,

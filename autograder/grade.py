@@ -213,18 +213,11 @@ def write_inputs(directory: Path, cells: list[str], module_name: str, plan: Call
     directory.chmod(0o755)  # the sandbox uid must read it
 
 
-def settings_for(assignment: Assignment, settings: SandboxSettings) -> SandboxSettings:
-    """The assignment's own limits, unless the caller chose limits of its own."""
-    if settings.limits is None:
-        return SandboxSettings(limits=assignment.limits, isolation=settings.isolation)
-    return settings
-
-
 def grade_for_assignment(assignment: Assignment, path: Path, settings: SandboxSettings,
                          **kwargs) -> SubmissionResult:
     """All of the assignment's cases (public and hidden), under its limits."""
     return grade_submission(path, cases=assignment.cases, expected=assignment.expected,
-                            settings=settings_for(assignment, settings), **kwargs)
+                            settings=settings.with_default_limits(assignment.limits), **kwargs)
 
 
 def _load_messages(result: SubmissionResult, load: Record | None, cells: list[str]) -> None:

@@ -42,6 +42,7 @@ class PythonLayout:
     site_dirs: tuple[Path, ...]
 
     @classmethod
+    @functools.cache  # the running interpreter's layout is constant for the process
     def current(cls) -> PythonLayout:
         prefix = Path(sys.base_prefix).resolve()
         executable = Path(os.path.realpath(sys.executable))

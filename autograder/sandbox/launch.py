@@ -40,6 +40,12 @@ class SandboxSettings:
         if self.isolation not in ("auto", "bubblewrap", "none"):
             raise ValueError(f"isolation must be auto, bubblewrap or none, not {self.isolation!r}")
 
+    def with_default_limits(self, limits: Limits | None) -> SandboxSettings:
+        """These settings, with ``limits`` filled in where the caller chose none."""
+        if self.limits is not None or limits is None:
+            return self
+        return SandboxSettings(limits=limits, isolation=self.isolation)
+
 
 class IsolationUnavailable(RuntimeError):
     """bubblewrap was required but cannot run here."""
