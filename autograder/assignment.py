@@ -6,7 +6,10 @@ the ``autograder/`` folder that ``autograder build`` writes) holding:
 - ``spec.py``: ``NAME``, ``TITLE``, ``QUESTIONS`` (function names, gradebook order),
   ``make_cases()`` and optionally ``LIMITS`` (``autograder.sandbox.Limits``);
 - ``reference.py``: the reference solution, one function per question;
-- ``mistakes.py`` (optional): ``MISTAKES``, a list of ``autograder.mistakes.Mistake``.
+- ``mistakes.py`` (optional): ``MISTAKES``, a list of ``autograder.mistakes.Mistake``;
+- ``probes.py``, ``checks.py``, ``oracles.py`` (optional): see ``autograder.harness`` and
+  the ``probe``, ``check`` and ``oracle`` fields of ``Case``; ``MOUNTS`` in spec.py (a dict
+  name -> folder, or a function returning one) names read-only data folders for probes.
 
 These are the kit's own trusted files; they are imported in the grader's process only.
 """
@@ -18,11 +21,12 @@ import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 
 import numpy as np
 
 from .cases import Case, points_per_question
+from .harness import Harness
 from .mistakes import Mistake
 from .sandbox.limits import Limits
 
@@ -45,6 +49,10 @@ class Assignment:
     limits: Limits
     mistakes: tuple[Mistake, ...]
     hidden_dir: Path
+    probes: ModuleType | None = None
+    checks: ModuleType | None = None
+    oracles: ModuleType | None = None
+    mounts: tuple[tuple[str, str], ...] = ()
 
     @property
     def max_score(self) -> float:
@@ -60,20 +68,44 @@ class Assignment:
     @cached_property
     def expected(self) -> dict[str, tuple[np.ndarray, ...]]:
         """The reference solution's outputs for every case, computed once."""
-        return {case.case_id: reference_outputs(self.reference, case) for case in self.cases}
+        return {case.case_id: reference_outputs(self.reference, case, self.probes, self.oracles)
+                for case in self.cases}
+
+    @cached_property
+    def harness(self) -> Harness:
+        """What the sandbox and the comparison need besides the cases."""
+        probes = self.hidden_dir / "probes.py"
+        checks = {name: getattr(self.checks, name) for name in _case_names(self.cases, "check")}
+        return Harness(
+            probes_source=probes.read_text() if probes.is_file() else None,
+            checks=checks,
+            mounts=self.mounts,
+        )
 
     @property
     def student_notebook(self) -> Path:
         return ASSIGNMENTS_DIR / self.name / f"{self.name}.ipynb"
 
 
-def reference_outputs(reference: ModuleType, case: Case) -> tuple[np.ndarray, ...]:
-    function = getattr(reference, case.question)
+def reference_outputs(reference: ModuleType, case: Case, probes: ModuleType | None = None,
+                      oracles: ModuleType | None = None) -> tuple[np.ndarray, ...]:
+    """The expected outputs of ``case``: from its oracle, its probe driving the reference's
+    functions, or a plain call of the reference function."""
     args = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in case.args]
     with np.errstate(all="ignore"):
-        result = function(*args, **case.kwargs)
+        if case.oracle:
+            result = getattr(oracles, case.oracle)(*args, **case.kwargs)
+        elif case.probe:
+            functions = MappingProxyType(vars(reference))
+            result = getattr(probes, case.probe)(functions, *args, **case.kwargs)
+        else:
+            result = getattr(reference, case.question)(*args, **case.kwargs)
     results = result if isinstance(result, tuple) else (result,)
     return tuple(np.asarray(r) for r in results)
+
+
+def _case_names(cases, field_name: str) -> list[str]:
+    return sorted({getattr(c, field_name) for c in cases if getattr(c, field_name)})
 
 
 def find_hidden_dir(assignment: str | Path) -> Path:
@@ -119,6 +151,12 @@ def load_assignment(assignment: str | Path) -> Assignment:
         for name in spec.QUESTIONS:
             module.__dict__.setdefault(name, getattr(reference, name))
         mistakes = tuple(module.MISTAKES)
+    optional = {name: _import(hidden / f"{name}.py", f"{key}_{name}")
+                for name in ("checks", "oracles") if (hidden / f"{name}.py").is_file()}
+    mounts = _mounts(spec)
+    if (hidden / "probes.py").is_file():
+        optional["probes"] = _import(hidden / "probes.py", key + "_probes")
+        optional["probes"].DATA = dict(mounts)  # in the grader, the host folders themselves
     result = Assignment(
         name=spec.NAME,
         title=spec.TITLE,
@@ -128,6 +166,8 @@ def load_assignment(assignment: str | Path) -> Assignment:
         limits=getattr(spec, "LIMITS", Limits()),
         mistakes=mistakes,
         hidden_dir=hidden,
+        mounts=mounts,
+        **optional,
     )
     validate(result)
     return result
@@ -147,6 +187,33 @@ def validate(assignment: Assignment) -> None:
             raise AssignmentError(f"reference.py does not define {question}")
         if not any(case.question == question for case in assignment.cases):
             raise AssignmentError(f"question {question} has no cases")
+    for field_name in ("probe", "check", "oracle"):
+        module = getattr(assignment, field_name + "s")
+        for name in _case_names(assignment.cases, field_name):
+            if not callable(getattr(module, name, None)):
+                raise AssignmentError(
+                    f"a case uses {field_name} {name!r}, but {field_name}s.py does not define it"
+                )
+    for case in assignment.public_cases:
+        if case.check or case.oracle:
+            raise AssignmentError(f"public case {case.case_id} cannot use a check or an oracle "
+                                  "(they run only in the grader)")
     for mistake in assignment.mistakes:
         if mistake.question not in assignment.questions:
             raise AssignmentError(f"mistake {mistake.name} breaks unknown question")
+
+
+def _mounts(spec: ModuleType) -> tuple[tuple[str, str], ...]:
+    """spec.MOUNTS (a dict, or a function returning one) as ((name, absolute folder), ...)."""
+    declared = getattr(spec, "MOUNTS", {})
+    if callable(declared):
+        declared = declared()
+    mounts = []
+    for name, folder in sorted(dict(declared).items()):
+        if not name.isidentifier():
+            raise AssignmentError(f"mount name {name!r} must be a simple identifier")
+        path = Path(folder).expanduser().resolve()
+        if not path.is_dir():
+            raise AssignmentError(f"mount {name!r}: {path} is not a folder (is the data there?)")
+        mounts.append((name, str(path)))
+    return tuple(mounts)

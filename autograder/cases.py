@@ -31,6 +31,16 @@ class Case:
     inputs_unchanged:  the call must leave its array arguments exactly as given.
     no_warnings:       the call must not emit any warning (e.g. overflow in exp).
     integer_dtype:     the result must have an integer dtype.
+    probe:             name of a function in the assignment's ``probes.py``, called as
+                       ``probe(fns, *args, **kwargs)`` with ``fns`` the submission's functions
+                       (in the sandbox) or the reference's (for the expected value). For what a
+                       plain call cannot show: a PyTorch module changed in place, a sequence
+                       of calls, a random draw under two global seeds.
+    check:             name of a function in ``checks.py`` (grader only) that judges the outputs
+                       instead of the value comparison, e.g. statistical tests of random draws.
+    oracle:            name of a function in ``oracles.py`` (grader only) that computes the
+                       expected outputs instead of the reference (torch.autograd, finite
+                       differences).
     """
 
     question: str
@@ -45,6 +55,9 @@ class Case:
     inputs_unchanged: bool = False
     no_warnings: bool = False
     integer_dtype: bool = False
+    probe: str | None = None
+    check: str | None = None
+    oracle: str | None = None
 
     @property
     def case_id(self) -> str:

@@ -7,6 +7,7 @@ or expected values.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,12 +28,16 @@ class CaseResult:
         return self.case.points if self.passed else 0.0
 
 
-def evaluate_case(case: Case, expected: tuple[np.ndarray, ...], record: Record | None) -> CaseResult:
-    problem = _problem(case, expected, record)
+def evaluate_case(case: Case, expected: tuple[np.ndarray, ...], record: Record | None,
+                  check: Callable | None = None) -> CaseResult:
+    """``check`` (the case's own judge, see ``autograder.harness``) replaces the value
+    comparison; every other test (errors, count of outputs, inputs, warnings) still applies."""
+    problem = _problem(case, expected, record, check)
     return CaseResult(case, problem is None, problem or "")
 
 
-def _problem(case: Case, expected: tuple[np.ndarray, ...], record: Record | None) -> str | None:
+def _problem(case: Case, expected: tuple[np.ndarray, ...], record: Record | None,
+             check: Callable | None = None) -> str | None:
     if record is None:
         return "no result: the run ended before this call (see the messages above)"
     error = record.meta.get("error")
@@ -42,14 +47,19 @@ def _problem(case: Case, expected: tuple[np.ndarray, ...], record: Record | None
     if n_results != len(expected) or bool(record.meta.get("tuple")) != (len(expected) > 1):
         want = f"a tuple of {len(expected)} arrays" if len(expected) > 1 else "one array"
         return f"returned {_count(n_results)}; expected {want}"
-    for i, want in enumerate(expected):
-        got = record.arrays.get(f"r{i}")
-        if got is None:
-            return "returned something that is not a numeric array"
-        label = f"output {i + 1}: " if len(expected) > 1 else ""
-        problem = _compare(case, want, got)
+    got_all = tuple(record.arrays.get(f"r{i}") for i in range(len(expected)))
+    if any(got is None for got in got_all):
+        return "returned something that is not a numeric array"
+    if check is not None:
+        problem = check(case, got_all, expected)
         if problem:
-            return label + problem
+            return str(problem)
+    else:
+        for i, (want, got) in enumerate(zip(expected, got_all, strict=True)):
+            label = f"output {i + 1}: " if len(expected) > 1 else ""
+            problem = _compare(case, want, got)
+            if problem:
+                return label + problem
     if case.inputs_unchanged:
         problem = _inputs_changed(case, record)
         if problem:
@@ -84,7 +94,10 @@ def _describe_error(case: Case, error: dict) -> str:
     message = str(error.get("message", ""))[:300]
     where = location(error)
     if error.get("missing"):
-        return f"{case.question} is not defined in the submission"
+        name = error.get("name") if isinstance(error.get("name"), str) else case.question
+        return f"{name[:60]} is not defined in the submission"
+    if kind == "HarnessError":
+        return "not graded: the grader's test code could not run next to this submission"
     if kind == "NotImplementedError":
         return "not implemented yet (raised NotImplementedError)"
     if kind == "CallTimeout":

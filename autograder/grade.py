@@ -23,6 +23,7 @@ from . import submission as submissions
 from .assignment import Assignment
 from .cases import Case
 from .evaluate import CaseResult, evaluate_case, location
+from .harness import NO_HARNESS, Harness
 from .redact import redact
 from .sandbox import Limits, Record, RunOutcome, SandboxSettings, parse_records, run_runner
 
@@ -64,15 +65,17 @@ class SubmissionResult:
 
 @dataclass
 class CallPlan:
-    """The calls every submission receives, serialised once per batch."""
+    """The calls every submission receives, serialised once per batch, and the harness
+    (probes, checks, mounts) they need."""
 
     cases: tuple[Case, ...]
     call_ids: tuple[str, ...]  # call_ids[i] is the runner's id for cases[i]
     calls_json: str
     arrays: dict[str, np.ndarray]
+    harness: Harness = NO_HARNESS
 
     @classmethod
-    def for_cases(cls, cases) -> CallPlan:
+    def for_cases(cls, cases, harness: Harness = NO_HARNESS) -> CallPlan:
         calls, arrays = [], {}
 
         def ref(value, key):
@@ -83,18 +86,29 @@ class CallPlan:
 
         for n, case in enumerate(cases):
             call_id = f"c{n:04d}"
-            calls.append({
+            call = {
                 "id": call_id,
                 "function": case.question,
                 "args": [ref(a, f"{call_id}_a{i}") for i, a in enumerate(case.args)],
                 "kwargs": {k: ref(v, f"{call_id}_k_{k}") for k, v in case.kwargs.items()},
-            })
+            }
+            if case.probe:
+                call["probe"] = case.probe
+            calls.append(call)
+        if any(c.probe for c in cases) and harness.probes_source is None:
+            raise ValueError("cases use probes, but the harness has no probes.py")
         return cls(cases=tuple(cases), call_ids=tuple(c["id"] for c in calls),
-                   calls_json=json.dumps(calls), arrays=arrays)
+                   calls_json=json.dumps(calls), arrays=arrays, harness=harness)
+
+    def subset(self, cases) -> CallPlan:
+        """The plan for some of the cases, with the same harness."""
+        return CallPlan.for_cases(cases, self.harness)
 
     def write(self, directory: Path) -> None:
         (directory / "calls.json").write_text(self.calls_json)
         np.savez(directory / "arrays.npz", **self.arrays)
+        if self.harness.probes_source is not None:
+            (directory / "probes.py").write_text(self.harness.probes_source)
 
 
 def grade_submission(
@@ -105,17 +119,20 @@ def grade_submission(
     settings: SandboxSettings,
     plan: CallPlan | None = None,
     worker: int = 0,
+    harness: Harness = NO_HARNESS,
 ) -> SubmissionResult:
     """Grade the submission at ``path`` on ``cases`` against ``expected`` outputs.
 
     ``expected`` maps ``case.case_id`` to the reference outputs; ``plan`` (the serialised
-    calls) may be shared across a batch. When a run stops part-way (a call that never
+    calls and the harness) may be shared across a batch; without one, it is made from
+    ``cases`` and ``harness``. When a run stops part-way (a call that never
     returns, or that ends the process), the function that stopped it gets no further
     calls and the others are run again in a fresh sandbox: one endless loop costs one
     function, not the whole submission.
     """
     started = time.monotonic()
-    plan = plan or CallPlan.for_cases(cases)
+    plan = plan or CallPlan.for_cases(cases, harness)
+    checks = plan.harness.checks
     result = SubmissionResult(submission=submissions.student_id(path), path=str(path), status=GRADED)
     try:
         code = submissions.load(path)
@@ -144,14 +161,15 @@ def grade_submission(
         rest = tuple(c for c in missing if c.question not in stopped)
         if not rest:
             break
-        pending = CallPlan.for_cases(rest)
+        pending = plan.subset(rest)
     records = {}
     for run in runs:
         records.update(run.calls)
     _load_messages(result, runs[0].load, code.cells)
     result.case_results = [
         _stopped_case(case) if case.case_id not in records and case.question in stopped
-        else evaluate_case(case, expected[case.case_id], records.get(case.case_id))
+        else evaluate_case(case, expected[case.case_id], records.get(case.case_id),
+                           checks.get(case.check) if case.check else None)
         for case in cases
     ]
     result.status = _status(result, runs)
@@ -176,7 +194,7 @@ def _run_once(code, plan: CallPlan, settings: SandboxSettings, limits: Limits, w
     with tempfile.TemporaryDirectory(prefix="ag-in-") as tmp:
         inputs = Path(tmp)
         write_inputs(inputs, code.cells, code.module_name, plan)
-        outcome = run_runner(inputs, settings, worker=worker)
+        outcome = run_runner(inputs, settings, worker=worker, mounts=plan.harness.mounts)
     records, problem = parse_records(outcome.results, max_array_bytes=limits.result_bytes)
     ids = {call_id: case.case_id for case, call_id in zip(plan.cases, plan.call_ids, strict=True)}
     calls = {ids[str(r.meta.get("id"))]: r for r in records
@@ -217,7 +235,8 @@ def grade_for_assignment(assignment: Assignment, path: Path, settings: SandboxSe
                          **kwargs) -> SubmissionResult:
     """All of the assignment's cases (public and hidden), under its limits."""
     return grade_submission(path, cases=assignment.cases, expected=assignment.expected,
-                            settings=settings.with_default_limits(assignment.limits), **kwargs)
+                            settings=settings.with_default_limits(assignment.limits),
+                            harness=assignment.harness, **kwargs)
 
 
 def _load_messages(result: SubmissionResult, load: Record | None, cells: list[str]) -> None:

@@ -30,6 +30,7 @@ RUNNER = Path(__file__).with_name("runner.py")
 INSIDE_PYTHON = "/sandbox/python"
 INSIDE_RUNNER = "/sandbox/runner.py"
 INSIDE_INPUTS = "/sandbox/in"
+INSIDE_DATA = "/sandbox/data"  # read-only data folders for probes (see autograder.harness)
 INSIDE_WORK = "/sandbox/work"
 
 
@@ -82,7 +83,7 @@ def _root_binds() -> list[str]:
 
 def bubblewrap_command(
     *, bwrap: str, layout: PythonLayout, inputs: Path, limits: Limits, worker: int,
-    results_fd: int,
+    results_fd: int, mounts: tuple[tuple[str, str], ...] = (),
 ) -> list[str]:
     """The full argv that starts the runner inside bubblewrap."""
     cmd = [
@@ -110,6 +111,12 @@ def bubblewrap_command(
         cmd += ["--ro-bind", str(site), f"/sandbox/site{i}"]
     cmd += ["--ro-bind", str(RUNNER), INSIDE_RUNNER]
     cmd += ["--ro-bind", str(inputs), INSIDE_INPUTS]
+    inside_mounts = []
+    if mounts:  # bubblewrap would create the parent 0700, closed to the sandbox uid
+        cmd += ["--perms", "0755", "--dir", INSIDE_DATA]
+    for name, host in mounts:
+        cmd += ["--ro-bind", host, f"{INSIDE_DATA}/{name}"]
+        inside_mounts.append((name, f"{INSIDE_DATA}/{name}"))
     cmd += ["--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", INSIDE_WORK]
     cmd += ["--chdir", INSIDE_WORK, "--clearenv"]
     for key, value in sandbox_environment(INSIDE_WORK).items():
@@ -118,20 +125,20 @@ def bubblewrap_command(
     sites = [f"/sandbox/site{i}" for i in range(len(layout.site_dirs))]
     return cmd + ["--", python, "-I", "-S", "-B", INSIDE_RUNNER] + runner_arguments(
         inputs=INSIDE_INPUTS, workdir=INSIDE_WORK, sites=sites, limits=limits, worker=worker,
-        results_fd=results_fd,
+        results_fd=results_fd, mounts=tuple(inside_mounts),
     )
 
 
 def fallback_command(
     *, layout: PythonLayout, inputs: Path, workdir: Path, limits: Limits, worker: int,
-    results_fd: int,
+    results_fd: int, mounts: tuple[tuple[str, str], ...] = (),
 ) -> list[str]:
     """The runner started directly: resource limits, a private cwd, and nothing more."""
     sites = [str(s) for s in layout.site_dirs]
     drop = running_as_root() and sandbox_uid_can_run(layout, sandbox_uid(worker))
     return [str(layout.executable), "-I", "-S", "-B", str(RUNNER)] + runner_arguments(
         inputs=str(inputs), workdir=str(workdir), sites=sites, limits=limits, worker=worker,
-        results_fd=results_fd, drop_root=drop,
+        results_fd=results_fd, drop_root=drop, mounts=mounts,
     )
 
 
@@ -178,7 +185,7 @@ def _uid_can_read(paths: tuple[str, ...], uid: int) -> bool:
 
 def runner_arguments(
     *, inputs: str, workdir: str, sites: list[str], limits: Limits, worker: int, results_fd: int,
-    drop_root: bool = True,
+    drop_root: bool = True, mounts: tuple[tuple[str, str], ...] = (),
 ) -> list[str]:
     args = [
         "--in", inputs,
@@ -192,6 +199,8 @@ def runner_arguments(
         args += ["--uid", str(uid), "--gid", str(uid), "--nproc", str(limits.processes)]
     for site in sites:
         args += ["--site", site]
+    for name, path in mounts:
+        args += ["--data", f"{name}={path}"]
     return args
 
 

@@ -116,8 +116,12 @@ def _own_process_count() -> int:
     return count
 
 
-def run_runner(inputs: Path, settings: SandboxSettings, *, worker: int = 0) -> RunOutcome:
-    """Run the runner over the prepared ``inputs`` directory under all limits."""
+def run_runner(inputs: Path, settings: SandboxSettings, *, worker: int = 0,
+               mounts: tuple[tuple[str, str], ...] = ()) -> RunOutcome:
+    """Run the runner over the prepared ``inputs`` directory under all limits.
+
+    ``mounts``: ((name, host folder), ...) the probes may read, read-only.
+    """
     limits = settings.limits or Limits()
     use_bwrap, _ = resolve_isolation(settings)
     layout = isolation.PythonLayout.current()
@@ -128,7 +132,7 @@ def run_runner(inputs: Path, settings: SandboxSettings, *, worker: int = 0) -> R
         results_r, results_w = os.pipe()
         try:
             proc, started = _start(inputs, limits, layout, use_bwrap, root, nproc, worker,
-                                   workdir, results_w)
+                                   workdir, results_w, mounts)
         except BaseException:
             os.close(results_r)
             raise
@@ -137,8 +141,8 @@ def run_runner(inputs: Path, settings: SandboxSettings, *, worker: int = 0) -> R
         return _finish(proc, results_r, limits, started, use_bwrap, worker)  # closes results_r
 
 
-def _start(inputs, limits, layout, use_bwrap, root, nproc, worker, workdir, results_w):
-    common = dict(inputs=inputs, limits=limits, worker=worker, results_fd=results_w)
+def _start(inputs, limits, layout, use_bwrap, root, nproc, worker, workdir, results_w, mounts):
+    common = dict(inputs=inputs, limits=limits, worker=worker, results_fd=results_w, mounts=mounts)
     if use_bwrap:
         cmd = isolation.bubblewrap_command(bwrap=isolation.bwrap_path(), layout=layout, **common)
     else:

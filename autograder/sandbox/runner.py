@@ -13,7 +13,10 @@ Protocol (results pipe, one record per event)::
 
 Inputs (read-only directory ``--in``): ``code.json`` ``{"cells": [str, ...], "module": str}``,
 ``calls.json`` ``[{"id", "function", "args": [ref], "kwargs": {name: ref}}]`` where a ref is
-``{"array": key}`` (a key of ``arrays.npz``) or ``{"value": json_scalar}``.
+``{"array": key}`` (a key of ``arrays.npz``) or ``{"value": json_scalar}``. A call with a
+``"probe"`` is made through the assignment's ``probes.py`` (also in ``--in``), as
+``probe(fns, *args, **kwargs)`` with ``fns`` a read-only view of the submission's names;
+``--data name=path`` (repeatable) becomes ``probes.DATA``.
 """
 
 import io
@@ -35,13 +38,56 @@ class CallTimeout(BaseException):
     """Raised by the per-call alarm; a BaseException so ``except Exception`` cannot swallow it."""
 
 
+class MissingFunction(KeyError):
+    """A probe asked for a name the submission does not define."""
+
+
+class Functions(object):
+    """The submission's names as a probe sees them: read-only, a clear error when missing."""
+
+    def __init__(self, namespace):
+        self._namespace = namespace
+
+    def __getitem__(self, name):
+        value = self._namespace.get(name)
+        if not callable(value):
+            raise MissingFunction(name)
+        return value
+
+    def __contains__(self, name):
+        return callable(self._namespace.get(name))
+
+    def get(self, name, default=None):
+        return self[name] if name in self else default
+
+
+def load_probes(directory, data):
+    """The assignment's probes.py as a module, or (None, error info) when it cannot load."""
+    path = os.path.join(directory, "probes.py")
+    if not os.path.exists(path):
+        return None, None
+    module = types.ModuleType("probes")
+    module.__file__ = path
+    try:
+        with open(path) as f:
+            source = f.read()
+        exec(compile(source, "<probes>", "exec", dont_inherit=True), module.__dict__)
+    except BaseException as exc:  # noqa: BLE001 - e.g. the submission broke an import
+        return None, {"type": "HarnessError", "message": _short("%s: %s" % (type(exc).__name__, exc))}
+    module.DATA = dict(data)
+    return module, None
+
+
 def _parse_args(argv):
-    opts = {"site": []}
+    opts = {"site": [], "data": {}}
     it = iter(argv)
     for flag in it:
         value = next(it)
         if flag == "--site":
             opts["site"].append(value)
+        elif flag == "--data":
+            name, _, path = value.partition("=")
+            opts["data"][name] = path
         else:
             opts[flag.lstrip("-").replace("-", "_")] = value
     return opts
@@ -190,20 +236,28 @@ def _to_numeric(value):
     return np.array(array, copy=True, subok=False)
 
 
-def run_call(namespace, call, arrays, seconds):
-    """Call one student function; returns (meta, arrays to send)."""
+def _missing(name):
+    return {"type": "NameError", "message": "%s is not defined" % name, "missing": True,
+            "name": str(name)[:60]}
+
+
+def run_call(namespace, call, arrays, seconds, probes=None, probes_error=None):
+    """Call one student function (directly, or through its probe); returns (meta, arrays)."""
     import numpy as np
 
     meta = {"kind": "call", "id": call["id"]}
     out = {}
     function = namespace.get(call["function"])
     if not callable(function):
-        meta["error"] = {
-            "type": "NameError",
-            "message": "%s is not defined" % call["function"],
-            "missing": True,
-        }
+        meta["error"] = _missing(call["function"])
         return meta, out
+    if call.get("probe"):
+        if probes is None:
+            meta["error"] = probes_error or {"type": "HarnessError", "message": "no probes"}
+            return meta, out
+        probe = getattr(probes, call["probe"])
+        fns = Functions(namespace)
+        function = lambda *a, **k: probe(fns, *a, **k)  # noqa: E731
     args = [_resolve(ref, arrays) for ref in call["args"]]
     kwargs = {name: _resolve(ref, arrays) for name, ref in call["kwargs"].items()}
     given = list(args) + list(kwargs.values())
@@ -231,6 +285,9 @@ def run_call(namespace, call, arrays, seconds):
     except CallTimeout:
         meta["error"] = {"type": "CallTimeout", "message": "did not return in time"}
         meta["timeout"] = True
+    except MissingFunction as exc:
+        meta["error"] = _missing(exc.args[0] if exc.args else "?")
+        out = {}
     except BaseException as exc:  # noqa: BLE001
         meta["error"] = _error_info(exc)
         out = {}
@@ -260,6 +317,8 @@ def main(argv):
     os.chdir(opts.get("workdir", os.getcwd()))
     namespace, report = load_cells(code["cells"], code["module"], float(opts["load_seconds"]))
     stream.send({"kind": "load", "cells": report})
+    # After the submission's cells, so its top-level code never sees the probes.
+    probes, probes_error = load_probes(inputs, opts["data"])
 
     call_seconds = float(opts["call_seconds"])
     stalled = set()  # a function that timed out once is not called again
@@ -270,7 +329,7 @@ def main(argv):
                 "error": {"type": "Skipped", "message": "an earlier call did not return in time"},
             })
             continue
-        meta, out = run_call(namespace, call, arrays, call_seconds)
+        meta, out = run_call(namespace, call, arrays, call_seconds, probes, probes_error)
         if meta.get("timeout"):
             stalled.add(call["function"])
         stream.send(meta, out)

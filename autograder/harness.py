@@ -1,0 +1,34 @@
+"""The assignment's own code around the student's functions: probes, checks, mounts.
+
+Most cases are one plain call whose result is compared value by value. Some properties
+need more, and each need has one place:
+
+- ``probes.py`` (runs in the sandbox, next to the student's code, and in the grader for
+  the expected value): drives the student's functions, e.g. builds a PyTorch module,
+  calls ``kaiming_init_`` on it and returns the weights as arrays. What it returns is
+  untrusted data like any other result.
+- ``checks.py`` (grader only): judges returned arrays when equality with the reference is
+  the wrong test, e.g. the mean, spread and shape of a random draw.
+- mounts: read-only data folders (a dataset) the probes read, under ``/sandbox/data/<name>``
+  in the sandbox; ``probes.DATA`` maps each name to its path wherever the probes run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Harness:
+    """probes_source: text of probes.py (None: the assignment has none).
+    checks:         {name: check(case, got, expected) -> problem or None}.
+    mounts:         ((name, host folder), ...), mounted read-only for the probes.
+    """
+
+    probes_source: str | None = None
+    checks: Mapping[str, Callable] = field(default_factory=dict)
+    mounts: tuple[tuple[str, str], ...] = ()
+
+
+NO_HARNESS = Harness()

@@ -1,0 +1,189 @@
+"""Probes, checks, oracles and data mounts: the assignment's own code around student functions.
+
+A small hidden folder written here exercises each one end to end through the sandbox.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from autograder.assignment import AssignmentError, load_assignment
+from autograder.grade import GRADED, grade_for_assignment
+from autograder.sandbox import SandboxSettings
+
+SPEC = '''
+import numpy as np
+from autograder.cases import Case
+from autograder.sandbox import Limits
+
+NAME = "toy"
+TITLE = "toy: harness"
+QUESTIONS = ("scale", "draw", "double")
+LIMITS = Limits(cpu_seconds=10, wall_seconds=20, load_seconds=5, call_seconds=3)
+MOUNTS = {"table": DATA_DIR}
+
+def make_cases():
+    return [
+        Case("scale", "plain", "scales by two", (np.array([1.0, 2.0]),), public=True),
+        Case("scale", "from_data", "scales the mounted table", ("numbers.txt",), probe="scale_file"),
+        Case("scale", "twice", "calls scale and double together", (3.0,), probe="scale_then_double"),
+        Case("draw", "normal", "draws from N(0, 1) with the given generator", (7,), probe="draw",
+             check="looks_standard_normal"),
+        Case("double", "oracle", "doubles", (np.array([0.5, 4.0]),), oracle="times_two"),
+    ]
+'''
+
+REFERENCE = '''
+import numpy as np
+
+def scale(x):
+    return 2.0 * np.asarray(x)
+
+def draw(rng, n):
+    return rng.standard_normal(n)
+
+def double(x):
+    return x + x
+'''
+
+PROBES = '''
+import os
+import numpy as np
+
+def scale_file(fns, name):
+    values = np.loadtxt(os.path.join(DATA["table"], name))
+    return fns["scale"](values)
+
+def scale_then_double(fns, value):
+    return fns["double"](fns["scale"](np.array([value])))
+
+def draw(fns, seed):
+    return fns["draw"](np.random.default_rng(seed), 20000)
+'''
+
+CHECKS = '''
+import numpy as np
+
+def looks_standard_normal(case, got, expected):
+    (x,) = got
+    if x.shape != expected[0].shape:
+        return "wrong number of draws"
+    if abs(x.mean()) > 0.05 or abs(x.std() - 1.0) > 0.05:
+        return "draws do not have mean 0 and standard deviation 1"
+    return None
+'''
+
+ORACLES = '''
+import numpy as np
+
+def times_two(x):
+    return np.multiply(x, 2.0)
+'''
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("toy")
+    data = root / "data"
+    data.mkdir()
+    (data / "numbers.txt").write_text("1.5\n-2.0\n")
+    hidden = root / "hidden"
+    hidden.mkdir()
+    (hidden / "spec.py").write_text(f"DATA_DIR = {str(data)!r}\n" + SPEC)
+    for name, text in [("reference", REFERENCE), ("probes", PROBES), ("checks", CHECKS),
+                       ("oracles", ORACLES)]:
+        (hidden / f"{name}.py").write_text(textwrap.dedent(text))
+    for item in [data, data / "numbers.txt", root]:
+        item.chmod(0o755 if item.is_dir() else 0o644)  # the sandbox uid reads the mount
+    return load_assignment(hidden)
+
+
+def _grade(toy, tmp_path, source):
+    path = tmp_path / "student.py"
+    path.write_text(textwrap.dedent(source))
+    return grade_for_assignment(toy, path, SandboxSettings())
+
+
+def _failed(result):
+    return {r.case.case_id: r.reason for r in result.case_results if not r.passed}
+
+
+def test_expected_values_come_from_probe_oracle_and_reference(toy):
+    assert np.allclose(toy.expected["scale/from_data"][0], [3.0, -4.0])
+    assert np.allclose(toy.expected["scale/twice"][0], [12.0])
+    assert np.allclose(toy.expected["double/oracle"][0], [1.0, 8.0])
+
+
+def test_reference_passes_every_case_through_the_sandbox(toy, tmp_path):
+    result = _grade(toy, tmp_path, REFERENCE)
+    assert result.status == GRADED
+    assert _failed(result) == {}
+    assert result.score == toy.max_score == 5
+
+
+def test_wrong_code_fails_the_probe_check_and_oracle_cases(toy, tmp_path):
+    result = _grade(toy, tmp_path, """
+        import numpy as np
+        def scale(x):
+            return 3.0 * np.asarray(x)
+        def draw(rng, n):
+            return rng.uniform(-1, 1, n)
+        def double(x):
+            return x * x
+    """)
+    failed = _failed(result)
+    assert set(failed) == {"scale/plain", "scale/from_data", "scale/twice", "draw/normal", "double/oracle"}
+    assert failed["draw/normal"] == "draws do not have mean 0 and standard deviation 1"
+
+
+def test_a_function_the_probe_needs_but_the_submission_lacks_is_named(toy, tmp_path):
+    result = _grade(toy, tmp_path, """
+        import numpy as np
+        def scale(x):
+            return 2.0 * np.asarray(x)
+        def draw(rng, n):
+            return rng.standard_normal(n)
+    """)
+    failed = _failed(result)
+    assert failed["scale/twice"] == "double is not defined in the submission"
+    assert "scale/from_data" not in failed
+
+
+def test_the_mount_is_read_only_in_the_sandbox(toy, tmp_path):
+    result = _grade(toy, tmp_path, """
+        import os
+        import numpy as np
+        def scale(x):
+            if isinstance(x, np.ndarray) and x.shape == (2,) and x[0] == 1.5:
+                folder = "/sandbox/data/table"
+                if os.path.isdir(folder):
+                    with open(os.path.join(folder, "numbers.txt"), "w") as f:
+                        f.write("0\\n0\\n")
+            return 2.0 * np.asarray(x)
+        def draw(rng, n):
+            return rng.standard_normal(n)
+        def double(x):
+            return x + x
+    """)
+    assert "scale/from_data" in _failed(result)  # the write raised inside the probe's call
+    data_file = next(p for name, p in toy.mounts if name == "table") + "/numbers.txt"
+    assert open(data_file).read() == "1.5\n-2.0\n"
+
+
+def test_an_unknown_probe_name_is_an_authoring_error(tmp_path):
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "spec.py").write_text(textwrap.dedent('''
+        import numpy as np
+        from autograder.cases import Case
+        NAME = "bad"; TITLE = "bad"; QUESTIONS = ("f",)
+        def make_cases():
+            return [Case("f", "x", "x", (1.0,), probe="nope")]
+    '''))
+    (hidden / "reference.py").write_text("def f(x):\n    return x\n")
+    (hidden / "probes.py").write_text("DATA = {}\n")
+    with pytest.raises(AssignmentError, match="probe 'nope'"):
+        load_assignment(hidden)
