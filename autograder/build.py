@@ -1,8 +1,11 @@
 """``autograder build``: what students receive, and what stays with the course staff.
 
     DIR/<assignment>/student/     the stub notebook and public tests, nothing hidden
-    DIR/<assignment>/autograder/  the hidden material (spec, reference, mistakes) and a
-                                  zip of it for uploading elsewhere
+    DIR/<assignment>/autograder/  the hidden material (spec, reference, mistakes) and
+        <a>-autograder.zip        the hidden material alone (``autograder grade`` elsewhere)
+        <a>-gradescope.zip        a Gradescope autograder running this kit (autograder/gradescope.py)
+        <a>-otter.zip             an otter-grader autograder with public and hidden tests, for
+                                  ``otter run`` (autograder/otter_export.py; needs otter-grader)
 
 Before anything is written the reference solution is graded on every case (it must
 earn full marks); after, the student folder is scanned for anything hidden (reference
@@ -20,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from .assignment import ASSIGNMENTS_DIR, Assignment
+from .gradescope import GradescopeOptions, write_gradescope_zip
 from .public_tests import otter_test_file, public_cases_json
 
-HIDDEN_FILES = ("spec.py", "reference.py", "mistakes.py")
+HIDDEN_FILES = ("spec.py", "reference.py", "mistakes.py", "probes.py", "checks.py", "oracles.py")
 
 
 class BuildError(RuntimeError):
@@ -34,9 +38,13 @@ class BuildResult:
     student_dir: Path
     autograder_dir: Path
     autograder_zip: Path
+    gradescope_zip: Path | None = None
+    otter_zip: Path | None = None
+    notes: tuple[str, ...] = ()
 
 
-def build_assignment(assignment: Assignment, out: Path) -> BuildResult:
+def build_assignment(assignment: Assignment, out: Path, *, gradescope: GradescopeOptions | None = None,
+                     otter: bool = True) -> BuildResult:
     source = ASSIGNMENTS_DIR / assignment.name
     if not (source / f"{assignment.name}.ipynb").is_file():
         raise BuildError(f"missing student notebook {source / (assignment.name + '.ipynb')}")
@@ -53,9 +61,11 @@ def build_assignment(assignment: Assignment, out: Path) -> BuildResult:
         public = [c for c in assignment.public_cases if c.question == question]
         if public:
             (tests / f"{question}.py").write_text(otter_test_file(question, public, expected))
-    (tests / "public_cases.json").write_text(
-        public_cases_json(assignment.name, assignment.questions, assignment.public_cases, expected)
-    )
+    (tests / "public_cases.json").write_text(public_cases_json(
+        assignment.name, assignment.questions, assignment.public_cases, expected, assignment.limits
+    ))
+    if any(case.probe for case in assignment.public_cases):  # the public doctests call them
+        shutil.copy2(assignment.hidden_dir / "probes.py", tests / "probes.py")
     hidden.mkdir(parents=True)
     for name in HIDDEN_FILES:
         if (assignment.hidden_dir / name).is_file():
@@ -69,7 +79,23 @@ def build_assignment(assignment: Assignment, out: Path) -> BuildResult:
     if leaks:
         shutil.rmtree(student)
         raise BuildError("the student folder would contain hidden material:\n  " + "\n  ".join(leaks))
-    return BuildResult(student, hidden, archive)
+    gradescope_zip = write_gradescope_zip(assignment, hidden / f"{assignment.name}-gradescope.zip", gradescope)
+    otter_zip, notes = None, []
+    if otter:
+        from .otter_export import OtterExportError, otter_available, unsupported_cases, write_otter_zip
+
+        unsupported = unsupported_cases(assignment)
+        if unsupported:
+            notes.append(f"otter zip skipped: {len(unsupported)} case(s) use a probe or a check that "
+                         f"otter's doctests cannot express (e.g. {unsupported[0]})")
+        elif otter_available():
+            try:
+                otter_zip = write_otter_zip(assignment, hidden / f"{assignment.name}-otter.zip")
+            except OtterExportError as exc:
+                raise BuildError(str(exc)) from None
+        else:
+            notes.append("otter zip skipped: otter-grader is not installed (pip install '.[notebook]')")
+    return BuildResult(student, hidden, archive, gradescope_zip, otter_zip, tuple(notes))
 
 
 def _function_bodies(path: Path) -> list[tuple[str, str]]:

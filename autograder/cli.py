@@ -19,10 +19,17 @@ def cmd_build(args) -> int:
     from .build import build_assignment
 
     names = args.assignments or available_assignments()
+    options = _gradescope_options(args)
     for name in names:
-        built = build_assignment(load_assignment(name), Path(args.out))
+        built = build_assignment(load_assignment(name), Path(args.out), gradescope=options,
+                                 otter=not args.no_otter)
         print(f"{name}: student -> {built.student_dir}")
         print(f"{' ' * len(name)}  autograder -> {built.autograder_dir}")
+        for label, path in (("gradescope", built.gradescope_zip), ("otter", built.otter_zip)):
+            if path:
+                print(f"{' ' * len(name)}  {label} -> {path}")
+        for note in built.notes:
+            print(f"{' ' * len(name)}  note: {note}")
     return 0
 
 
@@ -48,6 +55,37 @@ def cmd_grade(args) -> int:
     print(f"graded {len(batch.results)} submission(s): {summary}")
     print(f"gradebook: {batch.gradebook}\nfeedback:  {batch.feedback_dir}/\nreport:    {batch.report}")
     return 0
+
+
+# --- Gradescope and otter (autograder/gradescope.py, autograder/otter_export.py) ---------------
+
+def _gradescope_options(args):
+    from .gradescope import GradescopeOptions
+
+    return GradescopeOptions(hidden_tests=args.gradescope_visibility,
+                             score=args.gradescope_score_visibility)
+
+
+def cmd_gradescope_run(args) -> int:
+    from .gradescope import run_gradescope
+
+    run_gradescope(Path(args.root) if args.root else None, isolation=args.isolation)
+    return 0  # results.json is written whatever happened; its content says what
+
+
+def _gradescope_parsers(sub, build, isolation_option) -> None:
+    from .gradescope import DEFAULT_ROOT, ROOT_ENV, VISIBILITIES
+
+    build.add_argument("--gradescope-visibility", choices=VISIBILITIES, default="after_published",
+                       help="when students see the hidden tests on Gradescope (default: after_published)")
+    build.add_argument("--gradescope-score-visibility", choices=VISIBILITIES, default="visible",
+                       help="when students see their overall Gradescope result (default: visible)")
+    build.add_argument("--no-otter", action="store_true", help="do not write the otter-grader zip")
+    r = sub.add_parser("gradescope-run", help="grade the Gradescope submission (what run_autograder calls)")
+    r.add_argument("--root", metavar="DIR",
+                   help=f"Gradescope's autograder folder (default: ${ROOT_ENV} or {DEFAULT_ROOT})")
+    isolation_option(r)
+    r.set_defaults(func=cmd_gradescope_run)
 
 
 def cmd_demo(args) -> int:
@@ -78,6 +116,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all")
     b.add_argument("--out", required=True, metavar="DIR")
     b.set_defaults(func=cmd_build)
+    _gradescope_parsers(sub, b, isolation_option)
 
     c = sub.add_parser("check", help="a student's self-check on the public tests")
     c.add_argument("assignment", metavar="ASSIGNMENT", help="name, or a built student folder")
