@@ -7,11 +7,14 @@ Two forms, same cases, same expected values (computed by the reference at build 
 - ``tests/public_cases.json``: the same cases as data, for ``autograder check`` (which
   runs them through the sandboxed grader, like the real grading).
 
-Only cases marked ``public=True`` are ever written here.
+Only cases marked ``public=True`` are ever written here. Public cases that use a probe
+call it from ``tests/probes.py``, which the build ships beside them (probes are test
+drivers, not answers).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import pprint
@@ -22,8 +25,10 @@ from typing import Any
 import numpy as np
 
 from .cases import Case
+from .sandbox.limits import Limits
 
 FORMAT_VERSION = 1
+PROBES_PATH = "tests/probes.py"  # relative to the student folder, where the notebook runs
 
 
 def _literal(value: Any) -> str:
@@ -53,10 +58,19 @@ def doctest_for(case: Case, expected: tuple[np.ndarray, ...]) -> str:
     ]
     if case.inputs_unchanged:
         lines.append(">>> _copies = [np.array(a, copy=True) for a in _args]")
+    if case.probe:
+        lines += [
+            ">>> import importlib.util as _util",
+            f">>> _spec = _util.spec_from_file_location('probes', {PROBES_PATH!r})",
+            ">>> _probes = _util.module_from_spec(_spec); _spec.loader.exec_module(_probes)",
+        ]
+        call = f"_probes.{case.probe}(globals(), *_args{kwargs})"
+    else:
+        call = f"{case.question}(*_args{kwargs})"
     lines += [
         ">>> with warnings.catch_warnings(record=True) as _warnings:",
         "...     warnings.simplefilter('always')",
-        f"...     _out = {case.question}(*_args{kwargs})",
+        f"...     _out = {call}",
     ]
     outputs = ["_out"] if len(expected) == 1 else [f"_out[{i}]" for i in range(len(expected))]
     for out, want in zip(outputs, expected, strict=True):
@@ -122,17 +136,18 @@ def _value_from_json(obj: dict) -> Any:
 
 
 def public_cases_json(assignment_name: str, questions: Sequence[str], cases: Sequence[Case],
-                      expected: dict) -> str:
+                      expected: dict, limits: Limits | None = None) -> str:
     return json.dumps({
         "format": FORMAT_VERSION,
         "assignment": assignment_name,
         "questions": list(questions),
+        "limits": dataclasses.asdict(limits) if limits else None,
         "cases": [
             {
                 "question": c.question, "name": c.name, "description": c.description,
                 "points": c.points, "rtol": c.rtol, "atol": c.atol,
                 "inputs_unchanged": c.inputs_unchanged, "no_warnings": c.no_warnings,
-                "integer_dtype": c.integer_dtype,
+                "integer_dtype": c.integer_dtype, "probe": c.probe,
                 "args": [_value_json(a) for a in c.args],
                 "kwargs": {k: _value_json(v) for k, v in c.kwargs.items()},
                 "expected": [_array_json(np.asarray(e)) for e in expected[c.case_id]],
@@ -140,6 +155,12 @@ def public_cases_json(assignment_name: str, questions: Sequence[str], cases: Seq
             for c in cases
         ],
     }, indent=1)
+
+
+def public_limits(path: Path) -> Limits | None:
+    """The assignment's sandbox limits as shipped with its public cases (None: defaults)."""
+    data = json.loads(Path(path).read_text()).get("limits")
+    return Limits(**{k: v for k, v in data.items() if k in Limits.__dataclass_fields__}) if data else None
 
 
 def load_public_cases(path: Path) -> tuple[str, tuple[str, ...], tuple[Case, ...], dict]:
@@ -155,7 +176,7 @@ def load_public_cases(path: Path) -> tuple[str, tuple[str, ...], tuple[Case, ...
             kwargs={k: _value_from_json(v) for k, v in c["kwargs"].items()},
             points=c["points"], public=True, rtol=c["rtol"], atol=c["atol"],
             inputs_unchanged=c["inputs_unchanged"], no_warnings=c["no_warnings"],
-            integer_dtype=c["integer_dtype"],
+            integer_dtype=c["integer_dtype"], probe=c.get("probe"),
         )
         cases.append(case)
         expected[case.case_id] = tuple(_array_from_json(e) for e in c["expected"])
