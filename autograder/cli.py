@@ -8,11 +8,12 @@ from pathlib import Path
 
 from . import __version__
 from .assignment import AssignmentError, available_assignments, load_assignment
-from .sandbox import IsolationUnavailable, SandboxSettings
+from .sandbox import IsolationUnavailable, Limits, SandboxSettings, parse_limit
 
 
 def _settings(args) -> SandboxSettings:
-    return SandboxSettings(isolation=args.isolation)
+    overrides = tuple(parse_limit(text) for text in getattr(args, "limit", None) or ())
+    return SandboxSettings(isolation=args.isolation, overrides=overrides)
 
 
 def cmd_build(args) -> int:
@@ -111,6 +112,10 @@ def parser() -> argparse.ArgumentParser:
         sp.add_argument("--isolation", choices=("auto", "bubblewrap", "none"), default="auto",
                         help="auto: bubblewrap when it works, else resource limits only (with a "
                              "warning); bubblewrap: refuse to run without it; none: limits only")
+        sp.add_argument("--limit", action="append", metavar="NAME=VALUE",
+                        help="change one of the assignment's sandbox limits, e.g. wall_seconds=900, "
+                             "cpu_seconds=600, memory_bytes=6GiB (repeatable; names: "
+                             + ", ".join(Limits.__dataclass_fields__) + ")")
 
     b = sub.add_parser("build", help="write the student and autograder folders")
     b.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all")

@@ -144,7 +144,7 @@ def grade_submission(
         result.seconds = time.monotonic() - started
         return result
     result.messages.extend(code.notes)
-    limits = settings.limits or Limits()
+    limits = settings.resolved_limits()
     runs: list[_Run] = []
     stopped: set[str] = set()  # functions that stopped a run
     pending = plan

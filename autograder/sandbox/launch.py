@@ -8,6 +8,7 @@ with ``wait4`` to learn the CPU time actually used. Nothing read here is trusted
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import resource
 import selectors
@@ -31,20 +32,57 @@ class SandboxSettings:
     limits:    None means the assignment's own limits (or the defaults).
     isolation: "auto" (bubblewrap when it works, else limits only, with a warning),
                "bubblewrap" (refuse to grade without it) or "none" (limits only).
+    overrides: ((Limits field, value), ...) applied on top of whichever limits are used,
+               e.g. a longer time limit for a slow course machine (``--limit``).
     """
 
     limits: Limits | None = None
     isolation: str = "auto"
+    overrides: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.isolation not in ("auto", "bubblewrap", "none"):
             raise ValueError(f"isolation must be auto, bubblewrap or none, not {self.isolation!r}")
+        for name, value in self.overrides:
+            if name not in Limits.__dataclass_fields__:
+                known = ", ".join(Limits.__dataclass_fields__)
+                raise ValueError(f"unknown limit {name!r} (known: {known})")
+            if not value > 0:
+                raise ValueError(f"limit {name} must be positive, not {value!r}")
 
     def with_default_limits(self, limits: Limits | None) -> SandboxSettings:
-        """These settings, with ``limits`` filled in where the caller chose none."""
-        if self.limits is not None or limits is None:
+        """These settings with their limits settled: the caller's own, else ``limits`` (the
+        assignment's), with the overrides applied on top."""
+        base = self.limits if self.limits is not None else limits
+        if base is None and not self.overrides:
             return self
-        return SandboxSettings(limits=limits, isolation=self.isolation)
+        return SandboxSettings(limits=_overridden(base or Limits(), self.overrides), isolation=self.isolation)
+
+    def resolved_limits(self) -> Limits:
+        """The limits a run uses: the settled ones, or the defaults, with any overrides."""
+        return _overridden(self.limits or Limits(), self.overrides)
+
+
+def _overridden(limits: Limits, overrides) -> Limits:
+    return dataclasses.replace(limits, **dict(overrides)) if overrides else limits
+
+
+def parse_limit(text: str) -> tuple[str, float]:
+    """'wall_seconds=600' or 'memory_bytes=4GiB' -> (field, value) for ``overrides``."""
+    name, sep, value = text.partition("=")
+    name, value = name.strip(), value.strip()
+    if not sep:
+        raise ValueError(f"--limit wants NAME=VALUE (e.g. wall_seconds=600), got {text!r}")
+    field = Limits.__dataclass_fields__.get(name)
+    if field is None:
+        raise ValueError(f"unknown limit {name!r} (known: {', '.join(Limits.__dataclass_fields__)})")
+    units = {"KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+    factor = next((f for u, f in units.items() if value.endswith(u)), 1)
+    try:
+        amount = float(value[:-3] if factor != 1 else value) * factor
+    except ValueError:
+        raise ValueError(f"--limit {name}: {value!r} is not a number") from None
+    return name, (int(amount) if field.type in (int, "int") else amount)
 
 
 class IsolationUnavailable(RuntimeError):
@@ -122,7 +160,7 @@ def run_runner(inputs: Path, settings: SandboxSettings, *, worker: int = 0,
 
     ``mounts``: ((name, host folder), ...) the probes may read, read-only.
     """
-    limits = settings.limits or Limits()
+    limits = settings.resolved_limits()
     use_bwrap, _ = resolve_isolation(settings)
     layout = isolation.PythonLayout.current()
     root = isolation.running_as_root()
