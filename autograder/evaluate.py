@@ -70,6 +70,17 @@ def _problem(case: Case, expected: tuple[np.ndarray, ...], record: Record | None
     return None
 
 
+def returned_arrays(record: Record | None) -> tuple[np.ndarray, ...] | None:
+    """What a call returned, as validated arrays; None when it raised or sent nothing usable."""
+    if record is None or isinstance(record.meta.get("error"), dict):
+        return None
+    n = record.meta.get("n_results")
+    if not isinstance(n, int) or isinstance(n, bool) or not 0 < n <= 16:
+        return None
+    arrays = tuple(record.arrays.get(f"r{i}") for i in range(n))
+    return None if any(a is None for a in arrays) else arrays
+
+
 def location(error: dict, cells: list[str] | None = None) -> str:
     """'code cell 3, line 14' from the runner's (untrusted) cell/line numbers."""
     cell, line = error.get("cell"), error.get("line")

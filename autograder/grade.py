@@ -22,7 +22,7 @@ import numpy as np
 from . import submission as submissions
 from .assignment import Assignment
 from .cases import Case
-from .evaluate import CaseResult, evaluate_case, location
+from .evaluate import CaseResult, evaluate_case, location, returned_arrays
 from .harness import NO_HARNESS, Harness
 from .redact import redact
 from .sandbox import Limits, Record, RunOutcome, SandboxSettings, parse_records, run_runner
@@ -51,6 +51,9 @@ class SubmissionResult:
     messages: list[str] = field(default_factory=list)  # for the student, in order
     isolated: bool = False
     seconds: float = 0.0
+    # case_id -> what the call returned (None: raised, or never ran); for recognising
+    # common mistakes in reports. Untrusted data, already validated by the protocol.
+    outputs: dict[str, tuple[np.ndarray, ...] | None] = field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -172,6 +175,7 @@ def grade_submission(
                            checks.get(case.check) if case.check else None)
         for case in cases
     ]
+    result.outputs = {case.case_id: returned_arrays(records.get(case.case_id)) for case in cases}
     result.status = _status(result, runs)
     result.seconds = time.monotonic() - started
     last = runs[-1].outcome
