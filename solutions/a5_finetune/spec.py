@@ -1,0 +1,200 @@
+"""a5_finetune: questions, points and every test case (public and hidden). HIDDEN.
+
+Every case goes through a probe (``probes.py``): the student's functions act on PyTorch
+models the probe builds from fixed seeds, and the probe returns plain arrays (which
+parameters are trainable, which tensors stayed bit-identical, the epoch's loss ...).
+The expected arrays come from the same probe driving ``reference.py``. The one
+statistical case, a short finetune on the real flowers, is judged in ``checks.py``.
+
+Mounts (read-only in the sandbox): ``flowers``, the offline Flowers-102 copy, and
+``support``, the assignment's student folder (``backbones.py``, ``flowers.py``,
+``tv_compat.py``: the same files students use, so there is one copy of each).
+
+Limits are larger than for the NumPy assignments (importing torch alone takes a second
+and ~1 GiB of address space) and can be changed without editing this file, through
+environment variables read when the assignment is loaded:
+
+    AUTOGRADER_A5_CPU_SECONDS  AUTOGRADER_A5_WALL_SECONDS  AUTOGRADER_A5_LOAD_SECONDS
+    AUTOGRADER_A5_CALL_SECONDS AUTOGRADER_A5_MEMORY_MIB    AUTOGRADER_FLOWERS (dataset folder)
+"""
+
+import os
+from pathlib import Path
+
+from autograder.cases import Case
+from autograder.sandbox import Limits
+from autograder.sandbox.limits import MiB
+
+NAME = "a5_finetune"
+TITLE = "a5_finetune: transfer learning for the 102 flowers (PyTorch)"
+QUESTIONS = ("replace_head", "set_trainable", "make_optimizer", "train_one_epoch", "evaluate")
+
+_ENV = "AUTOGRADER_A5_"
+# Measured on 2 cores: the reference runs every case in about 25 s of CPU (the short
+# finetune is most of it); the limits leave several times that for slower student code.
+_DEFAULT_LIMITS = {"cpu_seconds": 300.0, "wall_seconds": 300.0, "load_seconds": 60.0,
+                   "call_seconds": 120.0, "memory_mib": 6144}
+
+
+def _limits_from_environment() -> Limits:
+    values = {}
+    for key, default in _DEFAULT_LIMITS.items():
+        raw = os.environ.get(_ENV + key.upper())
+        values[key] = float(raw) if raw else default
+    memory = int(values.pop("memory_mib")) * MiB
+    return Limits(memory_bytes=memory, tmp_bytes=256 * MiB, processes=64, open_files=256, **values)
+
+
+LIMITS = _limits_from_environment()
+
+_HERE = Path(__file__).resolve().parent
+_KIT = _HERE.parents[1]
+
+
+def _support_dir() -> Path:
+    """The student-side modules: the source tree's assignment folder, or a built student
+    folder next to a built autograder folder."""
+    for candidate in (_KIT / "assignments" / NAME, _HERE.parent / "student"):
+        if (candidate / "backbones.py").is_file():
+            return candidate
+    raise FileNotFoundError(f"cannot find backbones.py for {NAME} (looked in assignments/{NAME})")
+
+
+def _flowers_dir() -> Path | None:
+    if os.environ.get("AUTOGRADER_FLOWERS"):
+        return Path(os.environ["AUTOGRADER_FLOWERS"]).expanduser().resolve()
+    for folder in (_KIT, *_KIT.parents):
+        candidate = folder / "shared" / "data" / "flowers102-128"
+        if (candidate / "train").is_dir():
+            return candidate
+    return None
+
+
+def MOUNTS():
+    mounts = {"support": str(_support_dir())}
+    flowers = _flowers_dir()
+    if flowers is not None:
+        mounts["flowers"] = str(flowers)
+    return mounts
+
+
+# The short finetune: 10 classes, 8 training photos each, 64 px, 5 epochs; validation on
+# 10 photos per class. Settings chosen to take a few seconds on 2 CPU cores.
+FINETUNE = {"classes": 10, "per_class": 8, "image_size": 64, "epochs": 5, "lr": 0.01}
+
+_EXACT = {"rtol": 0.0, "atol": 0.0}
+# float32 training: the same computation in two processes may differ in the last bits
+# (thread scheduling of reductions); a wrong loss formula is off by far more.
+_TRAINING = {"rtol": 1e-4, "atol": 1e-5}
+
+
+def _c(question, name, description, probe, public=False, points=1.0, check=None, tol=_EXACT, **kwargs):
+    """A probe case; ``kwargs`` are the probe's arguments."""
+    return Case(question, name, description, (), kwargs, points=points, public=public, probe=probe,
+                check=check, **tol)
+
+
+def replace_head_cases():
+    q = "replace_head"
+    return [
+        _c(q, "tiny_shape", "puts a num_classes-way Linear with the old in_features at the top of a small CNN",
+           "replace_head_shape", public=True, model="tiny", num_classes=5),
+        _c(q, "tiny_weights_kept", "leaves every weight and BatchNorm statistic below the head as it was",
+           "replace_head_keeps_weights", public=True, model="tiny", num_classes=5),
+        _c(q, "lite0_shape", "replaces the 1000-class head of the pretrained EfficientNet-Lite0",
+           "replace_head_shape", points=2, model="efficientnet_lite0", num_classes=102),
+        _c(q, "lite0_weights_kept", "keeps all pretrained EfficientNet-Lite0 weights below the head bit-identical",
+           "replace_head_keeps_weights", points=2, model="efficientnet_lite0", num_classes=102),
+        _c(q, "mobilenet_shape", "replaces the last Linear of MobileNet v3 (its classifier has two)",
+           "replace_head_shape", points=2, model="mobilenet_v3_small", num_classes=102),
+        _c(q, "densenet_shape", "replaces DenseNet-121's classifier",
+           "replace_head_shape", model="densenet121", num_classes=102),
+        _c(q, "densenet_weights_kept", "keeps DenseNet-121's weights below the head bit-identical",
+           "replace_head_keeps_weights", model="densenet121", num_classes=102),
+    ]
+
+
+def set_trainable_cases():
+    q = "set_trainable"
+    probe = "trainable_flags"
+    return [
+        _c(q, "tiny_top", "'top' makes only the head trainable and returns its sorted names",
+           probe, public=True, model="tiny", calls="top:1"),
+        _c(q, "tiny_all", "'all' makes every parameter trainable", probe, public=True, model="tiny", calls="all:1"),
+        _c(q, "tiny_top_k2", "'top_k' with k=2 trains the two top-most parameterised layers",
+           probe, public=True, model="tiny", calls="top_k:2"),
+        _c(q, "tiny_top_k3", "'top_k' counts layers (modules that own parameters), not parameter tensors",
+           probe, model="tiny", calls="top_k:3", points=2),
+        _c(q, "tiny_top_after_all", "'top' after 'all' freezes what 'all' had unfrozen",
+           probe, model="tiny", calls="all:1,top:1", points=2),
+        _c(q, "tiny_all_after_top", "'all' after 'top' unfreezes everything again",
+           probe, model="tiny", calls="top:1,all:1"),
+        _c(q, "lite0_top", "'top' on EfficientNet-Lite0 trains only its head", probe,
+           model="efficientnet_lite0", calls="top:1"),
+        _c(q, "lite0_top_k5", "'top_k' with k=5 on EfficientNet-Lite0 (BatchNorm layers count as layers)",
+           probe, model="efficientnet_lite0", calls="top_k:5", points=2),
+        _c(q, "mobilenet_top_k4", "'top_k' with k=4 on MobileNet v3 follows registration order",
+           probe, model="mobilenet_v3_small", calls="top_k:4", points=2),
+        _c(q, "densenet_top_k2", "'top_k' with k=2 on DenseNet-121", probe, model="densenet121", calls="top_k:2"),
+    ]
+
+
+def make_optimizer_cases():
+    q = "make_optimizer"
+    probe = "optimizer_parameters"
+    return [
+        _c(q, "tiny_head_only", "holds exactly the trainable parameters (head only), SGD with momentum, lr as given",
+           probe, public=True, model="tiny", trainable_layers=1, lr=0.01),
+        _c(q, "tiny_top3", "holds exactly the parameters of the three trainable layers",
+           probe, model="tiny", trainable_layers=3, lr=0.05, points=2),
+        _c(q, "lite0_top4", "on EfficientNet-Lite0: no frozen parameter in the optimizer",
+           probe, model="efficientnet_lite0", trainable_layers=4, lr=0.001, points=2),
+        _c(q, "tiny_all", "holds every parameter once when all are trainable",
+           probe, model="tiny", trainable_layers=100, lr=0.1),
+    ]
+
+
+def train_one_epoch_cases():
+    q = "train_one_epoch"
+    return [
+        _c(q, "tiny_top_frozen", "'top' flavour: every frozen tensor, BatchNorm statistics included, "
+           "is bit-identical after an epoch, and the head trains", "epoch_frozen_state",
+           public=True, model="tiny", trainable_layers=1, batches=3),
+        _c(q, "lite0_top_frozen", "EfficientNet-Lite0, head only: the whole pretrained body is bit-identical "
+           "after an epoch (BatchNorm running statistics included)", "epoch_frozen_state",
+           points=3, model="efficientnet_lite0", trainable_layers=1, batches=2),
+        _c(q, "lite0_top_k3_frozen", "three top-most layers trainable: they train, everything below "
+           "stays exactly as loaded", "epoch_frozen_state", points=2,
+           model="efficientnet_lite0", trainable_layers=3, batches=2),
+        _c(q, "tiny_all_trains", "'all' flavour: every parameter and BatchNorm statistic is updated",
+           "epoch_frozen_state", model="tiny", trainable_layers=0, batches=2),
+        _c(q, "tiny_loss_top", "returns the mean training loss of the epoch and steps with fresh gradients",
+           "epoch_loss", public=True, model="tiny", trainable_layers=1, batches=4, tol=_TRAINING),
+        _c(q, "tiny_loss_all", "returns the mean loss and trains correctly with every layer trainable",
+           "epoch_loss", points=2, model="tiny", trainable_layers=0, batches=4, tol=_TRAINING),
+        _c(q, "short_finetune", "a short finetune of the pretrained network on real flowers beats chance "
+           "by a wide margin and beats the same run from scratch", "short_finetune",
+           points=4, check="finetune_beats_scratch", **FINETUNE),
+    ]
+
+
+def evaluate_cases():
+    q = "evaluate"
+    probe = "evaluate_probe"
+    return [
+        _c(q, "tiny_eval_mode", "gives the top-1 accuracy and changes nothing (model in eval mode)",
+           probe, public=True, model="tiny", train_mode=0, batches=3, batch_size=8),
+        _c(q, "tiny_train_mode", "uses running statistics and no dropout even when handed a model in train "
+           "mode, leaves weights, statistics and train/eval flags as they were, and needs no gradients",
+           probe, points=3, model="tiny", train_mode=1, batches=3, batch_size=8, tol=_TRAINING),
+        _c(q, "tiny_uneven_batches", "averages over samples, not batches (a large batch, then a small one)",
+           probe, points=2, model="tiny", train_mode=0, batches=1, batch_size=13),
+        _c(q, "lite0_train_mode", "on EfficientNet-Lite0 handed over in train mode: changes nothing",
+           probe, points=2, model="efficientnet_lite0", train_mode=1, batches=2, batch_size=6, tol=_TRAINING),
+    ]
+
+
+def make_cases():
+    return (replace_head_cases() + set_trainable_cases() + make_optimizer_cases()
+            + train_one_epoch_cases() + evaluate_cases())
+
