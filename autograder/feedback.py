@@ -2,12 +2,13 @@
 
 Hidden inputs and expected values never appear; the case descriptions say what was
 checked ("is finite for scores around +-1e4") and the reasons what went wrong
-("result contains NaN where the correct value is finite").
+("result contains NaN where the correct value is finite"). When a question's outputs
+match a known common mistake (``autograder.diagnose``), feedback names it in words.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .grade import GRADED, SubmissionResult
 from .gradebook import format_points
@@ -24,7 +25,9 @@ STATUS_TEXT = {
 
 
 def feedback_text(result: SubmissionResult, *, title: str, questions: Sequence[str],
-                  question_points: dict[str, float], public_only: bool = False) -> str:
+                  question_points: dict[str, float], public_only: bool = False,
+                  mistakes: Mapping[str, Sequence] | None = None) -> str:
+    """The student's feedback file; ``mistakes``: question -> recognised ``Mistake``s."""
     total = sum(question_points.values())
     lines = [
         f"{title}",
@@ -49,6 +52,8 @@ def feedback_text(result: SubmissionResult, *, title: str, questions: Sequence[s
             if not r.passed:
                 line += f"\n         -> {r.reason}"
             lines.append(line)
+        for mistake in (mistakes or {}).get(question, ()):
+            lines.append(f"  Your outputs match the common mistake: {mistake.description}")
         lines.append("")
     if result.status == GRADED and result.score == total:
         lines.append("Every test passed. Well done.")

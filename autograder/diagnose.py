@@ -1,0 +1,158 @@
+"""Recognising common mistakes in a submission from what its functions returned.
+
+Each ``Mistake`` of the assignment is run on the question's cases in the grader's own
+process, exactly like the reference: the same argument copies, warnings and
+floating-point settings as the sandbox runner, judged by the same ``evaluate_case``.
+That gives the mistake's *profile*: which cases it fails, and its outputs on the cases
+where they differ from the reference's.
+
+A submission shows mistake M for question Q when, on Q's cases,
+
+1. it fails exactly the cases M fails (and M fails at least one),
+2. it returned outputs wherever M did (a crash or a missing function is not a mistake),
+3. where M's outputs differ from the reference's, its outputs equal M's within the
+   case's tolerance (or it raised where M raised).
+
+Rule 1 alone would confuse mistakes that fail the same cases for different reasons;
+rule 3 tells them apart by value. A case with a probe calls the probe with the mistake
+in place of the reference function (as the sandbox does with the student's); a case
+with its own check (a statistical test) counts in rule 1 but not in rule 3, since its
+outputs are random draws.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType, ModuleType
+
+import numpy as np
+
+from .cases import Case
+from .evaluate import evaluate_case, returned_arrays
+from .mistakes import Mistake
+from .sandbox.protocol import Record
+
+Outputs = tuple[np.ndarray, ...] | None  # None: the call raised or returned nothing usable
+
+
+@dataclass(frozen=True)
+class MistakeProfile:
+    mistake: Mistake
+    cases: tuple[Case, ...]
+    passed: dict[str, bool]  # case_id -> does the mistake pass it
+    outputs: dict[str, Outputs]  # case_id -> the mistake's outputs
+    differs: frozenset[str]  # case_ids where its outputs differ from the reference's
+
+
+def _copy(value):
+    return np.array(value, copy=True) if isinstance(value, np.ndarray) else value
+
+
+def call_record(function, case: Case) -> Record:
+    """Call ``function`` on the case's arguments as the sandbox runner does; a Record."""
+    args = [_copy(a) for a in case.args]
+    kwargs = {k: _copy(v) for k, v in case.kwargs.items()}
+    given = list(args) + list(kwargs.values())
+    meta: dict = {"kind": "call"}
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with np.errstate(over="warn", divide="warn", invalid="warn", under="ignore"):
+                result = function(*args, **kwargs)
+        meta["warnings"] = [f"{w.category.__name__}: {w.message}"[:200] for w in caught[:5]]
+        results = result if isinstance(result, tuple) else (result,)
+        meta["tuple"] = isinstance(result, tuple)
+        meta["n_results"] = len(results)
+        for i, item in enumerate(results[:16]):
+            array = np.asarray(item)
+            if array.dtype.kind not in "biuf":
+                raise TypeError(f"returned {type(item).__name__}, not a numeric array")
+            arrays[f"r{i}"] = np.array(array, copy=True)
+        for i, item in enumerate(given):
+            if isinstance(item, np.ndarray):
+                arrays[f"a{i}"] = np.array(item, copy=True)
+    except Exception as exc:  # noqa: BLE001 - a mistake may raise anything, like a student
+        meta["error"] = {"type": type(exc).__name__, "message": str(exc)[:300]}
+        arrays = {}
+    return Record(meta=meta, arrays=arrays)
+
+
+def same_outputs(case: Case, a: Outputs, b: Outputs) -> bool:
+    """Equal within the case's tolerance (NaN equals NaN, infinities must match)."""
+    if a is None or b is None:
+        return a is None and b is None
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if x.shape != y.shape:
+            return False
+        with np.errstate(all="ignore"):
+            if not np.allclose(x.astype(np.float64), y.astype(np.float64), rtol=case.rtol,
+                               atol=case.atol, equal_nan=True):
+                return False
+    return True
+
+
+class Diagnoser:
+    """The profiles of an assignment's mistakes, computed once per batch."""
+
+    def __init__(self, mistakes: Sequence[Mistake], cases: Sequence[Case],
+                 expected: Mapping[str, tuple[np.ndarray, ...]], *,
+                 reference: ModuleType | None = None, probes: ModuleType | None = None,
+                 checks: Mapping[str, Callable] | None = None):
+        self.profiles: list[MistakeProfile] = []
+        checks = checks or {}
+        for mistake in mistakes:
+            mine = tuple(c for c in cases if c.question == mistake.question
+                         and (not c.probe or (probes is not None and reference is not None))
+                         and (not c.check or c.check in checks))
+            if not mine:
+                continue
+            records = {c.case_id: call_record(self._function(mistake, c, reference, probes), c)
+                       for c in mine}
+            passed = {c.case_id: evaluate_case(c, expected[c.case_id], records[c.case_id],
+                                               checks.get(c.check) if c.check else None).passed
+                      for c in mine}
+            outputs = {cid: returned_arrays(r) for cid, r in records.items()}
+            differs = frozenset(c.case_id for c in mine if not c.check
+                                and not same_outputs(c, outputs[c.case_id], tuple(expected[c.case_id])))
+            if not all(passed.values()):  # a mistake no case catches cannot be recognised
+                self.profiles.append(MistakeProfile(mistake, mine, passed, outputs, differs))
+
+    @staticmethod
+    def _function(mistake: Mistake, case: Case, reference, probes) -> Callable:
+        if not case.probe:
+            return mistake.implementation
+        functions = dict(vars(reference))
+        functions[mistake.question] = mistake.implementation
+        probe = getattr(probes, case.probe)
+        return lambda *args, **kwargs: probe(MappingProxyType(functions), *args, **kwargs)
+
+    @classmethod
+    def for_assignment(cls, assignment, cases: Sequence[Case] | None = None) -> Diagnoser:
+        return cls(assignment.mistakes, assignment.cases if cases is None else cases,
+                   assignment.expected, reference=assignment.reference, probes=assignment.probes,
+                   checks=assignment.harness.checks)
+
+    def match(self, passed: Mapping[str, bool], outputs: Mapping[str, Outputs]) -> list[Mistake]:
+        """The mistakes whose profile the submission shows, in the assignment's order.
+
+        ``passed``: case_id -> did the submission pass it; ``outputs``: case_id -> what it
+        returned (missing or None: it raised or returned nothing usable).
+        """
+        found = []
+        for profile in self.profiles:
+            ids = [c.case_id for c in profile.cases]
+            if any(cid not in passed for cid in ids):
+                continue
+            if any(passed[cid] != profile.passed[cid] for cid in ids):
+                continue
+            if any(profile.outputs[cid] is not None and outputs.get(cid) is None for cid in ids):
+                continue
+            if all(same_outputs(case, outputs.get(case.case_id), profile.outputs[case.case_id])
+                   for case in profile.cases if case.case_id in profile.differs):
+                found.append(profile.mistake)
+        return found
