@@ -173,6 +173,26 @@ def test_nothing_hidden_reaches_the_student_folder(built):
             assert all(c.case_id not in text for c in A2.cases if not c.public), path
 
 
+def _otter_results(test_file, namespace):
+    from otter.test_files import OKTestFile
+
+    test = OKTestFile.from_file(str(test_file))
+    test.run(namespace)
+    return [r.passed for r in test.test_case_results]
+
+
+def test_otter_public_tests_pass_for_the_reference_and_fail_for_stubs(a2, built):
+    def stub(*args, **kwargs):
+        raise NotImplementedError("stub")
+
+    reference = {name: getattr(a2.reference, name) for name in a2.questions}
+    for question in a2.questions:
+        test_file = built.student_dir / "tests" / f"{question}.py"
+        passed = _otter_results(test_file, dict(reference))
+        assert passed and all(passed), question
+        assert not any(_otter_results(test_file, dict(reference, **{question: stub}))), question
+
+
 def test_student_assignment_folder_in_repo_has_no_hidden_files():
     files = {p.name for p in (ASSIGNMENTS_DIR / "a2_losses").rglob("*")}
     assert not files & {"reference.py", "spec.py", "mistakes.py"}
