@@ -44,18 +44,44 @@ def cmd_check(args) -> int:
 
 def cmd_grade(args) -> int:
     from .batch import grade_batch
+    from .progress import ProgressMeter
 
     assignment = load_assignment(args.assignment)
-    batch = grade_batch(assignment, Path(args.submissions), Path(args.out), _settings(args),
-                        public_only=args.public_only,
-                        progress=lambda m: print(m, file=sys.stderr, flush=True))
+    meter = ProgressMeter(sys.stderr)
+    try:
+        batch = grade_batch(assignment, Path(args.submissions), Path(args.out), _settings(args),
+                            public_only=args.public_only, meter=meter, jobs=args.jobs,
+                            regrade=args.regrade)
+    except KeyboardInterrupt:
+        print("interrupted: what was graded is cached in "
+              f"{Path(args.out) / 'cache'}; run the same command again to resume", file=sys.stderr)
+        return 130
     statuses: dict[str, int] = {}
     for r in batch.results:
         statuses[r.status] = statuses.get(r.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
-    print(f"graded {len(batch.results)} submission(s): {summary}")
+    print(f"{len(batch.results)} submission(s): {summary}")
+    print(f"graded now: {len(batch.graded)}, reused from the cache: {len(batch.reused)}")
     print(f"gradebook: {batch.gradebook}\nfeedback:  {batch.feedback_dir}/\nreport:    {batch.report}")
+    return _export(args, Path(args.out))
+
+
+def _export(args, out: Path) -> int:
+    from .lms import export_grades
+
+    if args.canvas is None and not args.moodle:
+        return 0
+    for path, unmatched in export_grades(out, canvas=args.canvas, moodle=args.moodle,
+                                         roster=Path(args.roster) if args.roster else None):
+        print(f"export:    {path}")
+        if unmatched:
+            print(f"           left out (no LMS id; add them to --roster): {', '.join(unmatched[:10])}"
+                  + (f" and {len(unmatched) - 10} more" if len(unmatched) > 10 else ""))
     return 0
+
+
+def cmd_export(args) -> int:
+    return _export(args, Path(args.dir))
 
 
 # --- Gradescope and otter (autograder/gradescope.py, autograder/otter_export.py) ---------------
@@ -87,6 +113,7 @@ def _gradescope_parsers(sub, build, isolation_option) -> None:
                    help=f"Gradescope's autograder folder (default: ${ROOT_ENV} or {DEFAULT_ROOT})")
     isolation_option(r)
     r.set_defaults(func=cmd_gradescope_run)
+
 
 
 def cmd_demo(args) -> int:
@@ -129,13 +156,56 @@ def parser() -> argparse.ArgumentParser:
     isolation_option(c)
     c.set_defaults(func=cmd_check)
 
-    g = sub.add_parser("grade", help="grade one submission or a folder of them")
+    def export_options(sp):
+        sp.add_argument("--canvas", nargs="?", const="", default=None, metavar="ASSIGNMENT",
+                        help="write canvas_grades.csv for Canvas's Grades > Import: columns Student, ID, "
+                             "SIS User ID, SIS Login ID, Section, then '<name> (<id>)'. ASSIGNMENT is "
+                             "the Canvas assignment id or the full column header; without it Canvas "
+                             "creates a new assignment. Rows are matched by the Canvas user id in "
+                             "Canvas download names, or through --roster")
+        sp.add_argument("--moodle", action="store_true",
+                        help="write moodle_grades.csv: Identifier ('Participant <id>' from Moodle "
+                             "download folders, for the assignment's grading worksheet upload), "
+                             "Full name, Email address, ID number (from --roster, for the gradebook's "
+                             "CSV import), Grade, Maximum Grade")
+        sp.add_argument("--roster", metavar="CSV",
+                        help="class list to map submission ids to LMS users: a Canvas gradebook export "
+                             "(Student, ID, SIS User ID, SIS Login ID, Section) or a Moodle one (First "
+                             "name, Last name, Email address, ID number, Username); a submission's id "
+                             "matches any of those, or the e-mail's local part, or the full name")
+
+    g = sub.add_parser(
+        "grade", help="grade one submission or a folder/zip of them",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Grade a class in parallel, resuming where a previous run stopped.",
+        epilog="""SUBMISSIONS: a .ipynb/.py/.zip, a folder of them (or of per-student folders), or a
+class zip as Canvas or Moodle download it (per-student files, folders or zips inside).
+Student ids: Canvas names '<name>[_LATE]_<userid>_<subid>_<file>' give '<name>_<userid>';
+Moodle folders '<Full Name>_<id>_assignsubmission_<plugin>_' give '<Full_Name>_<id>';
+otherwise the file stem or folder name. Entries of one student are graded together;
+two different entries with the same id keep separate rows named by their file names
+(a note says so).
+
+Outputs in DIR: gradebook.csv, feedback/<id>.txt, report.html, results.json, and
+cache/ (one result per student, written as soon as it is graded). A re-run grades only
+submissions whose content or tests (hidden material, limits, kit version) changed;
+Ctrl-C or a killed run loses nothing already graded.""")
     g.add_argument("assignment", metavar="ASSIGNMENT", help="name, or a built autograder folder")
     g.add_argument("submissions", metavar="SUBMISSIONS")
     g.add_argument("--out", required=True, metavar="DIR")
     g.add_argument("--public-only", action="store_true", help="grade on the public cases only")
+    g.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                   help="submissions graded at once, each worker in its own sandbox uid "
+                        "(default: all cores)")
+    g.add_argument("--regrade", action="store_true", help="grade everything again, ignoring the cache")
     isolation_option(g)
+    export_options(g)
     g.set_defaults(func=cmd_grade)
+
+    x = sub.add_parser("export", help="write Canvas/Moodle grade-import CSVs from a graded DIR")
+    x.add_argument("dir", metavar="DIR", help="the --out folder of `autograder grade`")
+    export_options(x)
+    x.set_defaults(func=cmd_export)
 
     d = sub.add_parser("demo", help="build a1 and grade the bundled sample class")
     d.add_argument("--out", default="demo-out", metavar="DIR")
