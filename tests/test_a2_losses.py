@@ -101,6 +101,20 @@ SEPARATING_CASE = {
 }
 
 
+@pytest.mark.parametrize("mistake", A2.mistakes, ids=lambda m: m.name)
+def test_mistake_runs_on_its_own_outside_a_submission(a2, mistake):
+    """Exams and reports call a mistake's implementation directly (no reference around it)."""
+    differs = False
+    for case in (c for c in a2.cases if c.question == mistake.question):
+        args = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in case.args]
+        with np.errstate(all="ignore"):
+            got = np.asarray(mistake.implementation(*args, **case.kwargs), dtype=float)
+        want = a2.expected[case.case_id][0]
+        differs |= got.shape != want.shape or not np.allclose(got, want, rtol=case.rtol, atol=case.atol)
+    if mistake.name != "ce_in_place":  # right values, wrong side effect
+        assert differs, f"{mistake.name} gives the reference's values on every case"
+
+
 def test_the_issues_mistakes_are_all_there(a2):
     required = {"ce_log_of_softmax", "bce_log_of_sigmoid", "ce_sum_not_mean",
                 "bce_multilabel_mean_over_classes", "hinge_counts_true_class", "hinge_max_not_sum",
