@@ -1,0 +1,521 @@
+"""The kit's built-in question templates, one per course topic (see the lecture notes).
+
+Every key is computed by a reference solution (``solutions/<a>/reference.py``) and, where
+the kit has one, every distractor by a named common mistake (``solutions/<a>/mistakes.py``),
+called on the same arguments. Where the kit has no implementation of a misconception
+(L1/L2 penalties, counting parameters, the two-class softmax) the template names its own
+exam-only mistakes; they are marked ``exam:`` in manifests and feedback.
+
+Parameters are JSON-native (ints, floats rounded to what is printed, lists), so the
+manifest holds exactly what each student saw and a regrade can re-solve them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import references as refs
+from .markup import Math, eq, mat, num, sym, vec
+from .model import Distractor, Option, Solution, Template
+
+
+def _call(assignment: str, function: str, *args, **kwargs):
+    return refs.function(assignment, function)(*args, **kwargs)
+
+
+def kit_distractors(assignment: str, function: str, names, args, kwargs=None, pick=None):
+    """The named mistakes of ``function``, each called like the reference; ``pick`` maps
+    the function's result to the asked number."""
+    pick = pick or (lambda r: float(r))
+    found = []
+    for name in names:
+        mistake = refs.mistake(assignment, name)
+        if mistake.question != function:
+            raise refs.ReferenceMissing(f"mistake {name} breaks {mistake.question}, not {function}")
+        copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args]
+        with np.errstate(all="ignore"):
+            try:
+                value = float(pick(mistake.implementation(*copies, **(kwargs or {}))))
+            except (ValueError, ZeroDivisionError, OverflowError, FloatingPointError):
+                value = float("nan")
+        found.append(Distractor(name, mistake.description, value))
+    return found
+
+
+def exam_mistake(name: str, description: str, value: float) -> Distractor:
+    """A misconception the kit has no implementation of; named ``exam:<name>``."""
+    return Distractor(f"exam:{name}", description, float(value))
+
+
+def _ints(rng, low, high, shape):
+    return rng.integers(low, high + 1, size=shape).tolist()
+
+
+def _decimals(rng, low, high, shape, places=1):
+    return np.round(rng.uniform(low, high, size=shape), places).tolist()
+
+
+# --- a1: softmax, log-softmax, sigmoid, decisions ---------------------------------------
+
+class SoftmaxAxis(Template):
+    id, topic, kind = "softmax_axis", "softmax", "numeric"
+    title = "Softmax along an axis"
+    assignments = ("a1_softmax",)
+    rtol, atol = 0.01, 1e-4
+
+    def draw(self, rng):
+        return {"Z": _ints(rng, -2, 3, (2, 3)), "i": int(rng.integers(2)), "j": int(rng.integers(3))}
+
+    def solve(self, p):
+        Z = np.array(p["Z"], dtype=float)
+        i, j = p["i"], p["j"]
+        key = _call("a1_softmax", "softmax", Z, axis=0)[i, j]
+        return Solution(key, kit_distractors("a1_softmax", "softmax", ["softmax_ignores_axis"], (Z,),
+                                             {"axis": 0}, lambda r: r[i, j]))
+
+    def prompt(self, p):
+        return ["The scores of 2 samples (rows) for 3 classes are ", eq(sym("Z"), mat(p["Z"])),
+                ". A softmax taken along axis 0 (over the rows, so that every column sums to 1) gives ",
+                sym("P = \"softmax\"(Z, \"axis\"=0)", "P = softmax(Z, axis=0)"), ". What is ",
+                sym(f"P_({p['i'] + 1},{p['j'] + 1})", f"P[{p['i'] + 1},{p['j'] + 1}]"),
+                " (row ", str(p["i"] + 1), ", column ", str(p["j"] + 1), ")?"]
+
+
+class LogSoftmaxLarge(Template):
+    id, topic, kind = "log_softmax_large", "log-softmax", "choice"
+    title = "log-softmax of large scores"
+    assignments = ("a1_softmax",)
+    rtol, atol = 0.01, 1e-3
+
+    def draw(self, rng):
+        return {"base": int(rng.choice([800, 1000, 1200, 1500])),
+                "gap": float(np.round(rng.uniform(0.5, 2.0), 1))}
+
+    def solve(self, p):
+        z = np.array([p["base"], p["base"] - p["gap"]], dtype=float)
+        key = _call("a1_softmax", "log_softmax", z)[1]
+        wrong = kit_distractors("a1_softmax", "log_softmax", ["unstable_log_softmax"], (z,),
+                                pick=lambda r: r[1])
+        wrong.append(exam_mistake("drops_normaliser", "takes z_k - max(z) and forgets the log-sum-exp "
+                                  "term", z[1] - z.max()))
+        return Solution(key, wrong)
+
+    def prompt(self, p):
+        z = vec([p["base"], p["base"] - p["gap"]])
+        return ["A classifier outputs the scores ", eq(sym("bold(z)", "z"), z),
+                " for two classes. What is the exact value of ",
+                sym("log \"softmax\"(bold(z))_2", "log softmax(z)_2"),
+                ", as a numerically stable implementation computes it in float64?"]
+
+
+class SigmoidTwoClass(Template):
+    id, topic, kind = "sigmoid_two_class", "sigmoid vs two-class softmax", "numeric"
+    title = "One sigmoid output equals a two-class softmax"
+    assignments = ("a1_softmax",)
+    rtol, atol = 0.01, 1e-4
+
+    def draw(self, rng):
+        return {"z": _decimals(rng, -2.0, 2.0, 2)}
+
+    def solve(self, p):
+        z = np.array(p["z"], dtype=float)
+        key = _call("a1_softmax", "softmax", z)[1]
+        via_sigmoid = _call("a1_softmax", "sigmoid", np.array(z[1] - z[0]))
+        if not np.isclose(key, via_sigmoid, rtol=1e-12, atol=0):
+            raise AssertionError("reference softmax and sigmoid disagree on two classes")
+        sigmoid = refs.function("a1_softmax", "sigmoid")
+        return Solution(float(key), [
+            exam_mistake("sigmoid_of_own_score", "applies the sigmoid to z_2 alone instead of z_2 - z_1",
+                         sigmoid(np.array(z[1]))),
+            exam_mistake("difference_reversed", "applies the sigmoid to z_1 - z_2 (the other class)",
+                         sigmoid(np.array(z[0] - z[1]))),
+        ])
+
+    def prompt(self, p):
+        return ["A two-class softmax classifier has the scores ", eq(sym("(z_1, z_2)"), vec(p["z"])),
+                ". The same model can be written with one sigmoid output, ",
+                sym("P(y=2) = sigma(t)", "P(y=2) = σ(t)"), ". What is ", sym("P(y=2)"), "?"]
+
+
+class MultilabelDecision(Template):
+    id, topic, kind = "multilabel_decision", "multi-label decisions", "multi"
+    title = "Which labels does a multi-label classifier predict?"
+    assignments = ("a1_softmax",)
+
+    def draw(self, rng):
+        threshold = float(rng.choice([0.3, 0.4, 0.5, 0.6]))
+        probs = np.round(rng.uniform(0.02, 0.98, size=5), 2)
+        probs[int(rng.integers(5))] = threshold  # one label exactly at the threshold
+        return {"probs": probs.tolist(), "threshold": threshold}
+
+    def solve(self, p):
+        probs = np.array([p["probs"]])
+        chosen = _call("a1_softmax", "predict_multilabel", probs, threshold=p["threshold"])[0]
+        at = [c == p["threshold"] for c in p["probs"]]
+        options = [Option([f"label {c + 1}"], bool(chosen[c]),
+                          "threshold_greater_equal" if at[c] else None,
+                          "counts a probability equal to the threshold as positive" if at[c] else "")
+                   for c in range(len(p["probs"]))]
+        return Solution(options=options)
+
+    def prompt(self, p):
+        return ["An image classifier has one sigmoid output per label; for one image they are ",
+                eq(sym("bold(p)", "p"), vec(p["probs"])), ". A label is predicted present when its "
+                "probability is strictly greater than the threshold ", eq(sym("t"), num(p["threshold"])),
+                ". Select every label that is predicted present."]
+
+
+class MulticlassVsMultilabel(Template):
+    id, topic, kind = "multiclass_vs_multilabel", "multi-class vs multi-label", "multi"
+    title = "Multi-class versus multi-label decisions on the same scores"
+    assignments = ("a1_softmax",)
+
+    def draw(self, rng):
+        z = _decimals(rng, -3.0, 3.0, 4)
+        return {"z": z}
+
+    def solve(self, p):
+        z = np.array([p["z"]])
+        winner = int(_call("a1_softmax", "predict_multiclass", _call("a1_softmax", "softmax", z))[0])
+        present = _call("a1_softmax", "predict_multilabel", _call("a1_softmax", "sigmoid", z))[0]
+        options = [Option([f"softmax (multi-class): class {c + 1} is the prediction"], c == winner)
+                   for c in range(4)]
+        options += [Option([f"sigmoid per class (multi-label, threshold 0.5): class {c + 1} is present"],
+                           bool(present[c])) for c in range(4)]
+        if len({p_ for p_ in p["z"]}) < 4 or 0.0 in p["z"]:
+            options.append(options[0])  # ties or a score of exactly 0: rejected by the duplicate check
+        return Solution(options=options)
+
+    def prompt(self, p):
+        return ["A network outputs the scores ", eq(sym("bold(z)", "z"), vec(p["z"])),
+                " for 4 classes. Select every true statement."]
+
+
+# --- a2: losses -------------------------------------------------------------------------
+
+class CrossEntropyBatch(Template):
+    id, topic, kind = "cross_entropy_batch", "cross-entropy", "numeric"
+    title = "Mean cross-entropy of a batch"
+    assignments = ("a2_losses",)
+    rtol, atol = 0.01, 1e-3
+
+    def draw(self, rng):
+        n = int(rng.integers(2, 4))
+        return {"logits": _ints(rng, -2, 3, (n, 3)), "y": _ints(rng, 0, 2, (n,))}
+
+    def solve(self, p):
+        logits, y = np.array(p["logits"], dtype=float), np.array(p["y"])
+        key = _call("a2_losses", "cross_entropy", logits, y)
+        return Solution(key, kit_distractors("a2_losses", "cross_entropy", ["ce_sum_not_mean"], (logits, y)))
+
+    def prompt(self, p):
+        labels = vec([y + 1 for y in p["y"]])
+        return ["A batch of ", str(len(p["y"])), " samples has the logits (one row per sample) ",
+                eq(sym("Z"), mat(p["logits"])), " and the true classes ", eq(sym("bold(y)", "y"), labels),
+                " (classes numbered from 1). Compute the mean cross-entropy ",
+                sym("L = 1/N sum_i -log \"softmax\"(Z_i)_(y_i)", "L = (1/N) Σ_i −log softmax(Z_i)[y_i]"),
+                " (natural logarithm)."]
+
+
+class MultilabelBCE(Template):
+    id, topic, kind = "multilabel_bce", "binary cross-entropy", "numeric"
+    title = "Multi-label binary cross-entropy"
+    assignments = ("a2_losses",)
+    rtol, atol = 0.01, 1e-3
+
+    def draw(self, rng):
+        return {"logits": _decimals(rng, -2.0, 2.0, (2, 3)), "targets": _ints(rng, 0, 1, (2, 3))}
+
+    def solve(self, p):
+        logits, t = np.array(p["logits"]), np.array(p["targets"], dtype=float)
+        key = _call("a2_losses", "binary_cross_entropy", logits, t)
+        return Solution(key, kit_distractors("a2_losses", "binary_cross_entropy",
+                                             ["bce_multilabel_mean_over_classes"], (logits, t)))
+
+    def prompt(self, p):
+        return ["A multi-label classifier has one sigmoid output per class. For 2 images and 3 classes "
+                "the logits are ", eq(sym("Z"), mat(p["logits"])), " and the targets are ",
+                eq(sym("T"), mat(p["targets"])),
+                ". Compute the binary cross-entropy summed over the classes and averaged over the images, ",
+                sym("L = 1/N sum_i sum_c -[t_(i c) log sigma(z_(i c)) + (1 - t_(i c)) log(1 - sigma(z_(i c)))]",
+                    "L = (1/N) Σ_i Σ_c −[t log σ(z) + (1 − t) log(1 − σ(z))]"), "."]
+
+
+class MulticlassHinge(Template):
+    id, topic, kind = "multiclass_hinge", "multi-class hinge", "numeric"
+    title = "Multi-class hinge loss"
+    assignments = ("a2_losses",)
+    rtol, atol = 0.0, 0.01
+
+    def draw(self, rng):
+        return {"scores": _ints(rng, -3, 4, (2, 4)), "y": _ints(rng, 0, 3, (2,))}
+
+    def solve(self, p):
+        s, y = np.array(p["scores"], dtype=float), np.array(p["y"])
+        key = _call("a2_losses", "multiclass_hinge", s, y)
+        return Solution(key, kit_distractors("a2_losses", "multiclass_hinge",
+                                             ["hinge_counts_true_class", "hinge_max_not_sum"], (s, y)))
+
+    def prompt(self, p):
+        return ["Two samples have the class scores ", eq(sym("S"), mat(p["scores"])),
+                " (one row per sample) and the true classes ", eq(sym("bold(y)", "y"),
+                                                                  vec([y + 1 for y in p["y"]])),
+                " (numbered from 1). Compute the mean multi-class hinge loss with margin 1, ",
+                sym("L = 1/N sum_i sum_(k != y_i) max(0, s_(i k) - s_(i y_i) + 1)",
+                    "L = (1/N) Σ_i Σ_{k≠y_i} max(0, s_ik − s_iy_i + 1)"), "."]
+
+
+class MultilabelHinge(Template):
+    id, topic, kind = "multilabel_hinge", "multi-label hinge", "numeric"
+    title = "Multi-label hinge loss"
+    assignments = ("a2_losses",)
+    rtol, atol = 0.0, 0.01
+
+    def draw(self, rng):
+        return {"scores": _decimals(rng, -2.0, 2.0, (2, 3)), "targets": _ints(rng, 0, 1, (2, 3))}
+
+    def solve(self, p):
+        s, t = np.array(p["scores"]), np.array(p["targets"], dtype=float)
+        key = _call("a2_losses", "multilabel_hinge", s, t)
+        return Solution(key, kit_distractors("a2_losses", "multilabel_hinge",
+                                             ["multilabel_hinge_sum_over_classes"], (s, t)))
+
+    def prompt(self, p):
+        return ["A multi-label model scores 2 images on 3 labels: ", eq(sym("S"), mat(p["scores"])),
+                ", with targets ", eq(sym("T"), mat(p["targets"])),
+                ". Compute the multi-label hinge loss averaged over images and labels, ",
+                sym("L = 1/(N C) sum_i sum_c max(0, 1 - (2 t_(i c) - 1) s_(i c))",
+                    "L = (1/(NC)) Σ_i Σ_c max(0, 1 − (2t_ic − 1) s_ic)"), "."]
+
+
+class HingeVersusCrossEntropy(Template):
+    id, topic, kind = "hinge_vs_cross_entropy", "hinge vs cross-entropy", "multi"
+    title = "Hinge and cross-entropy on three score vectors"
+    assignments = ("a2_losses",)
+
+    def draw(self, rng):
+        top = int(rng.integers(3, 7))
+        confident = [top, int(top - rng.integers(3, 6)), int(top - rng.integers(2, 4))]  # margin > 1
+        wrong = [top, int(top + rng.integers(2, 6)), int(top + rng.integers(2, 6))]
+        huge = [top, int(top - rng.integers(20, 31)), int(top - rng.integers(20, 31))]
+        models = [confident, wrong, huge]
+        order = [int(i) for i in rng.permutation(3)]
+        return {"models": [models[i] for i in order]}
+
+    def solve(self, p):
+        s = np.array(p["models"], dtype=float)
+        y = np.zeros(1, dtype=np.int64)
+        hinge = [_call("a2_losses", "multiclass_hinge", s[m:m + 1], y) for m in range(3)]
+        ce = [_call("a2_losses", "cross_entropy", s[m:m + 1], y) for m in range(3)]
+        best = int(np.argmin(ce))
+        options = [Option([f"model {m + 1} has a hinge loss of exactly 0"], bool(hinge[m] == 0.0))
+                   for m in range(3)]
+        options += [Option([f"model {m + 1} has the smallest cross-entropy loss of the three"], m == best)
+                    for m in range(3)]
+        options.append(Option(["the cross-entropy loss of one of the models is exactly 0"],
+                              bool(min(ce) == 0.0)))
+        return Solution(options=options)
+
+    def prompt(self, p):
+        pieces = ["Three models score one image whose true class is class 1 (margin 1 for the hinge loss):"]
+        for m, s in enumerate(p["models"]):
+            pieces += [" model ", str(m + 1), ": ", eq(sym("bold(s)", "s"), vec(s)), ";" if m < 2 else "."]
+        return pieces + [" Select every true statement."]
+
+
+class KLDivergence(Template):
+    id, topic, kind = "kl_divergence", "KL divergence", "numeric"
+    title = "KL divergence and its asymmetry"
+    assignments = ("a2_losses",)
+    rtol, atol = 0.01, 1e-3
+
+    def draw(self, rng):
+        def distribution():
+            cuts = np.sort(rng.choice(np.arange(1, 20), size=2, replace=False))
+            return (np.diff(np.concatenate([[0], cuts, [20]])) / 20).round(2).tolist()
+        return {"p": distribution(), "q": distribution()}
+
+    def solve(self, p):
+        P, Q = np.array(p["p"]), np.array(p["q"])
+        key = _call("a2_losses", "kl_divergence", P, Q)
+        return Solution(key, kit_distractors("a2_losses", "kl_divergence", ["kl_reversed"], (P, Q)))
+
+    def prompt(self, p):
+        return ["Two distributions over 3 classes are ", eq(sym("p"), vec(p["p"])), " and ",
+                eq(sym("q"), vec(p["q"])), ". Compute ",
+                sym("D_(K L)(p || q) = sum_j p_j log(p_j / q_j)", "D_KL(p‖q) = Σ_j p_j log(p_j / q_j)"),
+                " (natural logarithm)."]
+
+
+# --- a3: initialisation -----------------------------------------------------------------
+
+class KaimingStd(Template):
+    id, topic, kind = "kaiming_std", "initialisation", "numeric"
+    title = "Kaiming initialisation for a PReLU layer"
+    assignments = ("a3_init",)
+    rtol, atol = 0.01, 1e-5
+
+    def draw(self, rng):
+        if rng.random() < 0.5:
+            layer = {"type": "linear", "in": int(rng.choice([64, 128, 256, 512, 784])),
+                     "out": int(rng.choice([10, 32, 100, 1024]))}
+        else:
+            layer = {"type": "conv", "in": int(rng.choice([3, 16, 32, 64])),
+                     "out": int(rng.choice([8, 128, 256])), "kernel": int(rng.choice([3, 5]))}
+        layer["slope"] = float(rng.choice([0.1, 0.2, 0.25, 0.5]))
+        return layer
+
+    @staticmethod
+    def fans(p):
+        area = p.get("kernel", 1) ** 2
+        return p["in"] * area, p["out"] * area
+
+    def solve(self, p):
+        fan_in, fan_out = self.fans(p)
+        std = refs.function("a3_init", "kaiming_std")
+        wrong = kit_distractors("a3_init", "kaiming_std", ["kaiming_xavier_variance", "kaiming_ignores_slope"],
+                                (fan_in,), {"negative_slope": p["slope"]})
+        wrong.append(exam_mistake("kaiming_std_of_fan_out", "uses the number of outputs instead of inputs",
+                                  std(fan_out, negative_slope=p["slope"])))
+        return Solution(float(std(fan_in, negative_slope=p["slope"])), wrong)
+
+    def prompt(self, p):
+        if p["type"] == "linear":
+            layer = [f"A fully connected layer maps {p['in']} inputs to {p['out']} outputs"]
+        else:
+            layer = [f"A convolution with {p['in']} input channels, {p['out']} output channels and a "
+                     f"{p['kernel']}×{p['kernel']} kernel"]
+        return layer + [" and is followed by a PReLU with negative slope ", eq(sym("a"), num(p["slope"])),
+                        ". Its weights are drawn from ", sym("N(0, sigma^2)", "N(0, σ²)"),
+                        " with Kaiming's rule ", sym("sigma = sqrt(2 / ((1 + a^2) n))", "σ = √(2 / ((1 + a²) n))"),
+                        ". What is σ?"]
+
+
+# --- a4: gradients ----------------------------------------------------------------------
+
+class OutputGradient(Template):
+    id, topic, kind = "output_gradient", "output-layer gradient", "numeric"
+    title = "Gradient of the mean cross-entropy at the output layer"
+    assignments = ("a4_backprop",)
+    rtol, atol = 0.01, 1e-4
+
+    def draw(self, rng):
+        n = int(rng.integers(2, 5))
+        return {"logits": _ints(rng, -2, 2, (n, 3)), "y": _ints(rng, 0, 2, (n,)),
+                "i": int(rng.integers(n)), "j": int(rng.integers(3))}
+
+    def solve(self, p):
+        logits, y = np.array(p["logits"], dtype=float), np.array(p["y"])
+        i, j = p["i"], p["j"]
+        key = _call("a4_backprop", "softmax_cross_entropy_grad", logits, y)[i, j]
+        return Solution(float(key), kit_distractors(
+            "a4_backprop", "softmax_cross_entropy_grad", ["grad_missing_mean", "grad_sign_flipped"],
+            (logits, y), pick=lambda r: r[i, j]))
+
+    def prompt(self, p):
+        i, j = p["i"] + 1, p["j"] + 1
+        return ["The output layer of a classifier gives the logits ", eq(sym("Z"), mat(p["logits"])),
+                " for ", str(len(p["y"])), " samples with the true classes ",
+                eq(sym("bold(y)", "y"), vec([y + 1 for y in p["y"]])),
+                " (numbered from 1). The loss is the mean softmax cross-entropy over the batch. What is ",
+                sym(f"partial L / partial z_({i},{j})", f"∂L/∂z[{i},{j}]"), " (sample ", str(i),
+                ", class ", str(j), ")?"]
+
+
+# --- regularisation (no assignment implements it: computed here with NumPy) --------------
+
+class Regularisation(Template):
+    id, topic, kind = "regularisation", "L1 vs L2 regularisation", "numeric"
+    title = "L1 and L2 weight penalties"
+    rtol, atol = 0.01, 1e-4
+
+    def draw(self, rng):
+        return {"W": _decimals(rng, -1.0, 1.0, (2, 3)), "lam": float(rng.choice([0.01, 0.1, 0.5, 2.0])),
+                "norm": str(rng.choice(["L1", "L2"]))}
+
+    def solve(self, p):
+        W, lam = np.array(p["W"]), p["lam"]
+        l1, l2 = float(np.abs(W).sum()), float((W ** 2).sum())
+        key, other = (l1, l2) if p["norm"] == "L1" else (l2, l1)
+        wrong = [exam_mistake("l1_l2_swapped", "computes the other penalty (L1 for L2 or L2 for L1)", lam * other),
+                 exam_mistake("forgets_lambda", "leaves out the regularisation strength λ", key)]
+        if p["norm"] == "L2":
+            wrong.append(exam_mistake("l2_norm_not_squared", "takes the Euclidean norm, not its square",
+                                      lam * np.sqrt(l2)))
+        return Solution(lam * key, wrong)
+
+    def prompt(self, p):
+        formula = (sym("R(W) = sum_(i,j) |w_(i j)|", "R(W) = Σ |w_ij|") if p["norm"] == "L1"
+                   else sym("R(W) = sum_(i,j) w_(i j)^2", "R(W) = Σ w_ij²"))
+        return ["A layer has the weights ", eq(sym("W"), mat(p["W"])), ". The training loss adds the ",
+                p["norm"], " penalty ", sym("lambda R(W)", "λ R(W)"), " with ", formula, " and ",
+                eq(sym("lambda", "λ"), num(p["lam"])), ". What is ", sym("lambda R(W)", "λ R(W)"), "?"]
+
+
+# --- a5: finetuning ---------------------------------------------------------------------
+
+class FinetuneParameters(Template):
+    id, topic, kind = "finetune_parameters", "finetuning flavours", "numeric"
+    title = "Trainable parameters for a finetuning flavour"
+    assignments = ("a5_finetune",)
+    rtol, atol = 0.0, 0.5  # an exact count
+
+    def draw(self, rng):
+        sizes = [int(rng.choice([256, 512, 784])), int(rng.choice([128, 256])), int(rng.choice([32, 64, 100])),
+                 1000]
+        flavour = str(rng.choice(["top", "top_k", "all"]))
+        return {"sizes": sizes, "classes": int(rng.choice([5, 10, 102])), "flavour": flavour,
+                "k": 2 if flavour == "top_k" else 1}
+
+    @staticmethod
+    def _layers(sizes):
+        return [(sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)]
+
+    def solve(self, p):
+        import torch
+        from torch import nn
+
+        torch.manual_seed(0)  # weights are irrelevant to the count; keep torch's RNG deterministic
+        layers = []
+        for n_in, n_out in self._layers(p["sizes"]):
+            layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+        model = nn.Sequential(*layers[:-1])
+        model = _call("a5_finetune", "replace_head", model, p["classes"])
+        names = set(_call("a5_finetune", "set_trainable", model, p["flavour"], k=p["k"]))
+        key = sum(t.numel() for name, t in model.named_parameters() if name in names)
+        weights_only = sum(t.numel() for name, t in model.named_parameters() if name in names
+                           and name.endswith("weight"))
+        everything = sum(t.numel() for t in model.parameters())
+        old_head = key - p["classes"] * (p["sizes"][-2] + 1) + 1000 * (p["sizes"][-2] + 1)
+        wrong = [exam_mistake("forgets_biases", "counts the weight matrices but not the biases", weights_only),
+                 exam_mistake("counts_old_head", "counts the pretrained 1000-class head instead of the new one",
+                              old_head)]
+        if p["flavour"] != "all":
+            wrong.append(exam_mistake("counts_frozen_layers", "counts every parameter, frozen ones included",
+                                      everything))
+        return Solution(float(key), wrong)
+
+    def prompt(self, p):
+        widths = " → ".join(str(s) for s in p["sizes"])
+        what = {"all": "all layers are trained",
+                "top": "only the new output layer is trained",
+                "top_k": f"only the {p['k']} top-most layers (the new output layer included) are trained"}
+        return [f"A pretrained MLP has fully connected layers (with biases) of widths {widths}, "
+                f"ReLU in between. For a new task with {p['classes']} classes its 1000-class output layer "
+                f"is replaced by a freshly initialised one, and {what[p['flavour']]}. "
+                "How many parameters are trainable?"]
+
+
+BUILT_IN: tuple[Template, ...] = (
+    SoftmaxAxis(), LogSoftmaxLarge(), SigmoidTwoClass(), MultilabelDecision(), MulticlassVsMultilabel(),
+    CrossEntropyBatch(), MultilabelBCE(), MulticlassHinge(), MultilabelHinge(), HingeVersusCrossEntropy(),
+    KLDivergence(), KaimingStd(), OutputGradient(), Regularisation(), FinetuneParameters(),
+)
+
+
+def built_in() -> dict[str, Template]:
+    return {t.id: t for t in BUILT_IN}
+
+
+# Math is re-exported for instructor Python templates, if any are added later.
+__all__ = ["BUILT_IN", "Math", "built_in", "exam_mistake", "kit_distractors"]

@@ -1,0 +1,129 @@
+"""Exam PDFs with real math, compiled in-process by Typst (the ``typst`` package; no LaTeX).
+
+One PDF per student (``pdf/<student_id>.pdf``), one print file with every student
+(``print/all_students.pdf``, each student starting on a fresh page, page numbers per
+student) and the answer key (``answer_key.pdf``). Every page carries the student's name
+and id in its header. Fonts are Typst's embedded ones (system fonts ignored), so the
+output does not depend on the machine.
+"""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+import typst
+
+from .markup import format_number, to_typst, typst_string
+from .model import Question, option_letter
+from .variants import Exam, Variant
+
+PREAMBLE = """#set document(title: {title})
+#set text(font: "New Computer Modern", size: 11pt, lang: "en")
+#set par(justify: false)
+#let checkbox = box(width: 0.8em, height: 0.8em, stroke: 0.6pt, baseline: 0.1em)
+#let answerline = box(width: 5cm, stroke: (bottom: 0.6pt), height: 1.2em)
+"""
+
+
+def _safe_filename(student_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", student_id) or "student"
+
+
+def _header(exam: Exam, variant: Variant) -> str:
+    who = f"{variant.student.name} · ID {variant.student.student_id}"
+    form = f" · Form {variant.form}" if variant.form else ""
+    return (f"text(9pt)[#{typst_string(exam.title)} #h(1fr) Name: #{typst_string(who)}"
+            f"#{typst_string(form)}]")
+
+
+def _question(q: Question, key: bool) -> str:
+    lines = [f"== Question {q.number} #h(1fr) #text(weight: \"regular\", size: 10pt)[({format_number(q.points)} "
+             f"point{'s' if q.points != 1 else ''})]", to_typst(q.prompt), ""]
+    if q.kind == "multi":
+        lines.append("_Select all that apply._ \\")
+    for i, option in enumerate(q.options):
+        mark = "#checkbox" if q.kind == "multi" else f"({option_letter(i)})"
+        if q.kind == "multi":
+            mark = f"#checkbox ({option_letter(i)})"
+        tick = " #h(1em) *✓*" if key and option.correct else ""
+        why = (f" #h(1em) #text(size: 9pt)[#{typst_string('mistake: ' + option.mistake)}]"
+               if key and option.mistake else "")
+        lines.append(f"{mark} #h(0.4em) {to_typst(option.text)}{tick}{why} \\")
+    if q.kind == "numeric" and not key:
+        lines.append("Answer: #answerline")
+    if key:
+        lines.append("")
+        lines.append(_key_line(q))
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _key_line(q: Question) -> str:
+    if q.kind == "numeric":
+        unit = f" (in units of $10^(-{q.unit_exponent})$)" if q.unit_exponent else ""
+        text = (f"*Key:* ${format_number(q.key, 6)}$ ± ${format_number(q.tolerance, 3)}${unit}, "
+                f"rtol {format_number(q.rtol)}, atol {format_number(q.atol)}.")
+        if q.distractors:
+            wrong = ", ".join(f"#{typst_string(d.mistake)} → ${format_number(d.value, 4)}$" for d in q.distractors)
+            text += f" Common mistakes: {wrong}."
+        return text
+    letters = ", ".join(option_letter(i) for i in q.key)
+    return f"*Key:* {letters}"
+
+
+def variant_source(exam: Exam, variant: Variant, key: bool = False) -> str:
+    """Typst markup for one student's pages (a ``#page`` block with the student header)."""
+    title = exam.title + (" — answer key" if key else "")
+    intro = ("Give numeric answers to at least 3 significant digits. Choice questions: circle one "
+             "letter; questions marked _select all that apply_: tick every correct box.")
+    who = f"Name: {variant.student.name}    Student ID: {variant.student.student_id}"
+    if variant.form:
+        who += f"    Form: {variant.form}"
+    body = "\n".join(_question(q, key) for q in variant.questions)
+    return (f"#counter(page).update(1)\n"
+            f"#page(paper: \"a4\", margin: (x: 2cm, top: 2.4cm, bottom: 2cm),\n"
+            f"  header: {_header(exam, variant)},\n"
+            f"  footer: context align(center, text(9pt)[page #counter(page).display()]))[\n"
+            f"= #{typst_string(title)}\n"
+            f"#{typst_string(who)}\n\n"
+            f"{'' if key else intro}\n\n{body}\n]\n")
+
+
+def document(exam: Exam, variants: list[Variant], key: bool = False) -> str:
+    return PREAMBLE.format(title=typst_string(exam.title)) + "\n".join(
+        variant_source(exam, v, key) for v in variants)
+
+
+def compile_pdf(source: str, when: datetime | None = None) -> bytes:
+    try:
+        return typst.compile(source.encode("utf-8"), ignore_system_fonts=True, timestamp=_timestamp(when))
+    except RuntimeError as exc:  # typst reports markup errors as RuntimeError
+        raise RuntimeError(f"typst could not compile the exam: {exc}") from None
+
+
+def _timestamp(when: datetime | None) -> int | None:
+    return int(when.timestamp()) if when else None
+
+
+def write_pdfs(exam: Exam, out: Path, workers: int = 2) -> dict[str, Path]:
+    """Per-student PDFs, the combined print file and the answer key; returns their paths."""
+    when = datetime.fromisoformat(exam.created)
+    pdf_dir = out / "pdf"
+    print_dir = out / "print"
+    pdf_dir.mkdir(parents=True, exist_ok=True)
+    print_dir.mkdir(parents=True, exist_ok=True)
+
+    def one(variant: Variant) -> None:
+        path = pdf_dir / f"{_safe_filename(variant.student.student_id)}.pdf"
+        path.write_bytes(compile_pdf(document(exam, [variant]), when))
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(one, exam.variants))
+    combined = print_dir / "all_students.pdf"
+    combined.write_bytes(compile_pdf(document(exam, exam.variants), when))
+    key = out / "answer_key.pdf"
+    key.write_bytes(compile_pdf(document(exam, exam.distinct_variants(), key=True), when))
+    return {"pdf_dir": pdf_dir, "print": combined, "key": key}

@@ -1,0 +1,208 @@
+"""Rosters, per-student (or per-form) variants, and the manifest that records them.
+
+The manifest (``manifest.json``) holds, for every student: the form (if any) and, per
+question, the template id and version, the seed, the parameters the student saw, the key,
+tolerances, unit, distractors and option order. With it a TA regenerates exactly what a
+student saw, and a regrade re-solves the same parameters after a template fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import __version__
+from . import bank, custom
+from .model import Question, Template, TemplateError, instantiate
+from .seeding import form_label, secret_fingerprint, variant_seed
+
+MANIFEST_FORMAT = "autograder-exam-manifest"
+MANIFEST_VERSION = 1
+
+
+class RosterError(ValueError):
+    """The roster CSV is unusable."""
+
+
+@dataclass(frozen=True)
+class Student:
+    student_id: str
+    name: str
+
+
+@dataclass
+class Variant:
+    student: Student
+    form: str | None
+    questions: list[Question]
+
+
+@dataclass
+class Exam:
+    exam_id: str
+    title: str
+    templates: list[Template]
+    variants: list[Variant]
+    forms: int | None
+    secret_fingerprint: str
+    created: str
+    templates_dir: str | None = None
+
+    @property
+    def max_points(self) -> float:
+        return sum(t.points for t in self.templates)
+
+    def distinct_variants(self) -> list[Variant]:
+        """One variant per form (forms), else every student's (for LMS question pools)."""
+        if self.forms is None:
+            return self.variants
+        seen, out = set(), []
+        for v in self.variants:
+            if v.form not in seen:
+                seen.add(v.form)
+                out.append(v)
+        return sorted(out, key=lambda v: v.form)
+
+
+def read_roster(path: Path) -> list[Student]:
+    """CSV with a header holding ``student_id`` and ``name`` (other columns are ignored)."""
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        fields = reader.fieldnames or []
+        for column in ("student_id", "name"):
+            if column not in fields:
+                raise RosterError(f"{path}: the header needs a '{column}' column (found: {', '.join(fields)})")
+        students, seen = [], set()
+        for line, row in enumerate(reader, start=2):
+            sid, name = (row.get("student_id") or "").strip(), (row.get("name") or "").strip()
+            if not sid:
+                raise RosterError(f"{path}:{line}: empty student_id")
+            if sid in seen:
+                raise RosterError(f"{path}:{line}: duplicate student_id {sid!r}")
+            seen.add(sid)
+            students.append(Student(sid, name or sid))
+    if not students:
+        raise RosterError(f"{path}: no students")
+    return students
+
+
+def available_templates(templates_dir: Path | None = None) -> dict[str, Template]:
+    """Built-in templates plus an instructor folder's; an instructor id may not shadow one."""
+    found = bank.built_in()
+    if templates_dir is not None:
+        for template in custom.load_folder(Path(templates_dir)):
+            if template.id in found:
+                raise custom.TemplateFileError(Path(template.source), "id",
+                                               f"{template.id!r} is a built-in template id")
+            found[template.id] = template
+    return found
+
+
+def select(templates: dict[str, Template], questions: list[str] | None) -> list[Template]:
+    if not questions:
+        return list(templates.values())
+    unknown = [q for q in questions if q not in templates]
+    if unknown:
+        raise TemplateError(f"unknown question template(s) {', '.join(unknown)}; "
+                            f"available: {', '.join(templates)}")
+    if len(set(questions)) != len(questions):
+        raise TemplateError("a question template is listed twice")
+    return [templates[q] for q in questions]
+
+
+def assign_forms(secret: bytes, exam_id: str, students: list[Student], forms: int) -> dict[str, str]:
+    """Round-robin over a keyed-hash order: balanced forms nobody can predict."""
+    order = sorted(students, key=lambda s: variant_seed(secret, exam_id, s.student_id, "form-assignment", 0))
+    return {s.student_id: form_label(i % forms) for i, s in enumerate(order)}
+
+
+def draw_questions(templates: list[Template], secret: bytes, exam_id: str, who: str) -> list[Question]:
+    return [instantiate(t, t.id, n, variant_seed(secret, exam_id, who, t.id, t.version))
+            for n, t in enumerate(templates, start=1)]
+
+
+def build_variants(students: list[Student], templates: list[Template], secret: bytes, exam_id: str,
+                   title: str = "", forms: int | None = None, templates_dir: str | None = None) -> Exam:
+    if forms is not None and not 1 <= forms <= 26:
+        raise ValueError("--forms must be between 1 and 26")
+    variants = []
+    if forms:
+        assignment = assign_forms(secret, exam_id, students, forms)
+        by_form = {label: draw_questions(templates, secret, exam_id, f"form:{label}")
+                   for label in sorted(set(assignment.values()))}
+        variants = [Variant(s, assignment[s.student_id], by_form[assignment[s.student_id]]) for s in students]
+    else:
+        variants = [Variant(s, None, draw_questions(templates, secret, exam_id, s.student_id)) for s in students]
+    created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return Exam(exam_id, title or exam_id, templates, variants, forms, secret_fingerprint(secret), created,
+                templates_dir)
+
+
+def _template_record(t: Template) -> dict:
+    record = {"id": t.id, "version": t.version, "kind": t.kind, "title": t.title, "topic": t.topic,
+              "points": t.points, "rtol": t.rtol, "atol": t.atol, "source": t.source}
+    if t.source != "built-in":
+        record["source_sha256"] = hashlib.sha256(Path(t.source).read_bytes()).hexdigest()
+    return record
+
+
+def manifest(exam: Exam) -> dict:
+    return {
+        "format": MANIFEST_FORMAT, "format_version": MANIFEST_VERSION, "kit_version": __version__,
+        "exam_id": exam.exam_id, "title": exam.title, "created": exam.created, "forms": exam.forms,
+        "secret_fingerprint": exam.secret_fingerprint, "templates_dir": exam.templates_dir,
+        "max_points": exam.max_points,
+        "templates": [_template_record(t) for t in exam.templates],
+        "variants": [{"student_id": v.student.student_id, "name": v.student.name, "form": v.form,
+                      "questions": [q.manifest_entry() for q in v.questions]} for v in exam.variants],
+    }
+
+
+def write_manifest(exam: Exam, path: Path) -> None:
+    path.write_text(json.dumps(manifest(exam), indent=1, allow_nan=True) + "\n", encoding="utf-8")
+
+
+def read_manifest(path: Path) -> dict:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if data.get("format") != MANIFEST_FORMAT:
+        raise ValueError(f"{path} is not an exam manifest")
+    if data.get("format_version") != MANIFEST_VERSION:
+        raise ValueError(f"{path}: manifest format version {data.get('format_version')} is not supported")
+    return data
+
+
+def rebuild(data: dict, templates_dir: Path | None = None) -> tuple[Exam, list[str]]:
+    """Re-solve every manifest question with today's templates, keeping what students saw
+    (parameters, option order, unit). Returns the exam and notes on changed templates."""
+    folder = templates_dir if templates_dir is not None else data.get("templates_dir")
+    available = available_templates(Path(folder) if folder else None)
+    notes = []
+    templates = []
+    for record in data["templates"]:
+        if record["id"] not in available:
+            raise TemplateError(f"template {record['id']} from the manifest is not available "
+                                "(pass --templates DIR for instructor templates)")
+        t = available[record["id"]]
+        if t.version != record["version"]:
+            notes.append(f"{t.id}: version {record['version']} -> {t.version} (key re-solved on the printed "
+                         "parameters)")
+        templates.append(t)
+    by_id = {t.id: t for t in templates}
+    variants = []
+    for v in data["variants"]:
+        questions = []
+        for entry in v["questions"]:
+            t = by_id[entry["template"]]
+            q = instantiate(t, entry["qid"], entry["number"], entry["seed"], params=entry["params"],
+                            order=entry["order"] or None, unit=entry["unit_exponent"])
+            q.draws = entry["draws"]
+            q.version = entry["version"]  # what the student saw; the template note records the fix
+            questions.append(q)
+        variants.append(Variant(Student(v["student_id"], v["name"]), v["form"], questions))
+    exam = Exam(data["exam_id"], data["title"], templates, variants, data["forms"],
+                data["secret_fingerprint"], data["created"], str(folder) if folder else None)
+    return exam, notes
