@@ -172,8 +172,8 @@ def train_one_epoch_cases():
            "epoch_loss", public=True, model="tiny", trainable_layers=1, batches=4, tol=_TRAINING),
         _c(q, "tiny_loss_all", "returns the mean loss and trains correctly with every layer trainable",
            "epoch_loss", points=2, model="tiny", trainable_layers=0, batches=4, tol=_TRAINING),
-        _c(q, "short_finetune", "a short finetune of the pretrained network on real flowers beats chance "
-           "by a wide margin and beats the same run from scratch", "short_finetune",
+        _c(q, "short_finetune", "finetuning the pretrained network's head on real flowers for a few epochs "
+           "beats chance by a wide margin and beats the same run from scratch", "short_finetune",
            points=4, check="finetune_beats_scratch", **FINETUNE),
     ]
 
