@@ -1,0 +1,190 @@
+"""LMS layouts (Canvas and Moodle downloads, nested zips) and grade-import exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder.assignment import SOLUTIONS_DIR
+from autograder.batch import grade_batch
+from autograder.cli import main
+from autograder.lms import GradeRow, canvas_csv, moodle_csv, owner_of
+from autograder.sandbox import SandboxSettings
+from autograder.submission import InvalidSubmission, find_submissions, is_class_zip
+
+SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"
+
+
+def sample(name: str) -> bytes:
+    return (SAMPLES / name).read_bytes()
+
+
+def write_zip(path: Path, members: list[tuple[str, bytes]]) -> Path:
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return path
+
+
+def gradebook(out: Path) -> dict[str, list[str]]:
+    with open(out / "gradebook.csv", newline="") as f:
+        return {row[0]: row[1:] for row in list(csv.reader(f))[1:]}
+
+
+@pytest.mark.parametrize("name, student, lms, lms_id, late", [
+    ("lovelaceada_1001_5001_a1_softmax.ipynb", "lovelaceada_1001", "canvas", "1001", False),
+    ("jones_ben_LATE_1002_5002_a1_softmax-1.ipynb", "jones_ben_1002", "canvas", "1002", True),
+    ("Ada Lovelace_201_assignsubmission_file_", "Ada_Lovelace_201", "moodle", "201", False),
+    ("Ben Jones_202_assignsubmission_file_a1.ipynb", "Ben_Jones_202", "moodle", "202", False),
+    ("ada.ipynb", "ada", "", "", False),
+    ("a1_export.zip", "a1_export", "", "", False),
+])
+def test_lms_names_give_a_stable_student_id(tmp_path, name, student, lms, lms_id, late):
+    path = tmp_path / name
+    if name.endswith("_"):
+        path.mkdir()
+    else:
+        path.write_bytes(b"")
+    owner = owner_of(path)
+    assert (owner.student, owner.lms, owner.lms_id, owner.late) == (student, lms, lms_id, late)
+
+
+def canvas_class_zip(tmp_path: Path) -> Path:
+    return write_zip(tmp_path / "submissions.zip", [
+        ("lovelaceada_1001_5001_a1_softmax.ipynb", sample("ada.ipynb")),
+        ("jonesben_LATE_1002_5002_a1_softmax.ipynb", sample("ben.ipynb")),
+        ("doeeve_1003_5003_eve.py", sample("eve.py")),
+        ("doeeve_1003_5003_notes.txt", b"my notes"),  # a second file of the same student
+        ("dandan_1004_5004_export.zip", sample("dan.zip")),  # a per-student zip inside
+    ])
+
+
+def test_a_canvas_download_zip_is_graded_per_student(tmp_path):
+    archive = canvas_class_zip(tmp_path)
+    assert is_class_zip(archive) and not is_class_zip(SAMPLES / "dan.zip")
+    out = tmp_path / "out"
+    grade_batch_result = grade_batch_a1(archive, out)
+    book = gradebook(out)
+    assert {k: v[:2] for k, v in book.items()} == {
+        "lovelaceada_1001": ["graded", "48"], "jonesben_1002": ["graded", "35"],
+        "doeeve_1003": ["graded", "0"], "dandan_1004": ["graded", "48"],
+    }
+    lms = {s.result.submission: s.owner for s in grade_batch_result.submissions}
+    assert lms["jonesben_1002"] == {"lms": "canvas", "lms_id": "1002", "name": "jonesben", "late": True}
+
+
+def grade_batch_a1(path, out):
+    from autograder.assignment import load_assignment
+
+    return grade_batch(load_assignment("a1_softmax"), path, out, SandboxSettings(isolation="auto"), jobs=2)
+
+
+def test_a_moodle_download_zip_with_folders_and_a_wrapper_folder(tmp_path):
+    archive = write_zip(tmp_path / "moodle.zip", [
+        ("A1-123/Ada Lovelace_201_assignsubmission_file_/a1_softmax.ipynb", sample("ada.ipynb")),
+        ("A1-123/Ben Jones_202_assignsubmission_file_/a1_softmax.ipynb", sample("ben.ipynb")),
+        ("A1-123/Ben Jones_202_assignsubmission_onlinetext_/onlinetext.html", b"<p>hi</p>"),
+        ("A1-123/Dan Smith_203_assignsubmission_file_/export.zip", sample("dan.zip")),
+        ("__MACOSX/._junk", b"x"),
+    ])
+    out = tmp_path / "out"
+    grade_batch_a1(archive, out)
+    assert {k: v[:2] for k, v in gradebook(out).items()} == {
+        "Ada_Lovelace_201": ["graded", "48"], "Ben_Jones_202": ["graded", "35"],
+        "Dan_Smith_203": ["graded", "48"],
+    }
+
+
+def test_a_folder_of_per_student_folders_and_zips(tmp_path):
+    folder = tmp_path / "class"
+    (folder / "ada").mkdir(parents=True)
+    (folder / "ada" / "a1_softmax.ipynb").write_bytes(sample("ada.ipynb"))
+    (folder / "dan.zip").write_bytes(sample("dan.zip"))
+    (folder / "jo.py").write_bytes(sample("jo.py"))
+    found, notes = find_submissions(folder, tmp_path / "work")
+    assert [f.student for f in found] == ["ada", "dan", "jo"] and notes == []
+
+
+def test_entries_with_the_same_id_keep_separate_rows_and_a_note_says_so(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "ada.ipynb").write_bytes(sample("ada.ipynb"))
+    (folder / "ada.py").write_bytes(sample("eve.py"))
+    found, notes = find_submissions(folder, tmp_path / "work")
+    assert [f.student for f in found] == ["ada.ipynb", "ada.py"]
+    assert len(notes) == 1 and "share the id 'ada'" in notes[0]
+    out = tmp_path / "out"
+    grade_batch_a1(folder, out)
+    assert {k: v[1] for k, v in gradebook(out).items()} == {"ada.ipynb": "48", "ada.py": "0"}
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == ["ada.ipynb.txt", "ada.py.txt"]
+
+
+def test_an_unsafe_class_zip_is_refused_before_anything_is_written(tmp_path, capsys):
+    archive = write_zip(tmp_path / "class.zip", [
+        ("ada_1_2_a.ipynb", sample("ada.ipynb")), ("../../evil_3_4_b.ipynb", sample("ada.ipynb"))])
+    with pytest.raises(InvalidSubmission, match="unsafe path"):
+        find_submissions(archive, tmp_path / "work")
+    assert not (tmp_path / "evil_3_4_b.ipynb").exists()
+    assert main(["grade", "a1_softmax", str(archive), "--out", str(tmp_path / "o")]) == 2
+    assert "unsafe path" in capsys.readouterr().err
+
+
+ROWS = [
+    GradeRow("lovelaceada_1001", 48, "graded", "canvas", "1001", "lovelaceada"),
+    GradeRow("Ben_Jones_202", 35, "graded", "moodle", "202", "Ben Jones"),
+    GradeRow("cleo", 0, "graded"),
+    GradeRow("dora", 12.5, "timeout"),
+]
+ROSTER = [
+    {"Student": "Lovelace, Ada", "ID": "1001", "SIS User ID": "S1", "SIS Login ID": "ada@uni.example",
+     "Section": "Lab A"},
+    {"Student": "Cleo Patra", "ID": "1003", "SIS User ID": "S3", "SIS Login ID": "cleo", "Section": "Lab B",
+     "Email address": "cleo@uni.example"},
+    {"First name": "Ben", "Last name": "Jones", "Email address": "ben@uni.example", "ID number": "7002"},
+]
+
+
+def parse(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def test_canvas_export_has_the_import_columns_and_uses_the_roster():
+    text, unmatched = canvas_csv(ROWS, column="A1 (555)", max_score=48, roster=ROSTER)
+    table = parse(text)
+    assert table[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "A1 (555)"]
+    assert table[1] == ["Points Possible", "", "", "", "", "48"]
+    assert table[2:] == [["Cleo Patra", "1003", "S3", "cleo", "Lab B", "0"],
+                         ["Lovelace, Ada", "1001", "S1", "ada@uni.example", "Lab A", "48"]]
+    assert unmatched == ["Ben_Jones_202", "dora"]
+    bare, missing = canvas_csv(ROWS, column="A1", max_score=48)
+    assert parse(bare)[2] == ["lovelaceada", "1001", "", "", "", "48"] and len(missing) == 3
+
+
+def test_moodle_export_has_identifier_and_grade_and_uses_the_roster():
+    text, unmatched = moodle_csv(ROWS, max_score=48, roster=ROSTER)
+    table = parse(text)
+    assert table[0] == ["Identifier", "Full name", "Email address", "ID number", "Grade", "Maximum Grade"]
+    assert table[1:] == [["Participant 202", "Ben Jones", "ben@uni.example", "7002", "35", "48"],
+                         ["", "cleo", "cleo@uni.example", "", "0", "48"]]
+    assert unmatched == ["dora", "lovelaceada_1001"]
+
+
+def test_cli_export_after_grading_a_canvas_zip(tmp_path, capsys):
+    archive = canvas_class_zip(tmp_path)
+    out = tmp_path / "out"
+    roster = tmp_path / "roster.csv"
+    roster.write_text("Student,ID,SIS User ID,SIS Login ID,Section\n    Points Possible,,,,\n"
+                      "\"Lovelace, Ada\",1001,S1,ada,Lab A\n\"Doe, Eve\",1003,S3,eve,Lab B\n")
+    assert main(["grade", "a1_softmax", str(archive), "--out", str(out), "--canvas", "555"]) == 0
+    assert main(["export", str(out), "--canvas", "--moodle", "--roster", str(roster)]) == 0
+    printed = capsys.readouterr().out
+    table = parse((out / "canvas_grades.csv").read_text())
+    assert table[0][-1] == "a1_softmax: probabilities from scores"
+    assert [r[:2] + r[-1:] for r in table[2:]] == [
+        ["dandan", "1004", "48"], ["Doe, Eve", "1003", "0"], ["jonesben", "1002", "35"],
+        ["Lovelace, Ada", "1001", "48"]]
+    assert "moodle_grades.csv" in printed and "left out" in printed
