@@ -66,7 +66,7 @@ def test_one_feedback_file_per_submission_without_hidden_inputs(graded, a1):
 def test_report_lists_every_section(graded):
     html = graded.report.read_text()
     for section in ("Summary", "Score distribution", "Points per question", "Pass rate per test",
-                    "did not run cleanly", "Slowest submissions"):
+                    "Common mistakes", "did not run cleanly", "Slowest submissions"):
         assert section in html
     assert "<svg" in html and "ivan" in html
 
