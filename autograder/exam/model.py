@@ -172,7 +172,8 @@ class Question:
             "seed": self.seed, "draws": self.draws, "params": self.params,
             "unit_exponent": self.unit_exponent, "rtol": self.rtol, "atol": self.atol,
             "key": self.key, "tolerance": self.tolerance,
-            "distractors": [asdict(d) for d in self.distractors],
+            "distractors": [{**asdict(d), "value": d.value if _finite(d.value) else None}
+                            for d in self.distractors],
             "options": [{"text": markup.to_plain(o.text), "correct": o.correct,
                          "mistake": o.mistake} for o in self.options],
             "order": self.order,

@@ -34,11 +34,14 @@ class Student:
     name: str
 
 
-@dataclass
+@dataclass(eq=False)
 class Variant:
+    """label: the LMS pool name, the form letter or v001, v002, ... in roster order."""
+
     student: Student
     form: str | None
     questions: list[Question]
+    label: str = ""
 
 
 @dataclass
@@ -137,9 +140,15 @@ def build_variants(students: list[Student], templates: list[Template], secret: b
         variants = [Variant(s, assignment[s.student_id], by_form[assignment[s.student_id]]) for s in students]
     else:
         variants = [Variant(s, None, draw_questions(templates, secret, exam_id, s.student_id)) for s in students]
+    _label(variants)
     created = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     return Exam(exam_id, title or exam_id, templates, variants, forms, secret_fingerprint(secret), created,
                 templates_dir)
+
+
+def _label(variants: list[Variant]) -> None:
+    for index, v in enumerate(variants, start=1):
+        v.label = v.form or f"v{index:03d}"
 
 
 def _template_record(t: Template) -> dict:
@@ -203,6 +212,7 @@ def rebuild(data: dict, templates_dir: Path | None = None) -> tuple[Exam, list[s
             q.version = entry["version"]  # what the student saw; the template note records the fix
             questions.append(q)
         variants.append(Variant(Student(v["student_id"], v["name"]), v["form"], questions))
+    _label(variants)
     exam = Exam(data["exam_id"], data["title"], templates, variants, data["forms"],
                 data["secret_fingerprint"], data["created"], str(folder) if folder else None)
     return exam, notes
