@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import __version__
 from .assignment import AssignmentError, available_assignments, load_assignment
+from .exam.cli import register as register_exam
 from .sandbox import IsolationUnavailable, Limits, SandboxSettings, parse_limit
 
 
@@ -119,7 +120,7 @@ def _gradescope_parsers(sub, build, isolation_option) -> None:
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
-    return run_demo(Path(args.out), _settings(args))
+    return run_demo(Path(args.out), _settings(args), assignments=args.assignment or None)
 
 
 def cmd_list(args) -> int:
@@ -134,6 +135,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="autograder", description="Build, check and grade assignments.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
+    register_exam(sub)
 
     def isolation_option(sp):
         sp.add_argument("--isolation", choices=("auto", "bubblewrap", "none"), default="auto",
@@ -207,8 +209,10 @@ Ctrl-C or a killed run loses nothing already graded.""")
     export_options(x)
     x.set_defaults(func=cmd_export)
 
-    d = sub.add_parser("demo", help="build a1 and grade the bundled sample class")
+    d = sub.add_parser("demo", help="build every assignment and grade its bundled sample class")
     d.add_argument("--out", default="demo-out", metavar="DIR")
+    d.add_argument("--assignment", action="append", metavar="NAME",
+                   help="only this assignment (repeatable; default: all with a sample class)")
     isolation_option(d)
     d.set_defaults(func=cmd_demo)
 

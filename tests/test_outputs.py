@@ -92,12 +92,19 @@ def test_cli_errors_name_what_was_wrong(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_demo_builds_grades_the_sample_class_and_says_where_everything_is(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path)]) == 0
+    assert main(["demo", "--out", str(tmp_path), "--assignment", "a1_softmax"]) == 0
     out = capsys.readouterr().out
-    rows = list(csv.reader(open(tmp_path / "grades" / "gradebook.csv")))
+    rows = list(csv.reader(open(tmp_path / "grades" / "a1_softmax" / "gradebook.csv")))
     assert rows[0] == HEADER and len(rows) == 11
     statuses = {row[0]: (row[1], row[2]) for row in rows[1:]}
     assert statuses["ada"] == ("graded", "48") and statuses["finn"] == ("timeout", "0")
     assert (tmp_path / "build" / "a1_softmax" / "student" / "a1_softmax.ipynb").is_file()
     for where in ("Feedback per student", "Report for the TA", "gradebook.csv", "Sandbox:"):
         assert where in out
+
+
+def test_demo_covers_every_assignment_with_a_sample_class():
+    from autograder.assignment import available_assignments
+    from autograder.demo import demo_assignments
+
+    assert demo_assignments() == available_assignments()
