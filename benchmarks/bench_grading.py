@@ -13,7 +13,6 @@ a5_finetune (training) has its own benchmark, benchmarks/bench_finetune.py.
 from __future__ import annotations
 
 import argparse
-import inspect
 import platform
 import resource
 import statistics
@@ -34,14 +33,13 @@ NUMPY_ONLY = {"a1_softmax", "a2_losses", "a4_backprop"}
 def bench_one(name: str, n: int, settings: SandboxSettings) -> tuple[dict, list[str]]:
     assignment = load_assignment(name)
     source = (assignment.hidden_dir / "reference.py").read_text()
-    one_core = {"jobs": 1} if "jobs" in inspect.signature(grade_batch).parameters else {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "class"
         folder.mkdir()
         for i in range(n):
             (folder / f"student{i:04d}.py").write_text(source)
         started = time.perf_counter()
-        batch = grade_batch(assignment, folder, Path(tmp) / "out", settings, **one_core)
+        batch = grade_batch(assignment, folder, Path(tmp) / "out", settings, jobs=1)
         total = time.perf_counter() - started
     seconds = sorted(r.seconds for r in batch.results)
     wrong = [r.submission for r in batch.results if r.score != assignment.max_score]
