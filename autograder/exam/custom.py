@@ -44,10 +44,14 @@ from __future__ import annotations
 import json
 import re
 import string
-import tomllib
 from pathlib import Path
 
 import numpy as np
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10: JSON templates only
+    tomllib = None
 
 from . import references as refs
 from .bank import kit_distractors
@@ -142,11 +146,13 @@ def _check(condition: bool, path: Path, field: str, message: str) -> None:
 
 
 def _read(path: Path) -> dict:
+    if path.suffix == ".toml" and tomllib is None:
+        raise TemplateFileError(path, "(file)", "TOML templates need Python 3.11 or later; use JSON")
     try:
         if path.suffix == ".toml":
             return tomllib.loads(path.read_text(encoding="utf-8"))
         return json.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:  # TOMLDecodeError and JSONDecodeError are ValueErrors
         raise TemplateFileError(path, "(file)", f"not valid {path.suffix[1:].upper()}: {exc}") from None
 
 

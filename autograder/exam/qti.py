@@ -277,7 +277,7 @@ def write_qti21(exam: Exam, out: Path) -> Path:
     variants = exam.distinct_variants()
     resources, refs = [], []
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for position, template in enumerate(exam.templates):
+        for position in range(len(exam.templates)):
             group = []
             for v in variants:
                 q = v.questions[position]

@@ -1,0 +1,294 @@
+"""A coding exam: a per-student notebook with a seeded subset of assignment functions,
+graded on per-student seeded hidden inputs by the assignments' own trusted grader.
+
+    build:  roster -> coding_manifest.json (tasks and seeds per student)
+            + notebooks/<student_id>.ipynb (the stubs, from the assignments' student notebooks)
+    grade:  submissions (file stem = student id) -> cases drawn from each student's seeds
+            (autograder.cases.Case, autograder.inputs generators), expected values from the
+            reference (autograder.assignment.reference_outputs), each submission run by
+            autograder.grade.grade_submission in the sandbox -> gradebook.csv, feedback/
+
+Seeds are the exam's keyed hashes (``seeding.variant_seed``), so students get different
+hidden inputs and a TA can regenerate any student's cases from the manifest.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import numpy as np
+
+from .. import inputs
+from ..assignment import ASSIGNMENTS_DIR, reference_outputs
+from ..cases import Case
+from ..sandbox import Limits, SandboxSettings
+from . import references as refs
+from .seeding import generator, read_secret, variant_seed
+from .variants import read_roster
+
+CODING_FORMAT = "autograder-coding-exam-manifest"
+POINTS_PER_CASE = 1.0
+# The exam's functions are NumPy one-liners; the limits only ever bind on runaway code.
+LIMITS = Limits(cpu_seconds=20, wall_seconds=40, load_seconds=5, call_seconds=3)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One exam task: an assignment function and how to draw its hidden cases."""
+
+    assignment: str
+    function: str
+    make_cases: Callable[[np.random.Generator], list[Case]]
+
+    @property
+    def id(self) -> str:
+        return f"{self.assignment}.{self.function}"
+
+
+def _labels(rng, n, c):
+    return rng.integers(0, c, size=n)
+
+
+def _targets(rng, shape):
+    return rng.integers(0, 2, size=shape).astype(np.float64)
+
+
+def _shape(rng):
+    return int(rng.integers(3, 9)), int(rng.integers(3, 7))
+
+
+def _softmax_cases(rng):
+    f = "softmax"
+    return [Case(f, "random_batch", "matches the reference on a random batch", (inputs.scores(rng, _shape(rng)),)),
+            Case(f, "extreme", "is finite and correct for scores around +-1e3",
+                 (inputs.extreme_scores(rng, _shape(rng), 1e3),)),
+            Case(f, "axis_0", "normalises along axis=0 when asked", (inputs.scores(rng, _shape(rng)),), {"axis": 0})]
+
+
+def _log_softmax_cases(rng):
+    f = "log_softmax"
+    precise = {"rtol": 1e-10, "atol": 1e-12}
+    return [Case(f, "random_batch", "matches the reference on a random batch",
+                 (inputs.scores(rng, _shape(rng)),), **precise),
+            Case(f, "extreme", "is finite and exact for scores around +-1e4",
+                 (inputs.extreme_scores(rng, _shape(rng), 1e4),), **precise)]
+
+
+def _sigmoid_cases(rng):
+    f = "sigmoid"
+    return [Case(f, "random", "matches the reference elementwise", (inputs.scores(rng, _shape(rng), 5.0),)),
+            Case(f, "extreme", "is correct and warning-free for |z| around 1e3",
+                 (inputs.extreme_scores(rng, _shape(rng), 1e3),), no_warnings=True)]
+
+
+def _predict_multiclass_cases(rng):
+    f = "predict_multiclass"
+    return [Case(f, "random", "picks the most probable class per row",
+                 (inputs.probabilities(rng, _shape(rng)),), integer_dtype=True)]
+
+
+def _predict_multilabel_cases(rng):
+    f = "predict_multilabel"
+    t = float(np.round(rng.uniform(0.2, 0.8), 2))
+    return [Case(f, "random", "thresholds every label strictly at the given threshold",
+                 (inputs.independent_probabilities(rng, _shape(rng)),), {"threshold": t}, integer_dtype=True)]
+
+
+def _cross_entropy_cases(rng):
+    f = "cross_entropy"
+    n, c = _shape(rng)
+    m, k = _shape(rng)
+    return [Case(f, "random", "matches the mean cross-entropy on a random batch",
+                 (inputs.scores(rng, (n, c)), _labels(rng, n, c))),
+            Case(f, "extreme", "is finite and correct for logits around +-1e4",
+                 (inputs.extreme_scores(rng, (m, k), 1e4), _labels(rng, m, k)))]
+
+
+def _bce_cases(rng):
+    f = "binary_cross_entropy"
+    shape = _shape(rng)
+    return [Case(f, "multilabel", "sums over labels and averages over samples",
+                 (inputs.scores(rng, shape), _targets(rng, shape))),
+            Case(f, "binary", "averages over samples for (N,) inputs",
+                 (inputs.scores(rng, (shape[0],)), _targets(rng, (shape[0],))))]
+
+
+def _multiclass_hinge_cases(rng):
+    f = "multiclass_hinge"
+    n, c = _shape(rng)
+    return [Case(f, "random", "matches the mean multi-class hinge loss",
+                 (inputs.scores(rng, (n, c)), _labels(rng, n, c)))]
+
+
+def _multilabel_hinge_cases(rng):
+    f = "multilabel_hinge"
+    shape = _shape(rng)
+    return [Case(f, "random", "matches the mean multi-label hinge loss",
+                 (inputs.scores(rng, shape), _targets(rng, shape)))]
+
+
+def _kl_cases(rng):
+    f = "kl_divergence"
+    shape = _shape(rng)
+    return [Case(f, "batch", "gives one KL divergence per row",
+                 (inputs.probabilities(rng, shape), inputs.probabilities(rng, shape)))]
+
+
+def _ce_grad_cases(rng):
+    f = "softmax_cross_entropy_grad"
+    n, c = _shape(rng)
+    return [Case(f, "random", "matches (softmax - onehot) / N on a random batch",
+                 (inputs.scores(rng, (n, c)), _labels(rng, n, c)))]
+
+
+TASKS: dict[str, Task] = {t.id: t for t in (
+    Task("a1_softmax", "softmax", _softmax_cases),
+    Task("a1_softmax", "log_softmax", _log_softmax_cases),
+    Task("a1_softmax", "sigmoid", _sigmoid_cases),
+    Task("a1_softmax", "predict_multiclass", _predict_multiclass_cases),
+    Task("a1_softmax", "predict_multilabel", _predict_multilabel_cases),
+    Task("a2_losses", "cross_entropy", _cross_entropy_cases),
+    Task("a2_losses", "binary_cross_entropy", _bce_cases),
+    Task("a2_losses", "multiclass_hinge", _multiclass_hinge_cases),
+    Task("a2_losses", "multilabel_hinge", _multilabel_hinge_cases),
+    Task("a2_losses", "kl_divergence", _kl_cases),
+    Task("a4_backprop", "softmax_cross_entropy_grad", _ce_grad_cases),
+)}
+
+
+def resolve_tasks(names: list[str]) -> list[Task]:
+    """``a1_softmax.softmax`` or just ``softmax`` (when unambiguous)."""
+    chosen = []
+    for name in names:
+        matches = [t for t in TASKS.values() if name in (t.id, t.function)]
+        if len(matches) != 1:
+            raise ValueError(f"unknown or ambiguous coding task {name!r}; known: {', '.join(TASKS)}")
+        chosen.append(matches[0])
+    if len({t.function for t in chosen}) != len(chosen):
+        raise ValueError("two coding tasks define the same function name")
+    return chosen
+
+
+def student_cases(entry: dict) -> list[Case]:
+    """A student's hidden cases, regenerated from the manifest seeds."""
+    cases = []
+    for task_id, seed in entry["tasks"].items():
+        cases.extend(TASKS[task_id].make_cases(generator(seed)))
+    return cases
+
+
+# --- build ------------------------------------------------------------------------------
+
+def _stub_cells(task: Task) -> list:
+    """The task's explanation and stub from the assignment's student notebook, else a stub
+    written from the reference's signature."""
+    path = ASSIGNMENTS_DIR / task.assignment / f"{task.assignment}.ipynb"
+    if path.is_file():
+        notebook = nbformat.read(path, as_version=4)
+        cells = notebook.cells
+        for i, cell in enumerate(cells):
+            if cell.cell_type == "code" and cell.source.lstrip().startswith(f"def {task.function}("):
+                out = [nbformat.v4.new_code_cell(cell.source)]
+                if i > 0 and cells[i - 1].cell_type == "markdown":
+                    out.insert(0, nbformat.v4.new_markdown_cell(cells[i - 1].source))
+                return out
+    signature = inspect.signature(refs.function(task.assignment, task.function))
+    source = (f"def {task.function}{signature}:\n    \"\"\"See the {task.assignment} assignment: "
+              f"{task.function}.\"\"\"\n    raise NotImplementedError(\"{task.function}\")\n")
+    return [nbformat.v4.new_code_cell(source)]
+
+
+def exam_notebook(title: str, student: dict, tasks: list[Task]) -> nbformat.NotebookNode:
+    cells = [nbformat.v4.new_markdown_cell(
+        f"# {title}\n\n**Name:** {student['name']}  \n**Student ID:** {student['student_id']}\n\n"
+        "Implement every function below with NumPy. Your functions are graded on hidden inputs "
+        "drawn for you alone, against the reference solution, in a sandbox. Keep the function "
+        "names and signatures; hand in this notebook unchanged in name."),
+        nbformat.v4.new_code_cell("import numpy as np")]
+    for task in tasks:
+        cells.extend(_stub_cells(task))
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return notebook
+
+
+def build_coding_exam(*, roster: Path, secret_file: Path, exam_id: str, out: Path, tasks: list[str],
+                      draw: int | None = None, title: str = "") -> Path:
+    """Write ``coding_manifest.json`` and one notebook per student; returns the manifest path."""
+    secret = read_secret(secret_file)
+    pool = resolve_tasks(tasks)
+    if draw is not None and not 1 <= draw <= len(pool):
+        raise ValueError(f"--draw must be between 1 and {len(pool)}")
+    out = Path(out)
+    (out / "notebooks").mkdir(parents=True, exist_ok=True)
+    students = []
+    for s in read_roster(Path(roster)):
+        chosen = pool
+        if draw is not None:
+            pick = generator(variant_seed(secret, exam_id, s.student_id, "coding-tasks", 1))
+            chosen = [pool[i] for i in sorted(pick.choice(len(pool), size=draw, replace=False))]
+        entry = {"student_id": s.student_id, "name": s.name,
+                 "tasks": {t.id: variant_seed(secret, exam_id, s.student_id, f"coding:{t.id}", 1) for t in chosen}}
+        students.append(entry)
+        nbformat.write(exam_notebook(title or exam_id, entry, chosen), out / "notebooks" / f"{s.student_id}.ipynb")
+    manifest = {"format": CODING_FORMAT, "exam_id": exam_id, "title": title or exam_id,
+                "tasks": [t.id for t in pool], "draw": draw, "students": students}
+    path = out / "coding_manifest.json"
+    path.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+# --- grade ------------------------------------------------------------------------------
+
+def expected_outputs(cases: list[Case], entry: dict) -> dict[str, tuple[np.ndarray, ...]]:
+    assignment_of = {TASKS[t].function: TASKS[t].assignment for t in entry["tasks"]}
+    return {c.case_id: reference_outputs(refs.reference(assignment_of[c.question]), c) for c in cases}
+
+
+def grade_coding_exam(*, manifest_path: Path, submissions: Path, out: Path,
+                      settings: SandboxSettings | None = None, progress=None) -> Path:
+    """Grade every submission (``<student_id>.ipynb``/``.py``/``.zip`` or a folder per
+    student) on that student's own hidden cases; writes ``gradebook.csv`` and feedback."""
+    from ..grade import grade_submission
+    from ..submission import discover, student_id
+
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    if manifest.get("format") != CODING_FORMAT:
+        raise ValueError(f"{manifest_path} is not a coding exam manifest")
+    entries = {s["student_id"]: s for s in manifest["students"]}
+    functions = [TASKS[t].function for t in manifest["tasks"]]
+    settings = (settings or SandboxSettings()).with_default_limits(LIMITS)
+    out = Path(out)
+    (out / "feedback").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for path in discover(Path(submissions)):
+        sid = student_id(path)
+        if sid not in entries:
+            rows.append({"submission": sid, "status": "unknown_student", "score": 0, "max_score": 0})
+            continue
+        cases = tuple(student_cases(entries[sid]))
+        result = grade_submission(path, cases=cases, expected=expected_outputs(list(cases), entries[sid]),
+                                  settings=settings)
+        per_question = result.question_scores(functions)
+        row = {"submission": sid, "status": result.status, "score": result.score,
+               "max_score": sum(c.points for c in cases)}
+        row.update({f: per_question.get(f, "") if f in {c.question for c in cases} else "" for f in functions})
+        rows.append(row)
+        lines = [f"{sid}: {result.status}, {result.score:g} / {row['max_score']:g}", *result.messages]
+        lines += [f"{'ok  ' if r.passed else 'FAIL'} {r.case.question}: {r.case.description}"
+                  + ("" if r.passed else f" -- {r.reason}") for r in result.case_results]
+        (out / "feedback" / f"{sid}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if progress:
+            progress(f"{sid}: {result.status} {result.score:g}/{row['max_score']:g}")
+    gradebook = out / "gradebook.csv"
+    with open(gradebook, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["submission", "status", "score", "max_score", *functions])
+        writer.writeheader()
+        writer.writerows(rows)
+    return gradebook
