@@ -1,0 +1,165 @@
+"""Exam question bank: keyed seeds, keys from the reference, distractors from named mistakes."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from autograder.exam import bank, markup
+from autograder.exam import references as refs
+from autograder.exam.model import Distractor, Solution, Template, TemplateError, instantiate
+from autograder.exam.seeding import form_label, generator, variant_seed
+
+SECRET = b"0123456789abcdef-test-secret"
+
+
+def seed(student="s1", question="q", version=1, secret=SECRET, exam="mid"):
+    return variant_seed(secret, exam, student, question, version)
+
+
+def test_seed_is_a_keyed_hash_of_every_field():
+    base = seed()
+    assert seed() == base and len(base) == 64
+    assert len({base, seed(student="s2"), seed(question="r"), seed(version=2), seed(exam="final"),
+                seed(secret=b"another-secret-of-16-bytes")}) == 6
+
+
+def test_generator_from_seed_is_reproducible():
+    a, b = generator(seed()).random(5), generator(seed()).random(5)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, generator(seed(student="s2")).random(5))
+
+
+def test_form_labels():
+    assert [form_label(i) for i in (0, 1, 25, 26)] == ["A", "B", "Z", "AA"]
+
+
+def test_bank_has_at_least_twelve_templates_of_every_kind():
+    templates = bank.BUILT_IN
+    assert len(templates) >= 12
+    assert len({t.id for t in templates}) == len(templates)
+    assert {t.kind for t in templates} == {"numeric", "choice", "multi"}
+
+
+@pytest.mark.parametrize("template", bank.BUILT_IN, ids=lambda t: t.id)
+def test_every_template_draws_valid_questions(template):
+    tolerance = template.tolerance
+    for student in ("s1", "s2", "s3"):
+        q = instantiate(template, template.id, 1, seed(student, template.id))
+        text = markup.to_plain(q.prompt)
+        assert text.strip()
+        markup.to_typst(q.prompt)  # renders
+        if q.kind == "numeric":
+            assert math.isfinite(q.key) and q.tolerance > 0
+            key = q.key * q.scale
+            for d in q.distractors:
+                value = d.value * q.scale
+                assert abs(value - key) > tolerance(key) + tolerance(value), d.mistake
+        else:
+            assert q.options and q.key
+            assert all(q.options[i].correct for i in q.key)
+
+
+def test_same_seed_same_question_different_student_different_numbers():
+    t = bank.CrossEntropyBatch()
+    a = instantiate(t, t.id, 1, seed("s1", t.id))
+    b = instantiate(t, t.id, 1, seed("s1", t.id))
+    others = [instantiate(t, t.id, 1, seed(f"s{i}", t.id)).params for i in range(2, 8)]
+    assert a.params == b.params and a.key == b.key
+    assert any(p != a.params for p in others)
+
+
+def test_cross_entropy_key_is_the_reference_and_the_distractor_the_named_mistake():
+    t = bank.CrossEntropyBatch()
+    q = instantiate(t, t.id, 1, seed("s9", t.id))
+    logits, y = np.array(q.params["logits"], dtype=float), np.array(q.params["y"])
+    assert q.key == pytest.approx(refs.function("a2_losses", "cross_entropy")(logits, y), rel=1e-12)
+    (d,) = q.distractors
+    assert d.mistake == "ce_sum_not_mean"
+    assert d.value == pytest.approx(refs.mistake("a2_losses", "ce_sum_not_mean").implementation(logits, y))
+    assert d.value == pytest.approx(len(y) * q.key)  # sum instead of mean
+
+
+def test_output_gradient_distractors_forget_the_mean_and_flip_the_sign():
+    t = bank.OutputGradient()
+    q = instantiate(t, t.id, 1, seed("s4", t.id))
+    n = len(q.params["y"])
+    values = {d.mistake: d.value for d in q.distractors}
+    assert values["grad_missing_mean"] == pytest.approx(n * q.key)
+    assert values["grad_sign_flipped"] == pytest.approx(-q.key)
+
+
+def test_multilabel_decision_names_the_threshold_mistake():
+    t = bank.MultilabelDecision()
+    q = instantiate(t, t.id, 1, seed("s5", t.id))
+    at = [o for o in q.options if o.mistake == "threshold_greater_equal"]
+    assert len(at) >= 1 and not any(o.correct for o in at)
+
+
+class _Tiny(Template):
+    """A value of order 1e-9: asked in a smaller unit so Canvas keeps its digits."""
+
+    id, kind, rtol, atol = "tiny", "numeric", 0.01, 0.0
+
+    def draw(self, rng):
+        return {"x": float(rng.integers(2, 9))}
+
+    def solve(self, p):
+        return Solution(p["x"] * 1e-9, [Distractor("times_ten", "ten times too large", p["x"] * 1e-8)])
+
+    def prompt(self, p):
+        return ["x = ", markup.num(p["x"])]
+
+
+def test_small_answers_are_asked_in_a_rescaled_unit():
+    q = instantiate(_Tiny(), "tiny", 1, seed())
+    assert q.unit_exponent == 9
+    assert 2 <= q.key <= 8 and q.tolerance >= 5e-4
+    assert "units of 10^-9" in markup.to_plain(q.prompt)
+    assert q.distractors[0].value == pytest.approx(10 * q.key)
+
+
+class _Colliding(Template):
+    """The distractor equals the key for even draws: those draws must be rejected."""
+
+    id, kind = "colliding", "numeric"
+
+    def __init__(self, always=False):
+        self.always = always
+
+    def draw(self, rng):
+        return {"n": int(rng.integers(0, 10))}
+
+    def solve(self, p):
+        wrong = p["n"] if (self.always or p["n"] % 2 == 0) else p["n"] + 5
+        return Solution(float(p["n"]), [Distractor("same", "same", float(wrong))])
+
+    def prompt(self, p):
+        return [str(p["n"])]
+
+
+def test_draws_with_a_distractor_within_tolerance_are_redrawn():
+    draws = []
+    for i in range(20):
+        q = instantiate(_Colliding(), "c", 1, seed(student=f"s{i}"))
+        assert q.params["n"] % 2 == 1
+        draws.append(q.draws)
+    assert max(draws) > 1  # some first draws collided and were redrawn
+
+
+def test_a_template_that_always_collides_fails_loudly():
+    with pytest.raises(TemplateError, match="no valid draw"):
+        instantiate(_Colliding(always=True), "c", 1, seed())
+
+
+def test_choice_options_are_shuffled_but_keyed():
+    t = bank.LogSoftmaxLarge()
+    orders = {tuple(instantiate(t, t.id, 1, seed(f"s{i}", t.id)).order) for i in range(12)}
+    assert len(orders) > 1
+    q = instantiate(t, t.id, 1, seed("s1", t.id))
+    (k,) = q.key
+    z = np.array([q.params["base"], q.params["base"] - q.params["gap"]], dtype=float)
+    expected = refs.function("a1_softmax", "log_softmax")(z)[1]
+    assert markup.to_plain(q.options[k].text) == markup.format_number(expected)
