@@ -9,8 +9,9 @@ output does not depend on the machine.
 
 from __future__ import annotations
 
+import multiprocessing
 import re
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -108,22 +109,43 @@ def _timestamp(when: datetime | None) -> int | None:
     return int(when.timestamp()) if when else None
 
 
+def _compile_to(path: str, source: str, timestamp: int | None) -> str:
+    """Worker: compile one document and write it (module level, so a process pool can call it)."""
+    try:
+        data = typst.compile(source.encode("utf-8"), ignore_system_fonts=True, timestamp=timestamp)
+    except RuntimeError as exc:
+        raise RuntimeError(f"typst could not compile {path}: {exc}") from None
+    Path(path).write_bytes(data)
+    return path
+
+
 def write_pdfs(exam: Exam, out: Path, workers: int = 2) -> dict[str, Path]:
-    """Per-student PDFs, the combined print file and the answer key; returns their paths."""
+    """Per-student PDFs, the combined print file and the answer key; returns their paths.
+
+    typst.compile holds the GIL, so documents are compiled in ``workers`` processes
+    (forkserver: no fork of a parent that may run PyTorch threads); the two long
+    documents go first so they overlap with the many short ones.
+    """
     when = datetime.fromisoformat(exam.created)
+    stamp = _timestamp(when)
     pdf_dir = out / "pdf"
     print_dir = out / "print"
     pdf_dir.mkdir(parents=True, exist_ok=True)
     print_dir.mkdir(parents=True, exist_ok=True)
-
-    def one(variant: Variant) -> None:
-        path = pdf_dir / f"{_safe_filename(variant.student.student_id)}.pdf"
-        path.write_bytes(compile_pdf(document(exam, [variant]), when))
-
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        list(pool.map(one, exam.variants))
     combined = print_dir / "all_students.pdf"
-    combined.write_bytes(compile_pdf(document(exam, exam.variants), when))
     key = out / "answer_key.pdf"
-    key.write_bytes(compile_pdf(document(exam, exam.distinct_variants(), key=True), when))
+    jobs = [(str(combined), document(exam, exam.variants)),
+            (str(key), document(exam, exam.distinct_variants(), key=True))]
+    jobs += [(str(pdf_dir / f"{_safe_filename(v.student.student_id)}.pdf"), document(exam, [v]))
+             for v in exam.variants]
+    if workers <= 1 or len(jobs) < 8:
+        for path, source in jobs:
+            _compile_to(path, source, stamp)
+    else:
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(_compile_to, path, source, stamp) for path, source in jobs]
+            for future in futures:
+                future.result()
     return {"pdf_dir": pdf_dir, "print": combined, "key": key}
