@@ -67,6 +67,7 @@ correct draws, every wrong draw caught.
 from __future__ import annotations
 
 import math
+from functools import cache
 
 import numpy as np
 
@@ -78,6 +79,7 @@ P_BEYOND_2SD = math.erfc(math.sqrt(2.0))  # P(|Z| > 2) = 0.0455003
 
 # --- thresholds ---------------------------------------------------------------------------
 
+@cache
 def mean_z(delta: float = DELTA) -> float:
     """z with P(|Z| > z) = delta for a standard normal Z (bisection on erfc)."""
     lo, hi = 0.0, 40.0
@@ -90,6 +92,7 @@ def mean_z(delta: float = DELTA) -> float:
     return hi
 
 
+@cache
 def std_ratio_band(n: int, delta: float = DELTA) -> tuple[float, float]:
     """Band for s / sigma (s = np.std, ddof=0) from the Laurent-Massart chi-square bounds."""
     k = n - 1
@@ -106,6 +109,7 @@ def _kl(q: float, p: float) -> float:
     return term(q, p) + term(1.0 - q, 1.0 - p)
 
 
+@cache
 def tail_fraction_band(n: int, delta: float = DELTA, p: float = P_BEYOND_2SD) -> tuple[float, float]:
     """Band for the fraction of draws beyond 2 sigma: Chernoff bound per side, delta / 2 each."""
     budget = math.log(2.0 / delta) / n
