@@ -215,8 +215,9 @@ def kaiming_init_params(fns, architecture, seed):
 
 
 def kaiming_init_summary(fns, architecture, seed):
-    """Public self-check: 0/1 flags (same object returned, every Linear/Conv2d bias exactly 0,
-    every Linear/Conv2d weight's root-mean-square within 15% of sqrt(2 / fan_in)).
+    """Public self-check: three 0/1 flags, one output each (so feedback names the one that
+    fails): the same object returned; every Linear/Conv2d bias exactly 0; every Linear/Conv2d
+    weight's root-mean-square within 15% of sqrt(2 / fan_in).
 
     Use it on layers of at least ~1,000 weights: there a correct draw is within 5%.
     """
@@ -230,4 +231,4 @@ def kaiming_init_summary(fns, architecture, seed):
         weights = _numpy(layer.weight)
         target = (2.0 / np.prod(weights.shape[1:])) ** 0.5
         close = close and abs(float(np.sqrt(np.mean(weights**2))) / target - 1.0) < 0.15
-    return np.array([_flag(same), _flag(zero), _flag(close)])
+    return np.array([_flag(same)]), np.array([_flag(zero)]), np.array([_flag(close)])

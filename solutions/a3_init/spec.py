@@ -70,8 +70,9 @@ def kaiming_normal_cases():
     q = "kaiming_normal"
     stats = {"probe": "kaiming_normal_sample", "check": "kaiming_normal_weights", "points": 2.0}
     return [
-        Case(q, "summary", "returns shape (fan_out, fan_in), spread about sqrt(2 / fan_in), the same weights "
-             "for the same generator seed, and leaves np.random alone (flags must all be 1)",
+        Case(q, "summary", "output 1: the shape (fan_out, fan_in); output 2: 1 if the spread is within 10% of "
+             "sqrt(2 / fan_in); output 3: four 1s if the same seed gives the same weights, another seed other "
+             "weights, np.random's global state is untouched and the rng argument is drawn from",
              (300, 200, 7, 0.0), probe="kaiming_normal_summary", public=True),
         Case(q, "more_inputs_than_outputs",
              "draws N(0, 2 / fan_in) for a layer with more inputs than outputs (mean, spread, normal shape)",
@@ -98,8 +99,9 @@ def init_mlp_cases():
     q = "init_mlp"
     stats = {"probe": "init_mlp_sample", "check": "init_mlp_params", "points": 2.0}
     return [
-        Case(q, "summary", "returns one (W, b) pair per layer with W (out, in) and b (out,), biases 0, and the "
-             "same parameters for the same generator seed (flags must all be 1)",
+        Case(q, "summary", "output 1: one row (W rows, W columns, b length) per layer, W (out, in) and b (out,); "
+             "output 2: 1 if every bias is 0; output 3: four 1s if the same seed gives the same parameters, "
+             "another seed others, np.random's global state is untouched and the rng argument is drawn from",
              (_a([20, 30, 10], dtype=np.int64), 5), probe="init_mlp_summary", public=True),
         Case(q, "mnist_mlp", "784-256-128-10 network: shapes, zero biases, Kaiming-normal weights per layer",
              (_a([784, 256, 128, 10], dtype=np.int64), _seed("mlp/mnist")), **stats),
@@ -163,8 +165,8 @@ def kaiming_init_cases():
     q = "kaiming_init_"
     stats = {"probe": "kaiming_init_params", "check": "kaiming_init_weights", "points": 2.0}
     return [
-        Case(q, "summary", "returns the same module; Linear biases 0; every weight's spread within 15% of "
-             "sqrt(2 / fan_in) (flags must all be 1)",
+        Case(q, "summary", "output 1: 1 if it returns the same module; output 2: 1 if every bias is 0; "
+             "output 3: 1 if every Linear weight's spread is within 15% of sqrt(2 / in_features)",
              ("mlp", 3), probe="kaiming_init_summary", public=True),
         Case(q, "mlp", "Linear layers of a 400-150-320-10 MLP: weights N(0, 2 / in_features), biases 0",
              ("mlp", _seed("torch/mlp")), **stats),
