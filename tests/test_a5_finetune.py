@@ -1,0 +1,185 @@
+"""a5_finetune: the kit's own modules (torchvision workaround, backbones, flowers), the
+reference in the grader's process, and grading through the sandbox (reference full marks,
+stub zero, each common mistake loses points on its function only)."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from autograder.assignment import ASSIGNMENTS_DIR, SOLUTIONS_DIR, load_assignment  # noqa: E402
+from autograder.grade import GRADED, grade_for_assignment  # noqa: E402
+from autograder.sandbox import SandboxSettings  # noqa: E402
+
+SUPPORT = ASSIGNMENTS_DIR / "a5_finetune"
+sys.path.insert(0, str(SUPPORT))
+
+import backbones  # noqa: E402
+import flowers  # noqa: E402
+from tv_compat import import_torchvision  # noqa: E402
+
+A5 = load_assignment("a5_finetune")
+FLOWERS = flowers.find_offline_root()
+needs_flowers = pytest.mark.skipif(
+    FLOWERS is None, reason="offline flowers not found: set AUTOGRADER_FLOWERS to the flowers102-128 folder")
+
+
+@pytest.fixture(scope="module")
+def ref():
+    return A5.reference
+
+
+# ------------------------------------------------------------------ student-side modules
+
+def test_torchvision_imports_and_builds_models_transforms_datasets():
+    tv = import_torchvision()
+    assert hasattr(tv.models, "mobilenet_v3_small") and hasattr(tv.datasets, "Flowers102")
+    model = tv.models.mobilenet_v3_small(weights=None).eval()
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 1000)
+    assert import_torchvision() is tv
+
+
+def test_lite0_loads_imagenet_weights_and_ends_in_a_1000_class_linear():
+    model = backbones.load_backbone("efficientnet_lite0")
+    layers = [m for m in model.modules() if next(m.parameters(recurse=False), None) is not None]
+    assert layers[-1] is model._fc and model._fc.out_features == 1000
+    random = backbones.load_backbone("efficientnet_lite0", pretrained=False)
+    assert not torch.equal(model._conv_stem.weight, random._conv_stem.weight)
+
+
+def test_local_weights_file_is_loaded(tmp_path):
+    source = backbones.load_backbone("mobilenet_v3_small", pretrained=False)
+    torch.save(source.state_dict(), tmp_path / "w.pth")
+    loaded = backbones.load_backbone("mobilenet_v3_small", weights=tmp_path / "w.pth")
+    assert all(torch.equal(a, b) for a, b in zip(source.state_dict().values(), loaded.state_dict().values(),
+                                                  strict=True))
+
+
+def test_unknown_backbone_is_refused():
+    with pytest.raises(ValueError, match="unknown backbone"):
+        backbones.load_backbone("resnet9000")
+
+
+@needs_flowers
+def test_lite0_recognises_daisies_from_imagenet():
+    # ImageNet class 985 is "daisy": the offline weights and the port must be right for this.
+    names = flowers.class_folders(FLOWERS)
+    x, y = flowers.load_split(FLOWERS, "train", 128)
+    daisies = x[y == names.index("049")][:6]  # oxeye daisy
+    model = backbones.load_backbone("efficientnet_lite0").eval()
+    with torch.no_grad():
+        predicted = model(daisies).argmax(1)
+    assert (predicted == 985).sum() >= 5
+
+
+@needs_flowers
+def test_offline_flowers_split_and_subsets():
+    x, y = flowers.load_split(FLOWERS, "val", 32, classes=4, per_class=3)
+    assert x.shape == (12, 3, 32, 32) and x.dtype == torch.float32
+    assert y.tolist() == [0] * 3 + [1] * 3 + [2] * 3 + [3] * 3
+    assert len(flowers.class_folders(FLOWERS, "train")) == flowers.NUM_CLASSES
+
+
+@needs_flowers
+def test_torchvision_image_folder_datasets():
+    splits = flowers.flower_datasets(source="offline", image_size=48, augment=True)
+    image, label = splits["train"][0]
+    assert image.shape == (3, 48, 48) and label == 0
+    assert len(splits["test"]) > len(splits["train"])
+
+
+def test_flowers_env_var_pointing_nowhere_finds_nothing(monkeypatch, tmp_path):
+    monkeypatch.setenv(flowers.ENV_VAR, str(tmp_path))
+    assert flowers.find_offline_root() is None
+    with pytest.raises(FileNotFoundError, match=flowers.ENV_VAR):
+        flowers.require_offline_root()
+
+
+# ------------------------------------------------------------------ reference, in process
+
+def test_reference_top_epoch_keeps_every_frozen_tensor(ref):
+    model = ref.replace_head(backbones.load_backbone("efficientnet_lite0"), 7)
+    names = ref.set_trainable(model, "top")
+    assert names == ["_fc.bias", "_fc.weight"]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    batches = [(torch.randn(4, 3, 32, 32), torch.randint(0, 7, (4,))) for _ in range(2)]
+    ref.train_one_epoch(model, batches, ref.make_optimizer(model, 0.1), "cpu")
+    changed = {k for k, v in model.state_dict().items() if not torch.equal(before[k], v)}
+    assert changed == {"_fc.weight", "_fc.bias"}
+
+
+def test_reference_top_k_counts_layers(ref):
+    model = backbones.load_backbone("efficientnet_lite0")
+    assert ref.set_trainable(model, "top_k", k=3) == ["_bn1.bias", "_bn1.weight", "_conv_head.weight",
+                                                      "_fc.bias", "_fc.weight"]
+    with pytest.raises(ValueError):
+        ref.set_trainable(model, "bottom")
+
+
+# ------------------------------------------------------------------ grading in the sandbox
+
+@needs_flowers
+@pytest.mark.slow
+def test_reference_earns_full_marks_in_the_sandbox(tmp_path):
+    path = tmp_path / "reference.py"
+    path.write_text((SOLUTIONS_DIR / "a5_finetune" / "reference.py").read_text())
+    result = grade_for_assignment(A5, path, SandboxSettings())
+    assert [(r.case.case_id, r.reason) for r in result.case_results if not r.passed] == []
+    assert (result.status, result.score) == (GRADED, A5.max_score)
+
+
+@pytest.mark.slow
+def test_stub_notebook_earns_zero():
+    result = grade_for_assignment(_without_finetune(), A5.student_notebook, SandboxSettings())
+    assert result.status == GRADED and result.score == 0
+    assert all("NotImplementedError" in r.reason for r in result.case_results)
+
+
+def _without_finetune():
+    """The assignment without its one multi-second case (the mistakes below cannot reach it)."""
+    return dataclasses.replace(A5, cases=tuple(c for c in A5.cases if c.name != "short_finetune"))
+
+
+QUICK = _without_finetune()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mistake", A5.mistakes, ids=lambda m: m.name)
+def test_mistake_loses_points_only_on_the_function_it_breaks(mistake, tmp_path):
+    path = tmp_path / f"{mistake.name}.py"
+    path.write_text(mistake.submission_source(A5.reference))
+    result = grade_for_assignment(QUICK, path, SandboxSettings())
+    full, got = QUICK.question_points(), result.question_scores(QUICK.questions)
+    assert result.status == GRADED
+    assert got[mistake.question] < full[mistake.question], f"{mistake.name} was not caught"
+    assert {q: got[q] for q in got if q != mistake.question} == {q: full[q] for q in full if q != mistake.question}
+
+
+def test_finetune_check_rejects_chance_level_and_no_gain():
+    import numpy as np
+
+    checks = A5.checks
+    case = next(c for c in A5.cases if c.name == "short_finetune")
+    expected = (np.float64(0.7), np.float64(0.12), np.float64(0.1))
+    ok = (np.float64(0.65), np.float64(0.1), np.float64(0.1))
+    assert checks.finetune_beats_scratch(case, ok, expected) is None
+    assert "chance" in checks.finetune_beats_scratch(case, (np.float64(0.2), np.float64(0.1), np.float64(0.1)),
+                                                     expected)
+    assert "scratch" in checks.finetune_beats_scratch(case, (np.float64(0.5), np.float64(0.45),
+                                                             np.float64(0.1)), expected)
+
+
+def test_limits_can_be_raised_from_the_environment(monkeypatch):
+    import importlib.util
+
+    monkeypatch.setenv("AUTOGRADER_A5_WALL_SECONDS", "900")
+    monkeypatch.setenv("AUTOGRADER_A5_MEMORY_MIB", "8192")
+    spec = importlib.util.spec_from_file_location("a5_spec_env", SOLUTIONS_DIR / "a5_finetune" / "spec.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.LIMITS.wall_seconds == 900 and module.LIMITS.memory_bytes == 8192 * 1024 * 1024
+    assert A5.limits.memory_bytes > 1024 * 1024 * 1024  # larger than the NumPy assignments'
