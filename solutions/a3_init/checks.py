@@ -14,9 +14,9 @@ listed mistakes (variance 1/n instead of 2/n, fan_out instead of fan_in, the slo
 uniform instead of normal) fail with overwhelming probability at the sample sizes used.
 
 Union bound (Bonferroni). One grading runs T statistical tests in all
-(``planned_tests`` counts them; about 130 for the whole assignment). Each test is given a
-false-alarm probability of at most DELTA = 1e-9, so P(any false failure) <= T * DELTA,
-about 1.3e-7 < 1e-6, whatever the dependence between the tests. ``tests/test_a3_init.py``
+(``planned_tests`` counts them; 100 for the whole assignment as it stands). Each test is
+given a false-alarm probability of at most DELTA = 1e-9, so P(any false failure) <= T * DELTA
+= 1e-7 < 1e-6, whatever the dependence between the tests. ``tests/test_a3_init.py``
 recomputes T from the actual cases and asserts T * DELTA <= 1e-6.
 
 For n weights x_1..x_n that are i.i.d. N(0, sigma^2) with the target sigma known:
