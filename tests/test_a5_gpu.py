@@ -39,7 +39,10 @@ pytestmark = [
 ]
 
 EPOCHS, IMAGE_SIZE, LR = 8, 128, 0.01
-MIN_TEST_ACCURACY = 0.55      # reference on CPU at these settings: see module docstring / report
+# Reference on 2 CPU cores, head trained on precomputed features at these settings: 0.732
+# val accuracy; through the network (dropout active before the head) it was ~0.04 lower at
+# 64 px (0.408 vs 0.451). 0.55 leaves room for that and for seed/rounding differences.
+MIN_TEST_ACCURACY = 0.55
 TIME_BUDGET_SECONDS = 300.0   # whole finetune incl. evaluation; a GPU needs well under a minute
 
 
