@@ -81,10 +81,13 @@ def build_assignment(assignment: Assignment, out: Path, *, gradescope: Gradescop
         raise BuildError("the student folder would contain hidden material:\n  " + "\n  ".join(leaks))
     gradescope_zip = write_gradescope_zip(assignment, hidden / f"{assignment.name}-gradescope.zip", gradescope)
     otter_zip, notes = None, []
-    if getattr(assignment, "mounts", ()):
-        notes.append("gradescope zip: the data folders the assignment mounts ("
-                     + ", ".join(f"{name}={folder}" for name, folder in assignment.mounts)
-                     + ") are not in it; setup.sh must provide them at the same paths")
+    own = (ASSIGNMENTS_DIR / assignment.name).resolve()
+    outside = [(name, folder) for name, folder in assignment.mounts
+               if not Path(folder).resolve().is_relative_to(own)]
+    if outside:
+        notes.append("gradescope zip: carries the student folder, not these mounted folders ("
+                     + ", ".join(f"{name}={folder}" for name, folder in outside)
+                     + "); there the spec's own fallback applies (a5: the bundled flower excerpt)")
     if otter:
         from .otter_export import OtterExportError, otter_available, unsupported_cases, write_otter_zip
 

@@ -35,7 +35,7 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .assignment import KIT_ROOT, Assignment, load_assignment
+from .assignment import ASSIGNMENTS_DIR, KIT_ROOT, Assignment, load_assignment
 from .cases import points_per_question
 from .feedback import STATUS_TEXT
 from .grade import GRADED, SubmissionResult, grade_for_assignment
@@ -317,6 +317,13 @@ exit $status
 """
 
 
+def student_files(assignment: Assignment) -> list[Path]:
+    """What students receive of ``assignment`` (public: notebook, helper modules, data)."""
+    folder = ASSIGNMENTS_DIR / assignment.name
+    return [f for f in folder.rglob("*") if f.is_file() and "__pycache__" not in f.parts
+            and ".ipynb_checkpoints" not in f.parts]
+
+
 def write_gradescope_zip(assignment: Assignment, path: Path, options: GradescopeOptions | None = None) -> Path:
     """The Gradescope autograder zip for ``assignment`` (see the module docstring for its layout)."""
     options = options or GradescopeOptions()
@@ -335,6 +342,10 @@ def write_gradescope_zip(assignment: Assignment, path: Path, options: Gradescope
             zf.write(file, name)
         for file in hidden_files(assignment.hidden_dir):
             zf.write(file, f"hidden/{file.name}")
+        # The student-side files beside the hidden ones, as in a built DIR/<a>/ folder: the
+        # modules a5's probes import and the photo excerpt its short finetune reads.
+        for file in sorted(student_files(assignment)):
+            zf.write(file, f"student/{file.relative_to(ASSIGNMENTS_DIR / assignment.name).as_posix()}")
     shutil.move(tmp, path)
     return path
 

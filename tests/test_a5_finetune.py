@@ -92,6 +92,25 @@ def test_torchvision_image_folder_datasets():
     assert len(splits["test"]) > len(splits["train"])
 
 
+@needs_flowers
+def test_bundled_excerpt_gives_the_grader_the_same_photos_as_the_full_copy():
+    excerpt = flowers.bundled_excerpt()
+    for split, per_class in (("train", 8), ("val", 10)):
+        x_full, y_full = flowers.load_split(FLOWERS, split, 32, classes=10, per_class=per_class)
+        x_mini, y_mini = flowers.load_split(excerpt, split, 32, classes=10, per_class=per_class)
+        assert torch.equal(x_full, x_mini) and torch.equal(y_full, y_mini)
+
+
+def test_grading_falls_back_to_the_bundled_excerpt_without_the_full_copy(monkeypatch, tmp_path):
+    from autograder.assignment import _import
+
+    monkeypatch.delenv(flowers.ENV_VAR, raising=False)
+    module = _import(A5.hidden_dir / "spec.py", "_a5_spec_without_shared")
+    monkeypatch.setattr(module, "_KIT", tmp_path)  # no shared/ above: as on a bare clone
+    monkeypatch.setattr(module, "_support_dir", lambda: flowers.bundled_excerpt().parent.parent)
+    assert module.MOUNTS()["flowers"] == str(flowers.bundled_excerpt())
+
+
 def test_flowers_env_var_pointing_nowhere_finds_nothing(monkeypatch, tmp_path):
     monkeypatch.setenv(flowers.ENV_VAR, str(tmp_path))
     assert flowers.find_offline_root() is None
@@ -122,7 +141,6 @@ def test_reference_top_k_counts_layers(ref):
 
 # ------------------------------------------------------------------ grading in the sandbox
 
-@needs_flowers
 @pytest.mark.slow
 def test_reference_earns_full_marks_in_the_sandbox(tmp_path):
     path = tmp_path / "reference.py"

@@ -210,3 +210,21 @@ def test_build_command_passes_the_visibility_options(tmp_path, capsys):
     with zipfile.ZipFile(archive) as zf:
         options = json.loads(zf.read(CONFIG_NAME))["options"]
     assert options["hidden_tests"] == "hidden" and options["score"] == "after_published"
+
+
+@pytest.mark.slow
+def test_a5_runs_on_gradescope_from_the_zip_alone(tmp_path):
+    """The zip carries a5's student-side modules and the bundled photo excerpt: with no
+    flowers copy on the machine, the reference notebook still earns full marks there."""
+    from autograder.assignment import load_assignment
+
+    a5 = load_assignment("a5_finetune")
+    built = build_assignment(a5, tmp_path / "build", otter=False)
+    with zipfile.ZipFile(built.gradescope_zip) as zf:
+        names = set(zf.namelist())
+    assert {"student/flowers.py", "student/backbones.py", "student/tv_compat.py"} <= names
+    assert any(n.startswith("student/data/flowers102-mini/train/") for n in names)
+    results, log = run_on_gradescope(tmp_path / "gs", built.gradescope_zip,
+                                     SOLUTIONS_DIR / "a5_finetune" / "samples" / "amara.ipynb",
+                                     AUTOGRADER_FLOWERS="")
+    assert results["score"] == a5.max_score, log + json.dumps(results)[:2000]
