@@ -10,7 +10,9 @@ need more, and each need has one place:
 - ``checks.py`` (grader only): judges returned arrays when equality with the reference is
   the wrong test, e.g. the mean, spread and shape of a random draw.
 - mounts: read-only data folders (a dataset) the probes read, under ``/sandbox/data/<name>``
-  in the sandbox; ``probes.DATA`` maps each name to its path wherever the probes run.
+  in the sandbox; ``probes.DATA`` maps each name to its path wherever the probes run. A
+  mount named ``support`` (the assignment's student-side modules, e.g. a5's ``flowers.py``)
+  is also put on ``sys.path`` before the submission's cells run, as in the student's Jupyter.
 """
 
 from __future__ import annotations

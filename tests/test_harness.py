@@ -23,7 +23,7 @@ NAME = "toy"
 TITLE = "toy: harness"
 QUESTIONS = ("scale", "draw", "double")
 LIMITS = Limits(cpu_seconds=10, wall_seconds=20, load_seconds=5, call_seconds=3)
-MOUNTS = {"table": DATA_DIR}
+MOUNTS = {"table": DATA_DIR, "support": SUPPORT_DIR}
 
 def make_cases():
     return [
@@ -92,7 +92,11 @@ def toy(tmp_path_factory):
     (data / "numbers.txt").write_text("1.5\n-2.0\n")
     hidden = root / "hidden"
     hidden.mkdir()
-    (hidden / "spec.py").write_text(f"DATA_DIR = {str(data)!r}\n" + SPEC)
+    support = root / "support"
+    support.mkdir()
+    (support / "toyhelpers.py").write_text("def two():\n    return 2.0\n")
+    (support / "toyhelpers.py").chmod(0o644)
+    (hidden / "spec.py").write_text(f"DATA_DIR = {str(data)!r}\nSUPPORT_DIR = {str(support)!r}\n" + SPEC)
     for name, text in [("reference", REFERENCE), ("probes", PROBES), ("checks", CHECKS),
                        ("oracles", ORACLES)]:
         (hidden / f"{name}.py").write_text(textwrap.dedent(text))
@@ -171,6 +175,20 @@ def test_the_mount_is_read_only_in_the_sandbox(toy, tmp_path):
     assert "scale/from_data" in _failed(result)  # the write raised inside the probe's call
     data_file = next(p for name, p in toy.mounts if name == "table") + "/numbers.txt"
     assert open(data_file).read() == "1.5\n-2.0\n"
+
+
+def test_the_support_mount_is_importable_from_the_submissions_cells(toy, tmp_path):
+    result = _grade(toy, tmp_path, """
+        import numpy as np
+        from toyhelpers import two
+        def scale(x):
+            return two() * np.asarray(x)
+        def draw(rng, n):
+            return rng.standard_normal(n)
+        def double(x):
+            return x + x
+    """)
+    assert result.messages == [] and _failed(result) == {}
 
 
 def test_an_unknown_probe_name_is_an_authoring_error(tmp_path):

@@ -314,6 +314,8 @@ def main(argv):
         arrays = {key: npz[key] for key in npz.files}
 
     sys.modules["otter"] = _fake_otter()
+    if "support" in opts["data"]:  # the assignment's own modules, which notebooks import
+        sys.path.insert(0, opts["data"]["support"])
     os.chdir(opts.get("workdir", os.getcwd()))
     namespace, report = load_cells(code["cells"], code["module"], float(opts["load_seconds"]))
     stream.send({"kind": "load", "cells": report})
