@@ -48,7 +48,9 @@ class InvalidSubmission(ValueError):
 @dataclass
 class SubmissionCode:
     cells: list[str]
-    module_name: str  # "__main__" for notebooks (as in Jupyter), else "submission"
+    # Never "__main__" in grading: a notebook's `if __name__ == "__main__":` cells (long
+    # experiments, plots) run in the student's Jupyter and are skipped when graded.
+    module_name: str
     origin: str  # the file the code came from, for messages
     notes: list[str] = field(default_factory=list)
 
@@ -362,7 +364,7 @@ def notebook_code(data: bytes, origin: str) -> SubmissionCode:
         if removed:
             notes.append(f"code cell {len(code) + 1}: IPython magic or shell line ignored ({removed[0][:60]})")
         code.append(cleaned)
-    return SubmissionCode(cells=code, module_name="__main__", origin=origin, notes=notes)
+    return SubmissionCode(cells=code, module_name="submission", origin=origin, notes=notes)
 
 
 def strip_magics(source: str) -> tuple[str, list[str]]:

@@ -42,7 +42,7 @@ def test_notebook_code_cells_only(tmp_path):
     path = tmp_path / "ann.ipynb"
     path.write_text(notebook("import numpy as np", "%load_ext autoreload\ndef f():\n    return 1"))
     code = load(path)
-    assert code.module_name == "__main__"
+    assert code.module_name == "submission"  # so `if __name__ == "__main__":` cells are skipped
     assert code.cells[0] == "import numpy as np"
     assert "def f" in code.cells[1] and "%load_ext" not in code.cells[1]
     assert code.notes and "magic" in code.notes[0]
