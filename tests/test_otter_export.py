@@ -102,3 +102,22 @@ def test_otter_run_scores_honest_submissions_like_the_kit(built, a1, tmp_path):
         assert theirs == ours.question_scores(a1.questions), path.name
         seen.add(ours.score)
     assert a1.max_score in seen and 0 in seen and len(seen) >= 3  # full, zero and partial marks
+
+
+@pytest.mark.parametrize("name", ["a2_losses", "a4_backprop"])
+def test_other_plain_assignments_export_to_otter_with_the_same_verdicts(name, tmp_path):
+    """Assignments whose cases are plain calls (oracles included: their expected values are
+    written into the tests) export to otter, and otter's doctests agree with our grader:
+    the reference passes everything, each mistake fails its own question and only it."""
+    from autograder.assignment import load_assignment
+    from autograder.otter_export import unsupported_cases
+
+    assignment = load_assignment(name)
+    assert unsupported_cases(assignment) == []
+    reference = {q: getattr(assignment.reference, q) for q in assignment.questions}
+    assert all(all(r) for r in _run_tests_in_process(tmp_path, assignment, reference).values())
+    for mistake in assignment.mistakes:
+        env = dict(reference, **{mistake.question: mistake.implementation})
+        results = _run_tests_in_process(tmp_path, assignment, env)
+        assert not all(results[mistake.question]), mistake.name
+        assert all(all(r) for q, r in results.items() if q != mistake.question), mistake.name
