@@ -203,6 +203,35 @@ def test_a_killed_run_resumes_without_regrading_anything_it_finished(tmp_path):
     assert not list(cache.glob(".*.tmp"))
 
 
+def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path):
+    """SIGINT (Ctrl-C): the running submission finishes and is cached, nothing new starts,
+    the command exits 130; the next run grades only what was left."""
+    folder = make_class(tmp_path / "class", names=("ada.ipynb", "ben.ipynb", "jo.py", "eve.py"), copies=3)
+    out = tmp_path / "out"
+    cache = out / "cache"
+    command = [sys.executable, "-m", "autograder", "grade", "a1_softmax", str(folder), "--out", str(out),
+               "--jobs", "1"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            if cache.is_dir() and len(list(cache.glob("*.json"))) >= 2:
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    done = sorted(p.name for p in cache.glob("*.json"))
+    assert 2 <= len(done) < 12
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"graded now: {12 - len(done)}, reused from the cache: {len(done)}" in rerun.stdout
+    assert len(rows(out)) == 13
+
+
 def test_cli_grade_options_and_help(tmp_path, capsys):
     from autograder.cli import main
 
