@@ -74,7 +74,8 @@ def tests_fingerprint(assignment: Assignment, settings: SandboxSettings, public_
     """SHA-256 over what a grade depends on besides the submission.
 
     The assignment's hidden material (every file in its folder but ``samples/``), the
-    kit version and its grading code, the limits and isolation mode, and public-only.
+    folders it mounts for its probes (code by content, data by name and size), the kit
+    version and its grading code, the limits and isolation mode, and public-only.
     """
     digest = hashlib.sha256()
     digest.update(f"kit {__version__}\nlimits {settings.resolved_limits()!r}\nisolation {settings.isolation}\n"
@@ -83,6 +84,13 @@ def tests_fingerprint(assignment: Assignment, settings: SandboxSettings, public_
     for path in _tree_files(hidden, skip=("samples",)):
         digest.update(b"hidden " + path.relative_to(hidden).as_posix().encode() + b"\0")
         _update_with_file(digest, path)
+    for name, folder in assignment.mounts:
+        root = Path(folder)
+        for path in _tree_files(root):
+            rel = path.relative_to(root).as_posix()
+            digest.update(f"mount {name} {rel} {path.stat().st_size}\0".encode())
+            if path.suffix == ".py":
+                _update_with_file(digest, path)
     for name in GRADING_SOURCES:
         for path in _tree_files(_PACKAGE / name):
             digest.update(b"kit " + path.relative_to(_PACKAGE).as_posix().encode() + b"\0")

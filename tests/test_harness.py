@@ -205,3 +205,23 @@ def test_an_unknown_probe_name_is_an_authoring_error(tmp_path):
     (hidden / "probes.py").write_text("DATA = {}\n")
     with pytest.raises(AssignmentError, match="probe 'nope'"):
         load_assignment(hidden)
+
+
+def test_changing_a_mounted_module_changes_the_tests_fingerprint(a1, tmp_path):
+    """Resumed batches regrade when the code the probes import changes, not only spec.py."""
+    import dataclasses
+
+    from autograder.resume import tests_fingerprint
+
+    support = tmp_path / "support"
+    support.mkdir()
+    (support / "helpers.py").write_text("SIZE = 64\n")
+    (support / "photo.jpg").write_bytes(b"\xff\xd8" + b"0" * 100)
+    assignment = dataclasses.replace(a1, mounts=(("support", str(support)),))
+    before = tests_fingerprint(assignment, SandboxSettings(), False)
+    assert tests_fingerprint(assignment, SandboxSettings(), False) == before
+    (support / "helpers.py").write_text("SIZE = 32\n")
+    after_code = tests_fingerprint(assignment, SandboxSettings(), False)
+    (support / "photo.jpg").write_bytes(b"\xff\xd8" + b"0" * 200)
+    after_data = tests_fingerprint(assignment, SandboxSettings(), False)
+    assert len({before, after_code, after_data}) == 3
