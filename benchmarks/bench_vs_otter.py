@@ -32,6 +32,7 @@ import json
 import os
 import pickle
 import platform
+import random
 import resource
 import shutil
 import statistics
@@ -149,6 +150,9 @@ def otter_log_zip(notebook: Path) -> bytes:
 
 # --- the cohort -----------------------------------------------------------------------------
 
+SHUFFLE_SEED = 2026
+
+
 def build_cohort(folder: Path, n: int, assignment) -> dict[str, str]:
     """Write n submissions into ``folder``; returns {student id: kind} (kind: correct, wrong,
     crash:<name>, cheat:<name>)."""
@@ -168,6 +172,10 @@ def build_cohort(folder: Path, n: int, assignment) -> dict[str, str]:
                        else ("correct", ".py", reference))
     entries += wrong[:n_wrong] if n_wrong <= len(wrong) else wrong
     entries += special
+    # Student ids say nothing about what a submission does: spread the crashing and cheating
+    # ones through the class (fixed seed) instead of queueing them all at the end, where one
+    # endless loop's time limit would be the last thing either tool waits for.
+    random.Random(SHUFFLE_SEED).shuffle(entries)
     kinds = {}
     for i, (kind, suffix, content) in enumerate(entries):
         sid = f"s{i:03d}_{kind}"
