@@ -43,22 +43,95 @@ class MissingFunction(KeyError):
 
 
 class Functions(object):
-    """The submission's names as a probe sees them: read-only, a clear error when missing."""
+    """The submission's names as a probe sees them: read-only, a clear error when missing.
+    Each function comes back wrapped so that the guard runs the moment it returns."""
 
-    def __init__(self, namespace):
+    def __init__(self, namespace, restore):
         self._namespace = namespace
+        self._restore = restore
 
     def __getitem__(self, name):
         value = self._namespace.get(name)
         if not callable(value):
             raise MissingFunction(name)
-        return value
+        restore = self._restore
+
+        def guarded(*args, **kwargs):
+            try:
+                return value(*args, **kwargs)
+            finally:
+                restore()
+
+        return guarded
 
     def __contains__(self, name):
         return callable(self._namespace.get(name))
 
     def get(self, name, default=None):
         return self[name] if name in self else default
+
+
+# What the runner and the probes rely on after student code has run: their module
+# namespaces and the methods of the classes they use. A submission may patch any of them
+# (torch.equal = lambda a, b: True, a probe's own helpers, numpy.savez, os.write); the guard
+# puts every attribute back before each call, each time a student function returns into a
+# probe, and before each result is sent, so a patch can only spoil the student's own code.
+GUARDED_MODULES = (
+    "builtins", "os", "io", "json", "struct", "math", "copy", "types", "numpy", "numpy.random",
+    "numpy.linalg", "torch", "torch.nn", "torch.nn.functional", "torch.nn.init", "torch.optim",
+    "torch.autograd",
+)
+_MISSING = object()
+
+
+def make_guard(extra=()):
+    """Snapshot the guarded modules and classes; returns ``restore()``, which undoes any
+    later change to their attributes.
+
+    ``restore`` keeps everything it uses in closure variables, bound before any student code
+    runs, so patching builtins, this module or the classes cannot switch it off.
+    """
+    import numpy as np
+
+    objects = [sys.modules[name] for name in GUARDED_MODULES if name in sys.modules]
+    objects.append(sys.modules[__name__])  # this runner: its functions and classes
+    objects += [ResultStream, Functions, np.random.Generator]
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        objects += [torch.Tensor, torch.nn.Module, torch.nn.Parameter, torch.optim.Optimizer]
+    objects += list(extra)
+    saved = [(obj, dict(vars(obj)), isinstance(obj, types.ModuleType)) for obj in objects]
+    _vars, _list, _isinstance, _module_type = vars, list, isinstance, types.ModuleType
+    _set, _del, _missing = type.__setattr__, type.__delattr__, _MISSING
+
+    def restore():
+        for obj, attrs, is_module in saved:
+            current = _vars(obj)
+            for name in _list(current):
+                if name in attrs or (is_module and _isinstance(current[name], _module_type)):
+                    continue  # known, or a submodule imported later (not a patch)
+                try:
+                    if is_module:
+                        del current[name]
+                    else:
+                        _del(obj, name)
+                except (AttributeError, TypeError):
+                    pass
+            for name, value in attrs.items():
+                if current.get(name, _missing) is not value:
+                    try:
+                        if is_module:
+                            current[name] = value
+                        else:
+                            _set(obj, name, value)
+                    except (AttributeError, TypeError):
+                        pass
+
+    return restore
+
+
+def _no_guard():
+    pass
 
 
 def load_probes(directory, data):
@@ -241,7 +314,7 @@ def _missing(name):
             "name": str(name)[:60]}
 
 
-def run_call(namespace, call, arrays, seconds, probes=None, probes_error=None):
+def run_call(namespace, call, arrays, seconds, probes=None, probes_error=None, restore=_no_guard):
     """Call one student function (directly, or through its probe); returns (meta, arrays)."""
     import numpy as np
 
@@ -256,7 +329,7 @@ def run_call(namespace, call, arrays, seconds, probes=None, probes_error=None):
             meta["error"] = probes_error or {"type": "HarnessError", "message": "no probes"}
             return meta, out
         probe = getattr(probes, call["probe"])
-        fns = Functions(namespace)
+        fns = Functions(namespace, restore)
         function = lambda *a, **k: probe(fns, *a, **k)  # noqa: E731
     args = [_resolve(ref, arrays) for ref in call["args"]]
     kwargs = {name: _resolve(ref, arrays) for name, ref in call["kwargs"].items()}
@@ -271,6 +344,7 @@ def run_call(namespace, call, arrays, seconds, probes=None, probes_error=None):
                     result = function(*args, **kwargs)
                 finally:
                     _cancel_alarm()
+                    restore()  # before the runner touches the result
         meta["warnings"] = [
             _short("%s: %s" % (w.category.__name__, w.message)) for w in caught[:5]
         ]
@@ -317,10 +391,13 @@ def main(argv):
     if "support" in opts["data"]:  # the assignment's own modules, which notebooks import
         sys.path.insert(0, opts["data"]["support"])
     os.chdir(opts.get("workdir", os.getcwd()))
-    namespace, report = load_cells(code["cells"], code["module"], float(opts["load_seconds"]))
-    stream.send({"kind": "load", "cells": report})
-    # After the submission's cells, so its top-level code never sees the probes.
+    # Before the submission's cells, so the probes and the guard's snapshot see the
+    # libraries as installed, not as the submission may leave them.
     probes, probes_error = load_probes(inputs, opts["data"])
+    restore = make_guard(extra=[probes] if probes is not None else [])
+    namespace, report = load_cells(code["cells"], code["module"], float(opts["load_seconds"]))
+    restore()
+    stream.send({"kind": "load", "cells": report})
 
     call_seconds = float(opts["call_seconds"])
     stalled = set()  # a function that timed out once is not called again
@@ -331,10 +408,13 @@ def main(argv):
                 "error": {"type": "Skipped", "message": "an earlier call did not return in time"},
             })
             continue
-        meta, out = run_call(namespace, call, arrays, call_seconds, probes, probes_error)
+        restore()  # before even looking up run_call: the submission may have replaced it
+        meta, out = run_call(namespace, call, arrays, call_seconds, probes, probes_error, restore)
         if meta.get("timeout"):
             stalled.add(call["function"])
+        restore()
         stream.send(meta, out)
+    restore()
     stream.send({"kind": "done"})
 
 
