@@ -21,6 +21,7 @@ Inputs (read-only directory ``--in``): ``code.json`` ``{"cells": [str, ...], "mo
 
 import io
 import json
+import operator
 import os
 import signal
 import struct
@@ -71,8 +72,8 @@ class Functions(object):
         return self[name] if name in self else default
 
 
-# What the runner and the probes rely on after student code has run: their module
-# namespaces and the methods of the classes they use. A submission may patch any of them
+# What the probes (and the runner, when it sends their results) rely on after student code
+# has run: their module namespaces and the methods of the classes they use. A submission may patch any of them
 # (torch.equal = lambda a, b: True, a probe's own helpers, numpy.savez, os.write); the guard
 # puts every attribute back before each call, each time a student function returns into a
 # probe, and before each result is sent, so a patch can only spoil the student's own code.
@@ -100,13 +101,22 @@ def make_guard(extra=()):
     if torch is not None:
         objects += [torch.Tensor, torch.nn.Module, torch.nn.Parameter, torch.optim.Optimizer]
     objects += list(extra)
-    saved = [(obj, dict(vars(obj)), isinstance(obj, types.ModuleType)) for obj in objects]
-    _vars, _list, _isinstance, _module_type = vars, list, isinstance, types.ModuleType
+    saved = []
+    for obj in objects:
+        attrs = dict(vars(obj))
+        saved.append([obj, attrs, tuple(attrs), tuple(attrs.values()), isinstance(obj, types.ModuleType)])
+    _vars, _list, _tuple, _len, _all, _map, _is = vars, list, tuple, len, all, map, operator.is_
+    _isinstance, _module_type = isinstance, types.ModuleType
     _set, _del, _missing = type.__setattr__, type.__delattr__, _MISSING
 
     def restore():
-        for obj, attrs, is_module in saved:
+        for entry in saved:
+            obj, attrs, keys, values, is_module = entry
             current = _vars(obj)
+            # Fast path, all in C: nothing added, removed or rebound.
+            if (_len(current) == _len(keys) and _all(_map(_is, current.values(), values))
+                    and _all(_map(_is, current, keys))):
+                continue
             for name in _list(current):
                 if name in attrs or (is_module and _isinstance(current[name], _module_type)):
                     continue  # known, or a submodule imported later (not a patch)
@@ -126,6 +136,8 @@ def make_guard(extra=()):
                             _set(obj, name, value)
                     except (AttributeError, TypeError):
                         pass
+            # Restored (submodules imported since then included): the new fast-path baseline.
+            entry[2], entry[3] = _tuple(current), _tuple(current.values())
 
     return restore
 
@@ -394,7 +406,9 @@ def main(argv):
     # Before the submission's cells, so the probes and the guard's snapshot see the
     # libraries as installed, not as the submission may leave them.
     probes, probes_error = load_probes(inputs, opts["data"])
-    restore = make_guard(extra=[probes] if probes is not None else [])
+    # Without probes nothing is judged in here: what a plain call returns is the student's
+    # own answer whatever it patched, and the grader compares it. With probes, guard them.
+    restore = make_guard(extra=[probes]) if probes is not None else _no_guard
     namespace, report = load_cells(code["cells"], code["module"], float(opts["load_seconds"]))
     restore()
     stream.send({"kind": "load", "cells": report})
@@ -408,7 +422,6 @@ def main(argv):
                 "error": {"type": "Skipped", "message": "an earlier call did not return in time"},
             })
             continue
-        restore()  # before even looking up run_call: the submission may have replaced it
         meta, out = run_call(namespace, call, arrays, call_seconds, probes, probes_error, restore)
         if meta.get("timeout"):
             stalled.add(call["function"])
