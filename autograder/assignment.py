@@ -154,6 +154,8 @@ def load_assignment(assignment: str | Path) -> Assignment:
     optional = {name: _import(hidden / f"{name}.py", f"{key}_{name}")
                 for name in ("checks", "oracles") if (hidden / f"{name}.py").is_file()}
     mounts = _mounts(spec)
+    if "checks" in optional:  # a check may need the same data, e.g. to re-evaluate weights
+        optional["checks"].DATA = dict(mounts)
     if (hidden / "probes.py").is_file():
         optional["probes"] = _import(hidden / "probes.py", key + "_probes")
         optional["probes"].DATA = dict(mounts)  # in the grader, the host folders themselves

@@ -8,7 +8,9 @@ need more, and each need has one place:
   calls ``kaiming_init_`` on it and returns the weights as arrays. What it returns is
   untrusted data like any other result.
 - ``checks.py`` (grader only): judges returned arrays when equality with the reference is
-  the wrong test, e.g. the mean, spread and shape of a random draw.
+  the wrong test, e.g. the mean, spread and shape of a random draw, or the accuracy of
+  returned weights re-evaluated here (``checks.DATA`` maps mounts to host folders). A
+  judgement made here cannot be forged by the student's code, unlike one a probe makes.
 - mounts: read-only data folders (a dataset) the probes read, under ``/sandbox/data/<name>``
   in the sandbox; ``probes.DATA`` maps each name to its path wherever the probes run. A
   mount named ``support`` (the assignment's student-side modules, e.g. a5's ``flowers.py``)

@@ -290,7 +290,11 @@ def short_finetune(fns, classes, per_class, image_size, epochs, lr):
     """A short finetune on real flowers driven by the student's ``train_one_epoch`` (the
     rest is set up here, so only that function is graded): pretrained EfficientNet-Lite0
     with a new head, "top" flavour; then the same run from scratch (random init, "all").
-    Returns (accuracy finetuned, accuracy from scratch, chance = 1 / classes)."""
+
+    Returns (the finetuned head's weight (classes, 1280) and bias (classes,), accuracy from
+    scratch, chance = 1 / classes). The grader scores the head itself on the validation
+    photos (checks.finetune_beats_scratch): an accuracy computed here, next to the
+    student's code, could be forged."""
     _support()
     from backbones import load_backbone
     from flowers import load_split, tensor_loader
@@ -298,7 +302,7 @@ def short_finetune(fns, classes, per_class, image_size, epochs, lr):
     root = DATA["flowers"]
     xt, yt = load_split(root, "train", int(image_size), int(classes), int(per_class))
     xv, yv = load_split(root, "val", int(image_size), int(classes), 10)
-    accuracies = []
+    heads, accuracies = [], []
     for pretrained, trainable_layers in ((True, 1), (False, 0)):
         torch.manual_seed(SEED)
         net = load_backbone("efficientnet_lite0", pretrained=pretrained)
@@ -308,5 +312,8 @@ def short_finetune(fns, classes, per_class, image_size, epochs, lr):
         opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=lr, momentum=0.9)
         for epoch in range(int(epochs)):
             fns["train_one_epoch"](net, tensor_loader(xt, yt, 16, shuffle=True, seed=epoch), opt, "cpu")
+        heads.append(net._fc)
         accuracies.append(_accuracy(net, xv, yv))
-    return np.float64(accuracies[0]), np.float64(accuracies[1]), np.float64(1.0 / int(classes))
+    head = heads[0]
+    return (head.weight.detach().double().numpy().copy(), head.bias.detach().double().numpy().copy(),
+            np.float64(accuracies[1]), np.float64(1.0 / int(classes)))
