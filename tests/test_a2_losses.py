@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import inspect
 import io
 import json
 
@@ -136,21 +135,12 @@ def test_questions_follow_the_contract(a2):
                             "multilabel_hinge", "kl_divergence")
 
 
-def test_stub_notebook_matches_reference_signatures_and_only_raises(a2):
-    notebook = nbformat.read(a2.student_notebook, as_version=4)
-    stubs = {}
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            stubs.update({n.name: n for n in ast.parse(cell.source).body if isinstance(n, ast.FunctionDef)})
-    assert set(stubs) == set(a2.questions)
-    for name, node in stubs.items():
-        body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-        assert len(body) == 1 and isinstance(body[0], ast.Raise), f"{name} stub does more than raise"
-        assert "NotImplementedError" in ast.unparse(body[0]) and name in ast.unparse(body[0])
+def test_stub_docstrings_name_what_each_function_returns(a2):
+    """(Signatures and raise-only bodies: tests/test_invariants.py, for every assignment.)"""
+    from stub_helpers import stub_functions
+
+    for name, node in stub_functions(a2).items():
         assert "returns:" in (ast.get_docstring(node) or ""), f"{name} stub docstring names no shapes"
-        namespace: dict = {}
-        exec(compile(ast.Module([node], []), "<stub>", "exec"), namespace)
-        assert str(inspect.signature(namespace[name])) == str(inspect.signature(getattr(a2.reference, name)))
 
 
 def test_stub_notebook_checks_every_function_and_exports(a2):

@@ -5,9 +5,7 @@ wrong scale or distribution caught at the sample sizes the cases use."""
 
 from __future__ import annotations
 
-import ast
 import importlib.util
-import inspect
 import math
 import sys
 from types import MappingProxyType, SimpleNamespace
@@ -179,25 +177,6 @@ def test_every_question_has_public_and_hidden_cases():
         cases = [c for c in A3.cases if c.question == question]
         assert any(c.public for c in cases), question
         assert any(not c.public for c in cases), question
-
-
-def test_stub_notebook_matches_reference_signatures_and_only_raises():
-    notebook = nbformat.read(A3.student_notebook, as_version=4)
-    stubs = {}
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            for node in ast.parse(cell.source).body:
-                if isinstance(node, ast.FunctionDef) and node.name in A3.questions:
-                    stubs[node.name] = node
-    assert set(stubs) == set(A3.questions)
-    for name, node in stubs.items():
-        body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-        assert len(body) == 1 and isinstance(body[0], ast.Raise), f"{name} stub does more than raise"
-        assert "NotImplementedError" in ast.unparse(body[0]) and name in ast.unparse(body[0])
-        assert ast.get_docstring(node), f"{name} stub has no docstring"
-        namespace: dict = {}
-        exec(compile(ast.Module([node], []), "<stub>", "exec"), namespace)
-        assert str(inspect.signature(namespace[name])) == str(inspect.signature(getattr(A3.reference, name)))
 
 
 def test_notebook_runs_the_lecture_experiment_with_a_plot():

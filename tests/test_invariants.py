@@ -7,10 +7,10 @@ import ast
 import inspect
 import json
 
-import nbformat
 import pytest
+from stub_helpers import stub_functions
 
-from autograder.assignment import ASSIGNMENTS_DIR, SOLUTIONS_DIR, load_assignment
+from autograder.assignment import ASSIGNMENTS_DIR, SOLUTIONS_DIR, available_assignments, load_assignment
 from autograder.build import build_assignment, find_leaks
 from autograder.grade import GRADED, grade_for_assignment
 from autograder.sandbox import SandboxSettings
@@ -86,28 +86,20 @@ def test_every_mistake_has_a_separating_case(a1, write_py):
         assert SEPARATING_CASE[mistake.name] in failed, (mistake.name, sorted(failed))
 
 
-def _signatures(functions):
-    return {f.__name__: str(inspect.signature(f)) for f in functions}
-
-
-def test_stub_notebook_matches_reference_signatures_and_only_raises(a1):
-    notebook = nbformat.read(a1.student_notebook, as_version=4)
-    stubs = {}
-    for cell in notebook.cells:
-        if cell.cell_type != "code":
-            continue
-        for node in ast.parse(cell.source).body:
-            if isinstance(node, ast.FunctionDef):
-                stubs[node.name] = node
-    assert set(stubs) == set(a1.questions)
-    for name, node in stubs.items():
+@pytest.mark.parametrize("name", available_assignments())
+def test_stub_notebook_matches_reference_signatures_and_only_raises(name):
+    assignment = load_assignment(name)
+    stubs = stub_functions(assignment)
+    assert set(stubs) == set(assignment.questions)
+    for question, node in stubs.items():
         body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-        assert len(body) == 1 and isinstance(body[0], ast.Raise), f"{name} stub does more than raise"
-        assert "NotImplementedError" in ast.unparse(body[0]) and name in ast.unparse(body[0])
-        assert ast.get_docstring(node), f"{name} stub has no docstring"
+        assert len(body) == 1 and isinstance(body[0], ast.Raise), f"{question} stub does more than raise"
+        assert "NotImplementedError" in ast.unparse(body[0]) and question in ast.unparse(body[0])
+        assert ast.get_docstring(node), f"{question} stub has no docstring"
         namespace: dict = {}
         exec(compile(ast.Module([node], []), "<stub>", "exec"), namespace)
-        assert str(inspect.signature(namespace[name])) == str(inspect.signature(getattr(a1.reference, name)))
+        stub_signature = inspect.signature(namespace[question])
+        assert str(stub_signature) == str(inspect.signature(getattr(assignment.reference, question))), question
 
 
 @pytest.fixture(scope="module")
