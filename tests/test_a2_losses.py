@@ -11,14 +11,14 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
-import json
 
 import nbformat
 import numpy as np
 import pytest
+from invariant_helpers import assert_build_layout, assert_student_folder_is_clean, stub_functions
 
 from autograder.assignment import ASSIGNMENTS_DIR, SOLUTIONS_DIR, load_assignment
-from autograder.build import build_assignment, find_leaks
+from autograder.build import build_assignment
 from autograder.grade import GRADED, grade_for_assignment
 from autograder.sandbox import SandboxSettings
 
@@ -137,8 +137,6 @@ def test_questions_follow_the_contract(a2):
 
 def test_stub_docstrings_name_what_each_function_returns(a2):
     """(Signatures and raise-only bodies: tests/test_invariants.py, for every assignment.)"""
-    from stub_helpers import stub_functions
-
     for name, node in stub_functions(a2).items():
         assert "returns:" in (ast.get_docstring(node) or ""), f"{name} stub docstring names no shapes"
 
@@ -157,24 +155,11 @@ def built(tmp_path_factory):
 
 
 def test_build_writes_student_and_autograder_folders(built):
-    student = {str(p.relative_to(built.student_dir)) for p in built.student_dir.rglob("*") if p.is_file()}
-    assert "a2_losses.ipynb" in student
-    assert "tests/public_cases.json" in student
-    assert all(f"tests/{q}.py" in student for q in A2.questions)
-    hidden = {p.name for p in built.autograder_dir.iterdir()}
-    assert {"spec.py", "reference.py", "mistakes.py", "a2_losses-autograder.zip"} <= hidden
+    assert_build_layout(A2, built)
 
 
 def test_nothing_hidden_reaches_the_student_folder(built):
-    assert find_leaks(A2, built.student_dir) == []
-    names = {p.name for p in built.student_dir.rglob("*")}
-    assert not names & {"reference.py", "spec.py", "mistakes.py", "samples"}
-    data = json.loads((built.student_dir / "tests" / "public_cases.json").read_text())
-    assert {(c["question"], c["name"]) for c in data["cases"]} == {(c.question, c.name) for c in A2.public_cases}
-    for path in built.student_dir.rglob("*"):
-        if path.is_file():
-            text = path.read_text()
-            assert all(c.case_id not in text for c in A2.cases if not c.public), path
+    assert_student_folder_is_clean(A2, built.student_dir)
 
 
 def _otter_results(test_file, namespace):

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import json
 
 import nbformat
 import numpy as np
 import pytest
+from invariant_helpers import assert_build_layout, assert_student_folder_is_clean
 
 from autograder.assignment import ASSIGNMENTS_DIR, SOLUTIONS_DIR, load_assignment
-from autograder.build import build_assignment, find_leaks
+from autograder.build import build_assignment
 from autograder.grade import GRADED, grade_for_assignment
 from autograder.sandbox import SandboxSettings
 
@@ -170,23 +170,11 @@ def built(tmp_path_factory):
 
 
 def test_build_writes_student_and_autograder_folders(built):
-    student = sorted(str(p.relative_to(built.student_dir)) for p in built.student_dir.rglob("*") if p.is_file())
-    assert "a4_backprop.ipynb" in student
-    assert "tests/public_cases.json" in student
-    assert all(f"tests/{q}.py" in student for q in A4.questions)
-    hidden = {p.name for p in built.autograder_dir.iterdir()}
-    assert {"spec.py", "reference.py", "mistakes.py", "oracles.py", "a4_backprop-autograder.zip"} <= hidden
+    assert_build_layout(A4, built)
 
 
 def test_nothing_hidden_reaches_the_student_folder(built):
-    assert find_leaks(A4, built.student_dir) == []
-    names = {p.name for p in built.student_dir.rglob("*")}
-    assert not names & {"reference.py", "spec.py", "mistakes.py", "oracles.py", "samples"}
-    data = json.loads((built.student_dir / "tests" / "public_cases.json").read_text())
-    assert {(c["question"], c["name"]) for c in data["cases"]} == {(c.question, c.name) for c in A4.public_cases}
-    for path in built.student_dir.rglob("*.py"):
-        text = path.read_text()
-        assert all(c.case_id not in text for c in A4.cases if not c.public)
+    assert_student_folder_is_clean(A4, built.student_dir)
 
 
 def test_built_autograder_folder_grades_like_the_kit(built):

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import ast
 import inspect
-import json
 
 import pytest
-from stub_helpers import stub_functions
+from invariant_helpers import assert_build_layout, assert_student_folder_is_clean, stub_functions
 
 from autograder.assignment import ASSIGNMENTS_DIR, SOLUTIONS_DIR, available_assignments, load_assignment
 from autograder.build import build_assignment, find_leaks
@@ -108,24 +107,11 @@ def built(tmp_path_factory):
 
 
 def test_build_writes_student_and_autograder_folders(built):
-    student = sorted(str(p.relative_to(built.student_dir)) for p in built.student_dir.rglob("*") if p.is_file())
-    assert "a1_softmax.ipynb" in student
-    assert "tests/public_cases.json" in student
-    assert all(f"tests/{q}.py" in student for q in A1.questions)
-    hidden = {p.name for p in built.autograder_dir.iterdir()}
-    assert {"spec.py", "reference.py", "mistakes.py", "a1_softmax-autograder.zip"} <= hidden
+    assert_build_layout(A1, built)
 
 
 def test_nothing_hidden_reaches_the_student_folder(built):
-    assert find_leaks(A1, built.student_dir) == []
-    names = {p.name for p in built.student_dir.rglob("*")}
-    assert not names & {"reference.py", "spec.py", "mistakes.py", "samples"}
-    data = json.loads((built.student_dir / "tests" / "public_cases.json").read_text())
-    public = {(c.question, c.name) for c in A1.public_cases}
-    assert {(c["question"], c["name"]) for c in data["cases"]} == public
-    for path in built.student_dir.rglob("*.py"):
-        text = path.read_text()
-        assert all(c.case_id not in text for c in A1.cases if not c.public)
+    assert_student_folder_is_clean(A1, built.student_dir)
 
 
 def test_leak_detector_catches_reference_code_and_hidden_data(built, tmp_path):
