@@ -33,6 +33,8 @@ from .sandbox.limits import Limits
 KIT_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS_DIR = KIT_ROOT / "solutions"
 ASSIGNMENTS_DIR = KIT_ROOT / "assignments"
+# Interpreter and editor leftovers in an assignment folder: never shipped to students.
+STUDENT_SKIP = ("__pycache__", ".ipynb_checkpoints")
 
 
 class AssignmentError(ValueError):

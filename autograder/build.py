@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .assignment import ASSIGNMENTS_DIR, Assignment
+from .assignment import ASSIGNMENTS_DIR, STUDENT_SKIP, Assignment
 from .gradescope import GradescopeOptions, write_gradescope_zip
 from .public_tests import otter_test_file, public_cases_json
 
@@ -53,7 +53,7 @@ def build_assignment(assignment: Assignment, out: Path, *, gradescope: Gradescop
     for folder in (student, hidden):
         if folder.exists():
             shutil.rmtree(folder)
-    shutil.copytree(source, student, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    shutil.copytree(source, student, ignore=shutil.ignore_patterns(*STUDENT_SKIP))
     tests = student / "tests"
     tests.mkdir(exist_ok=True)
     expected = assignment.expected

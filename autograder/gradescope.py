@@ -35,7 +35,7 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .assignment import ASSIGNMENTS_DIR, KIT_ROOT, Assignment, load_assignment
+from .assignment import ASSIGNMENTS_DIR, KIT_ROOT, STUDENT_SKIP, Assignment, load_assignment
 from .cases import points_per_question
 from .feedback import STATUS_TEXT
 from .grade import GRADED, SubmissionResult, grade_for_assignment
@@ -320,8 +320,7 @@ exit $status
 def student_files(assignment: Assignment) -> list[Path]:
     """What students receive of ``assignment`` (public: notebook, helper modules, data)."""
     folder = ASSIGNMENTS_DIR / assignment.name
-    return [f for f in folder.rglob("*") if f.is_file() and "__pycache__" not in f.parts
-            and ".ipynb_checkpoints" not in f.parts]
+    return [f for f in folder.rglob("*") if f.is_file() and not set(f.parts) & set(STUDENT_SKIP)]
 
 
 def write_gradescope_zip(assignment: Assignment, path: Path, options: GradescopeOptions | None = None) -> Path:
