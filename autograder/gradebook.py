@@ -6,11 +6,11 @@ after the function it tests) holding its points. One row per submission, always.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import csvsafe
 from .grade import SubmissionResult
 
 FIXED_COLUMNS = ("submission", "status", "score", "max_score")
@@ -24,7 +24,7 @@ def format_points(value: float) -> str:
 
 def gradebook_text(results: Sequence[SubmissionResult], questions: Sequence[str], max_score: float) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csvsafe.writer(buffer, lineterminator="\n")
     writer.writerow([*FIXED_COLUMNS, *questions])
     for result in results:
         scores = result.question_scores(questions)
