@@ -100,6 +100,13 @@ class RunOutcome:
     wall_seconds: float
     cpu_seconds: float
     isolated: bool
+    # The whole process tree hit the sandbox's memory cap (its cgroup's OOM killer ran).
+    memory_exceeded: bool = False
+    # The run waited for a CPU far more than it ran: the machine was starved (the grader's
+    # problem, not the student's), so a timeout here is retried or a grader_error.
+    starved: bool = False
+    # How the run was confined, in words for the instructor (e.g. "bubblewrap, cgroup v2").
+    isolation: str = ""
 
 
 def resolve_isolation(settings: SandboxSettings) -> tuple[bool, str]:
