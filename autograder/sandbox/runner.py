@@ -6,6 +6,12 @@ inputs the grader chose, and streams back plain numeric arrays. Nothing it sends
 is trusted: the grader validates every byte and does all comparisons itself, so a
 submission that tampers with this runner can only spoil its own results.
 
+There is deliberately no guard in here (no snapshot of patched modules, no restore):
+everything after the submission's first line is hostile, and trace hooks, threads, frames
+or a forged record would reach any guard. Probes return raw data (draws, weights, shapes),
+never a verdict, so whatever a submission patches, the most it can send is values it could
+have returned honestly, which the grader then judges.
+
 Protocol (results pipe, one record per event)::
 
     record  = MAGIC (4 bytes) | json_len (uint32 LE) | npz_len (uint64 LE) | json | npz
@@ -21,7 +27,6 @@ Inputs (read-only directory ``--in``): ``code.json`` ``{"cells": [str, ...], "mo
 
 import io
 import json
-import operator
 import os
 import signal
 import struct
@@ -43,107 +48,28 @@ class MissingFunction(KeyError):
     """A probe asked for a name the submission does not define."""
 
 
-class Functions(object):
-    """The submission's names as a probe sees them: read-only, a clear error when missing.
-    Each function comes back wrapped so that the guard runs the moment it returns."""
+class Functions:
+    """The submission's names as a probe sees them: ``fns[name]``, ``name in fns``,
+    ``fns.get(name)``; a clear error when a name is missing or not callable.
 
-    def __init__(self, namespace, restore):
+    Nothing here protects the probe: the submission can reach and change anything in this
+    process. Probes therefore return raw data only, and the grader judges it outside.
+    """
+
+    def __init__(self, namespace):
         self._namespace = namespace
-        self._restore = restore
 
     def __getitem__(self, name):
         value = self._namespace.get(name)
         if not callable(value):
             raise MissingFunction(name)
-        restore = self._restore
-
-        def guarded(*args, **kwargs):
-            try:
-                return value(*args, **kwargs)
-            finally:
-                restore()
-
-        return guarded
+        return value
 
     def __contains__(self, name):
         return callable(self._namespace.get(name))
 
     def get(self, name, default=None):
         return self[name] if name in self else default
-
-
-# What the probes (and the runner, when it sends their results) rely on after student code
-# has run: their module namespaces and the methods of the classes they use. A submission may patch any of them
-# (torch.equal = lambda a, b: True, a probe's own helpers, numpy.savez, os.write); the guard
-# puts every attribute back before each call, each time a student function returns into a
-# probe, and before each result is sent, so a patch can only spoil the student's own code.
-GUARDED_MODULES = (
-    "builtins", "os", "io", "json", "struct", "math", "copy", "types", "numpy", "numpy.random",
-    "numpy.linalg", "torch", "torch.nn", "torch.nn.functional", "torch.nn.init", "torch.optim",
-    "torch.autograd",
-)
-_MISSING = object()
-
-
-def make_guard(extra=()):
-    """Snapshot the guarded modules and classes; returns ``restore()``, which undoes any
-    later change to their attributes.
-
-    ``restore`` keeps everything it uses in closure variables, bound before any student code
-    runs, so patching builtins, this module or the classes cannot switch it off.
-    """
-    import numpy as np
-
-    objects = [sys.modules[name] for name in GUARDED_MODULES if name in sys.modules]
-    objects.append(sys.modules[__name__])  # this runner: its functions and classes
-    objects += [ResultStream, Functions, np.random.Generator]
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        objects += [torch.Tensor, torch.nn.Module, torch.nn.Parameter, torch.optim.Optimizer]
-    objects += list(extra)
-    saved = []
-    for obj in objects:
-        attrs = dict(vars(obj))
-        saved.append([obj, attrs, tuple(attrs), tuple(attrs.values()), isinstance(obj, types.ModuleType)])
-    _vars, _list, _tuple, _len, _all, _map, _is = vars, list, tuple, len, all, map, operator.is_
-    _isinstance, _module_type = isinstance, types.ModuleType
-    _set, _del, _missing = type.__setattr__, type.__delattr__, _MISSING
-
-    def restore():
-        for entry in saved:
-            obj, attrs, keys, values, is_module = entry
-            current = _vars(obj)
-            # Fast path, all in C: nothing added, removed or rebound.
-            if (_len(current) == _len(keys) and _all(_map(_is, current.values(), values))
-                    and _all(_map(_is, current, keys))):
-                continue
-            for name in _list(current):
-                if name in attrs or (is_module and _isinstance(current[name], _module_type)):
-                    continue  # known, or a submodule imported later (not a patch)
-                try:
-                    if is_module:
-                        del current[name]
-                    else:
-                        _del(obj, name)
-                except (AttributeError, TypeError):
-                    pass
-            for name, value in attrs.items():
-                if current.get(name, _missing) is not value:
-                    try:
-                        if is_module:
-                            current[name] = value
-                        else:
-                            _set(obj, name, value)
-                    except (AttributeError, TypeError):
-                        pass
-            # Restored (submodules imported since then included): the new fast-path baseline.
-            entry[2], entry[3] = _tuple(current), _tuple(current.values())
-
-    return restore
-
-
-def _no_guard():
-    pass
 
 
 def load_probes(directory, data):
@@ -326,7 +252,7 @@ def _missing(name):
             "name": str(name)[:60]}
 
 
-def run_call(namespace, call, arrays, seconds, probes=None, probes_error=None, restore=_no_guard):
+def run_call(namespace, call, arrays, seconds, probes=None, probes_error=None):
     """Call one student function (directly, or through its probe); returns (meta, arrays)."""
     import numpy as np
 
@@ -341,7 +267,7 @@ def run_call(namespace, call, arrays, seconds, probes=None, probes_error=None, r
             meta["error"] = probes_error or {"type": "HarnessError", "message": "no probes"}
             return meta, out
         probe = getattr(probes, call["probe"])
-        fns = Functions(namespace, restore)
+        fns = Functions(namespace)
         function = lambda *a, **k: probe(fns, *a, **k)  # noqa: E731
     args = [_resolve(ref, arrays) for ref in call["args"]]
     kwargs = {name: _resolve(ref, arrays) for name, ref in call["kwargs"].items()}
@@ -356,7 +282,6 @@ def run_call(namespace, call, arrays, seconds, probes=None, probes_error=None, r
                     result = function(*args, **kwargs)
                 finally:
                     _cancel_alarm()
-                    restore()  # before the runner touches the result
         meta["warnings"] = [
             _short("%s: %s" % (w.category.__name__, w.message)) for w in caught[:5]
         ]
@@ -403,14 +328,10 @@ def main(argv):
     if "support" in opts["data"]:  # the assignment's own modules, which notebooks import
         sys.path.insert(0, opts["data"]["support"])
     os.chdir(opts.get("workdir", os.getcwd()))
-    # Before the submission's cells, so the probes and the guard's snapshot see the
-    # libraries as installed, not as the submission may leave them.
+    # Before the submission's cells, so a probes.py that cannot even load is told apart from
+    # a submission that breaks it later. Not a defence: probes only collect raw data.
     probes, probes_error = load_probes(inputs, opts["data"])
-    # Without probes nothing is judged in here: what a plain call returns is the student's
-    # own answer whatever it patched, and the grader compares it. With probes, guard them.
-    restore = make_guard(extra=[probes]) if probes is not None else _no_guard
     namespace, report = load_cells(code["cells"], code["module"], float(opts["load_seconds"]))
-    restore()
     stream.send({"kind": "load", "cells": report})
 
     call_seconds = float(opts["call_seconds"])
@@ -422,12 +343,10 @@ def main(argv):
                 "error": {"type": "Skipped", "message": "an earlier call did not return in time"},
             })
             continue
-        meta, out = run_call(namespace, call, arrays, call_seconds, probes, probes_error, restore)
+        meta, out = run_call(namespace, call, arrays, call_seconds, probes, probes_error)
         if meta.get("timeout"):
             stalled.add(call["function"])
-        restore()
         stream.send(meta, out)
-    restore()
     stream.send({"kind": "done"})
 
 
