@@ -1,19 +1,27 @@
 """Judging one call: the student's returned arrays against the reference, in the grader.
 
 Reasons are written for students: they name the property and what went wrong (shape,
-dtype, NaN, size of the error, a modified input, a warning) but never the hidden inputs
-or expected values.
+dtype, NaN, a modified input, a warning) but never the hidden inputs or expected values.
+
+Two kinds of text come from elsewhere, and each has its rule:
+
+- The submission's own words (an exception's type and message, a warning) are shown only
+  when ``echo`` is set, i.e. every input of the run was public (``autograder check``);
+  otherwise only names from ``redact``'s fixed lists appear (see ``autograder.redact``).
+- Figures the grader computes from a hidden case's expected values (the size of the error,
+  how many entries differ) are shown for public cases only: a submission returning zeros
+  would otherwise read the hidden expected values back from its own feedback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .cases import Case
-from .redact import redact
+from .redact import raised, redact, warning_words
 from .sandbox.protocol import Record
 
 
@@ -28,21 +36,40 @@ class CaseResult:
         return self.case.points if self.passed else 0.0
 
 
+@dataclass(frozen=True)
+class Context:
+    """What the grader knows around one run's records.
+
+    echo:        every input of the run was public, so the submission's own words may be
+                 shown (numbers redacted).
+    cells:       the submission's code cells, to check (untrusted) error locations against.
+    known_names: function names the kit itself asks for (the questions), which a missing-name
+                 error may show.
+    """
+
+    echo: bool = False
+    cells: Sequence[str] | None = None
+    known_names: Collection[str] = ()
+
+
+KIT_WORDS = Context()
+
+
 def evaluate_case(case: Case, expected: tuple[np.ndarray, ...], record: Record | None,
-                  check: Callable | None = None) -> CaseResult:
+                  check: Callable | None = None, context: Context = KIT_WORDS) -> CaseResult:
     """``check`` (the case's own judge, see ``autograder.harness``) replaces the value
     comparison; every other test (errors, count of outputs, inputs, warnings) still applies."""
-    problem = _problem(case, expected, record, check)
+    problem = _problem(case, expected, record, check, context)
     return CaseResult(case, problem is None, problem or "")
 
 
 def _problem(case: Case, expected: tuple[np.ndarray, ...], record: Record | None,
-             check: Callable | None = None) -> str | None:
+             check: Callable | None, context: Context) -> str | None:
     if record is None:
         return "no result: the run ended before this call (see the messages above)"
     error = record.meta.get("error")
     if isinstance(error, dict):
-        return _describe_error(case, error)
+        return _describe_error(case, error, context)
     n_results = record.meta.get("n_results")
     if n_results != len(expected) or bool(record.meta.get("tuple")) != (len(expected) > 1):
         want = f"a tuple of {len(expected)} arrays" if len(expected) > 1 else "one array"
@@ -64,9 +91,12 @@ def _problem(case: Case, expected: tuple[np.ndarray, ...], record: Record | None
         problem = _inputs_changed(case, record)
         if problem:
             return problem
-    if case.no_warnings and record.meta.get("warnings"):
-        first = str(record.meta["warnings"][0])[:200]
-        return f"emitted a warning ({first})"
+    warnings = record.meta.get("warnings")
+    if case.no_warnings and warnings:
+        first = warnings[0] if isinstance(warnings, list) else None
+        if context.echo:
+            return f"emitted a warning ({redact(str(first)[:200])})"
+        return warning_words(first)
     return None
 
 
@@ -81,32 +111,47 @@ def returned_arrays(record: Record | None) -> tuple[np.ndarray, ...] | None:
     return None if any(a is None for a in arrays) else arrays
 
 
-def location(error: dict, cells: list[str] | None = None) -> str:
-    """'code cell 3, line 14' from the runner's (untrusted) cell/line numbers."""
+def location(error: dict, cells: Sequence[str] | None) -> str:
+    """'code cell 3 ("def softmax(z):"), line 14' from the runner's (untrusted) cell and line
+    numbers: shown only when the cell exists and the line is within it (so the numbers cannot
+    carry anything but a place in the student's own code), else ''."""
     cell, line = error.get("cell"), error.get("line")
-    if not isinstance(cell, int) or isinstance(cell, bool):
+    if cells is None or not _index(cell, len(cells)):
         return ""
+    source = cells[cell]
     text = f"code cell {cell + 1}"
-    if cells is not None and 0 <= cell < len(cells):
-        first = next((ln.strip() for ln in cells[cell].splitlines() if ln.strip()), "")
-        if first:
-            text += f' ("{first[:50]}")'
-    if isinstance(line, int) and not isinstance(line, bool):
+    first = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
+    if first:
+        text += f' ("{first[:50]}")'
+    if _index(line, source.count("\n") + 2) and line >= 1:
         text += f", line {line}"
     return text
 
 
+def _index(value: object, size: int) -> bool:
+    """``value`` is a plain int in ``range(size)``."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < size
+
+
 def _count(n) -> str:
-    return "nothing usable" if not isinstance(n, int) else ("1 value" if n == 1 else f"{n} values")
+    """How many values a call returned, in words; the untrusted count shown only up to 16."""
+    if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+        return "nothing usable"
+    if n > 16:
+        return "more than 16 values"
+    return "1 value" if n == 1 else f"{n} values"
 
 
-def _describe_error(case: Case, error: dict) -> str:
+def _describe_error(case: Case, error: dict, context: Context) -> str:
     kind = str(error.get("type", "Exception"))[:60]
     message = str(error.get("message", ""))[:300]
-    where = location(error)
+    where = location(error, context.cells)
     if error.get("missing"):
-        name = error.get("name") if isinstance(error.get("name"), str) else case.question
-        return f"{name[:60]} is not defined in the submission"
+        name = error.get("name")
+        if not (isinstance(name, str) and name.isidentifier() and len(name) <= 60
+                and (context.echo or name == case.question or name in context.known_names)):
+            return "a function this test needs is not defined in the submission"
+        return f"{name} is not defined in the submission"
     if kind == "HarnessError":
         return "not graded: the grader's test code could not run next to this submission"
     if kind == "NotImplementedError":
@@ -115,8 +160,12 @@ def _describe_error(case: Case, error: dict) -> str:
         return "did not return within the time limit for one call (an endless loop?)"
     if kind == "Skipped":
         return "not run: an earlier call of this function did not return in time"
+    if kind == "TypeError" and message.endswith(", not a numeric array"):
+        return "returned something that is not a numeric array"  # the runner's own refusal
     suffix = f" at {where}" if where else ""
-    return f"raised {kind}: {redact(message)}{suffix}" if message else f"raised {kind}{suffix}"
+    if not context.echo:
+        return f"{raised(kind)}{suffix}"
+    return f"raised {redact(kind)}: {redact(message)}{suffix}" if message else f"raised {redact(kind)}{suffix}"
 
 
 def _compare(case: Case, want: np.ndarray, got: np.ndarray) -> str | None:
@@ -128,6 +177,8 @@ def _compare(case: Case, want: np.ndarray, got: np.ndarray) -> str | None:
         if got.dtype.kind == "f" and not np.all(np.isfinite(got)):
             return "result contains NaN or infinity; expected integers"
         if not np.array_equal(got, want):
+            if not case.public:
+                return "some entries differ from the correct answer"
             wrong = int(np.count_nonzero(got != want))
             return f"{wrong} of {want.size} entries differ from the correct answer"
         return None
@@ -138,6 +189,9 @@ def _compare(case: Case, want: np.ndarray, got: np.ndarray) -> str | None:
         bad = "NaN" if np.any(finite & np.isnan(got_f)) else "infinity"
         return f"result contains {bad} where the correct value is finite (numerical overflow or underflow?)"
     if not np.allclose(got_f, want_f, rtol=case.rtol, atol=case.atol, equal_nan=True):
+        if not case.public:
+            return (f"values differ from the correct ones by more than allowed "
+                    f"(rtol={case.rtol:g}, atol={case.atol:g})")
         with np.errstate(all="ignore"):
             diff = np.abs(got_f - want_f)[finite]
             rel = diff / np.maximum(np.abs(want_f[finite]), 1e-300)

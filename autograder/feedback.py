@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .grade import GRADED, SubmissionResult
+from .grade import GRADED, TAMPERED, SubmissionResult
 from .gradebook import format_points
 
 STATUS_TEXT = {
@@ -21,6 +21,8 @@ STATUS_TEXT = {
     "crashed": "crashed: your code ended the grading process before it finished",
     "invalid_submission": "invalid submission: the file could not be read",
     "grader_error": "grader error: a fault in the grader (not your code); your TA has been told",
+    TAMPERED: "tampered: the results sent back from your code's run were forged, repeated or "
+              "reordered; every call from that point on scored 0",
 }
 
 

@@ -7,6 +7,12 @@ Whatever the submission does, the result is one ``SubmissionResult`` with a stat
 from the contract. The score is the sum of the points of the cases whose returned
 arrays the grader itself found correct; nothing the submission says about itself
 (stdout, exit code, claims in its results) can add a point.
+
+The result stream must follow the protocol (``sandbox.protocol.read_stream``): the load
+report, one record per call in the order asked, the end. From the first record out of place
+the run's remaining cases score 0 and the status is ``tampered``. Records in their place
+are accepted as they are, forged or not: a plain call's record can only carry values its
+function could have returned, so forging one gains nothing.
 """
 
 from __future__ import annotations
@@ -22,10 +28,12 @@ import numpy as np
 from . import submission as submissions
 from .assignment import Assignment
 from .cases import Case
-from .evaluate import CaseResult, evaluate_case, location, returned_arrays
+from .evaluate import CaseResult, Context, evaluate_case, returned_arrays
 from .harness import NO_HARNESS, Harness
+from .load_messages import load_cells, runtime_errors, syntax_errors
 from .redact import redact
-from .sandbox import Limits, Record, RunOutcome, SandboxSettings, parse_records, run_runner
+from .sandbox import RunOutcome, SandboxSettings, run_runner
+from .sandbox.protocol import Record, Stream, read_stream
 
 # Statuses, in the contract's words. "graded": the submission ran to the end.
 GRADED = "graded"
@@ -35,6 +43,7 @@ MEMORY = "memory"
 CRASHED = "crashed"
 INVALID = "invalid_submission"
 GRADER_ERROR = "grader_error"  # a fault in the kit itself; the row still appears
+TAMPERED = "tampered"  # the result stream broke the protocol: records forged, repeated or reordered
 
 
 # Re-runs after a stalled function stop once grading one submission has taken this many
@@ -131,7 +140,12 @@ def grade_submission(
     ``cases`` and ``harness``. When a run stops part-way (a call that never
     returns, or that ends the process), the function that stopped it gets no further
     calls and the others are run again in a fresh sandbox: one endless loop costs one
-    function, not the whole submission.
+    function, not the whole submission. A run that timed out because the machine starved
+    it of CPU is run once more; starved again, the result is ``grader_error``.
+
+    The feedback echoes the submission's own words (exception messages, warnings, printed
+    output) only when every case is public (the self-check): in a run with hidden inputs
+    anything the code writes could carry them.
     """
     started = time.monotonic()
     plan = plan or CallPlan.for_cases(cases, harness)
@@ -147,78 +161,105 @@ def grade_submission(
         result.seconds = time.monotonic() - started
         return result
     result.messages.extend(code.notes)
-    limits = settings.resolved_limits()
-    runs: list[_Run] = []
-    stopped: set[str] = set()  # functions that stopped a run
-    pending = plan
-    while True:
-        run = _run_once(code, pending, settings, limits, worker)
-        runs.append(run)
-        result.isolated = run.outcome.isolated
-        if run.finished or run.load is None or _load_timed_out(run.load):
-            break  # done, or the top-level code itself failed: running it again changes nothing
-        missing = [c for c in pending.cases if c.case_id not in run.calls]
-        if not missing or time.monotonic() - started > RERUN_BUDGET * limits.wall_seconds:
-            break  # nothing left, or a submission stalling again and again: stop spending time
-        stopped.add(missing[0].question)  # the call that was running when it stopped
-        rest = tuple(c for c in missing if c.question not in stopped)
-        if not rest:
-            break
-        pending = plan.subset(rest)
+    context = Context(echo=all(c.public for c in cases), cells=tuple(code.cells),
+                      known_names=frozenset(c.question for c in plan.cases))
+    runs = _run_all(code, plan, settings, worker, started)
     records = {}
     for run in runs:
         records.update(run.calls)
-    _load_messages(result, runs[0].load, code.cells)
+    tampered = {case.case_id for run in runs if run.stream.tampered
+                for case in run.plan.cases if case.case_id not in run.calls}
+    stopped = {run.stopped_by for run in runs if run.stopped_by}
+    result.isolated = runs[-1].outcome.isolated
+    compile_messages = syntax_errors(code.cells)
+    result.messages.extend(compile_messages)
+    result.messages.extend(runtime_errors(runs[0].stream.load, code.cells, echo=context.echo))
     result.case_results = [
-        _stopped_case(case) if case.case_id not in records and case.question in stopped
+        CaseResult(case, False, TAMPERED_REASON) if case.case_id in tampered
+        else _stopped_case(case) if case.case_id not in records and case.question in stopped
         else evaluate_case(case, expected[case.case_id], records.get(case.case_id),
-                           checks.get(case.check) if case.check else None)
+                           checks.get(case.check) if case.check else None, context)
         for case in cases
     ]
     result.outputs = {case.case_id: returned_arrays(records.get(case.case_id)) for case in cases}
-    result.status = _status(result, runs)
+    result.status = _status(result, runs, syntax_error=bool(compile_messages))
     result.seconds = time.monotonic() - started
     last = runs[-1].outcome
-    if last.log.strip() and result.status in (CRASHED, MEMORY):
+    if context.echo and last.log.strip() and result.status in (CRASHED, MEMORY):
         tail = "\n".join(last.log.strip().splitlines()[-15:])
         result.messages.append("last lines your code printed:\n" + redact(tail))
     return result
 
 
+TAMPERED_REASON = "not graded: the result stream was tampered with (see the messages above)"
+STARVED_RETRIES = 1
+
+
 @dataclass
 class _Run:
+    plan: CallPlan
     outcome: RunOutcome
-    load: Record | None
+    stream: Stream
     calls: dict[str, Record]  # case_id -> record
-    finished: bool
-    problem: str | None
+    stopped_by: str | None = None  # the function whose call stopped this run
+
+    @property
+    def finished(self) -> bool:
+        return self.stream.finished
+
+    @property
+    def starved(self) -> bool:
+        return self.outcome.timed_out and self.outcome.starved
 
 
-def _run_once(code, plan: CallPlan, settings: SandboxSettings, limits: Limits, worker: int) -> _Run:
+def _run_all(code, plan: CallPlan, settings: SandboxSettings, worker: int, started: float) -> list[_Run]:
+    """Every run one submission needs: the first, the re-runs after a stalled function, and
+    one more where the machine starved a run of CPU. The result budget is shared by all the
+    runs whose records are kept."""
+    limits = settings.resolved_limits()
+    runs: list[_Run] = []
+    stopped: set[str] = set()  # functions that stopped a run
+    kept_bytes = 0
+    retries = STARVED_RETRIES
+    pending = plan
+    while True:
+        run = _run_once(code, pending, settings, limits.result_bytes - kept_bytes, worker)
+        if run.starved and retries:
+            retries -= 1  # the machine's fault: the same calls again, in a fresh sandbox
+            continue
+        runs.append(run)
+        kept_bytes += run.stream.spent
+        if run.finished or run.stream.tampered or run.starved or run.stream.load is None \
+                or _load_timed_out(run.stream.load):
+            break  # done, cheated, the machine failed twice, or the top-level code itself failed
+        missing = [c for c in pending.cases if c.case_id not in run.calls]
+        if run.stream.over_budget or kept_bytes >= limits.result_bytes:
+            break  # no room left for more results
+        if not missing or time.monotonic() - started > RERUN_BUDGET * limits.wall_seconds:
+            break  # nothing left, or a submission stalling again and again: stop spending time
+        run.stopped_by = missing[0].question  # the call that was running when it stopped
+        stopped.add(run.stopped_by)
+        rest = tuple(c for c in missing if c.question not in stopped)
+        if not rest:
+            break
+        pending = plan.subset(rest)
+    return runs
+
+
+def _run_once(code, plan: CallPlan, settings: SandboxSettings, budget: int, worker: int) -> _Run:
     with tempfile.TemporaryDirectory(prefix="ag-in-") as tmp:
         inputs = Path(tmp)
         write_inputs(inputs, code.cells, code.module_name, plan)
         outcome = run_runner(inputs, settings, worker=worker, mounts=plan.harness.mounts)
-    records, problem = parse_records(outcome.results, max_array_bytes=limits.result_bytes)
-    ids = {call_id: case.case_id for case, call_id in zip(plan.cases, plan.call_ids, strict=True)}
-    calls = {ids[str(r.meta.get("id"))]: r for r in records
-             if r.kind == "call" and str(r.meta.get("id")) in ids}
-    return _Run(
-        outcome=outcome,
-        load=next((r for r in records if r.kind == "load"), None),
-        calls=calls,
-        finished=any(r.kind == "done" for r in records),
-        problem=problem,
-    )
-
-
-def _load_cells(load: Record | None) -> list[dict]:
-    cells = load.meta.get("cells", []) if load else []
-    return [c for c in cells if isinstance(c, dict)] if isinstance(cells, list) else []
+    stream = read_stream(outcome.results, plan.call_ids, budget=max(budget, 0))
+    outcome.results = b""  # parsed: the raw bytes need not outlive this call
+    ids = dict(zip(plan.call_ids, (case.case_id for case in plan.cases), strict=True))
+    calls = {ids[call_id]: record for call_id, record in stream.calls.items()}
+    return _Run(plan=plan, outcome=outcome, stream=stream, calls=calls)
 
 
 def _load_timed_out(load: Record) -> bool:
-    return any(c.get("timeout") for c in _load_cells(load))
+    return any(c.get("timeout") for c in load_cells(load))
 
 
 def _stopped_case(case: Case) -> CaseResult:
@@ -243,28 +284,22 @@ def grade_for_assignment(assignment: Assignment, path: Path, settings: SandboxSe
                             harness=assignment.harness, **kwargs)
 
 
-def _load_messages(result: SubmissionResult, load: Record | None, cells: list[str]) -> None:
-    for entry in _load_cells(load)[:50]:
-        if isinstance(entry.get("syntax_error"), dict):
-            err = entry["syntax_error"]
-            result.messages.append(
-                f"SyntaxError in {location(err, cells)}: {redact(str(err.get('message'))[:200])}"
-            )
-        elif isinstance(entry.get("error"), dict):
-            err = entry["error"]
-            running = location({"cell": entry.get("cell")}, cells)
-            inner = location(err)
-            at = f" (at {inner})" if inner and err.get("cell") != entry.get("cell") else (
-                f", line {err['line']}" if isinstance(err.get("line"), int) else "")
-            result.messages.append(
-                f"while running {running}{at}: {str(err.get('type'))[:60]}: "
-                f"{redact(str(err.get('message'))[:200])}"
-            )
-
-
-def _status(result: SubmissionResult, runs: list[_Run]) -> str:
+def _status(result: SubmissionResult, runs: list[_Run], *, syntax_error: bool) -> str:
     first = runs[0]
-    cells = _load_cells(first.load)
+    cells = load_cells(first.stream.load)
+    tampered = next((run.stream.problem for run in runs if run.stream.tampered), None)
+    if tampered:
+        result.messages.insert(0, f"the result stream was tampered with ({tampered}): every call "
+                                  "from that point on scores 0")
+        return TAMPERED
+    if runs[-1].starved:
+        result.messages.insert(0, "the grading machine was too busy to run your code in time (the "
+                                  "grader's fault, not yours): your submission must be graded again")
+        return GRADER_ERROR
+    if any(run.outcome.memory_exceeded for run in runs):
+        result.messages.insert(0, "your code ran out of memory: together, its processes used more "
+                                  "than the grader allows")
+        return MEMORY
     if any(run.outcome.timed_out or run.outcome.cpu_limited for run in runs) or any(
         c.get("timeout") for c in cells
     ):
@@ -278,16 +313,16 @@ def _status(result: SubmissionResult, runs: list[_Run]) -> str:
         result.messages.insert(0, "your code ran out of memory (MemoryError): it tried to allocate "
                                   "more than the grader allows")
         return MEMORY
-    if any(run.outcome.results_overflow for run in runs):
+    if any(run.outcome.results_overflow or run.stream.over_budget for run in runs):
         result.messages.insert(0, "your code produced more output data than the grader accepts")
         return CRASHED
     for run in runs:
-        if run.problem:
-            result.messages.insert(0, f"the results of your run could not be read ({run.problem})")
+        if run.stream.problem:
+            result.messages.insert(0, f"the results of your run could not be read ({run.stream.problem})")
     if not all(run.finished for run in runs):
         result.messages.insert(0, "your code ended the grading process early (for example with "
                                   "os._exit or a crash); calls after that point got no result")
         return CRASHED
-    if any(isinstance(c.get("syntax_error"), dict) for c in cells):
+    if syntax_error:
         return SYNTAX_ERROR
     return GRADED

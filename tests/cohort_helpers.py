@@ -16,7 +16,7 @@ import nbformat
 import numpy as np
 
 from autograder.assignment import SOLUTIONS_DIR
-from autograder.grade import grade_for_assignment
+from autograder.grade import grade_for_assignment, grade_submission
 from autograder.sandbox import Limits, SandboxSettings
 from autograder.sandbox.isolation import SANDBOX_UID_BASE
 
@@ -119,9 +119,16 @@ def zip_bytes(members: list[tuple[zipfile.ZipInfo | str, bytes]]) -> bytes:
     return buffer.getvalue()
 
 
-def grade(assignment, path: Path, limits: Limits | None = TIGHT, isolation: str = "auto", worker: int = 0):
-    return grade_for_assignment(assignment, path, SandboxSettings(limits=limits, isolation=isolation),
-                                worker=worker)
+def grade(assignment, path: Path, limits: Limits | None = TIGHT, isolation: str = "auto", worker: int = 0,
+          public_only: bool = False):
+    """``public_only``: grade the public cases alone, as the self-check does, so that the feedback
+    may echo the submission's own words (a test's probe reporting facts through an exception)."""
+    settings = SandboxSettings(limits=limits, isolation=isolation)
+    if public_only:
+        return grade_submission(path, cases=assignment.public_cases, expected=assignment.expected,
+                                settings=settings.with_default_limits(assignment.limits),
+                                harness=assignment.harness, worker=worker)
+    return grade_for_assignment(assignment, path, settings, worker=worker)
 
 
 def passed_cases(result) -> set[str]:

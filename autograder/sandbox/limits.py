@@ -21,7 +21,8 @@ class Limits:
     tmp_bytes:       size of the private tmpfs working directory and /tmp.
     processes:       RLIMIT_NPROC for the sandbox uid (bounds fork bombs).
     open_files:      RLIMIT_NOFILE.
-    result_bytes:    most bytes of results the grader reads back.
+    result_bytes:    most bytes of results the grader reads back and keeps, all runs of a
+                     submission together (the raw stream is capped at the same figure).
     log_bytes:       most bytes of the submission's stdout/stderr the grader keeps.
     """
 
@@ -34,7 +35,7 @@ class Limits:
     tmp_bytes: int = 64 * MiB
     processes: int = 32
     open_files: int = 64
-    result_bytes: int = 256 * MiB
+    result_bytes: int = 64 * MiB
     log_bytes: int = 64 * 1024
 
     def __post_init__(self) -> None:

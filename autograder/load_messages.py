@@ -1,0 +1,70 @@
+"""What a student is told about their top-level code (the notebook's cells as they load).
+
+Syntax errors are found here, in the grader, by compiling each cell's source: the source
+is the student's own, so the compiler's message is safe to show, and nothing the sandbox
+reports about compiling is needed. Errors raised while the cells *run* come from the
+sandbox's load report, where the hidden inputs were readable: unless every input of the run
+was public (``echo``), they are told in the kit's words only, a checked location and a
+builtin exception name from ``redact``'s list.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+from .evaluate import location
+from .redact import raised, redact
+from .sandbox.protocol import Record
+
+MAX_LOAD_MESSAGES = 50
+
+
+def syntax_errors(cells: Sequence[str]) -> list[str]:
+    """One message per cell that does not compile, as the runner would compile it."""
+    messages = []
+    for index, source in enumerate(cells):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. invalid escape sequences: not errors
+                compile(source, f"<cell {index}>", "exec", dont_inherit=True)
+        except SyntaxError as exc:
+            where = location({"cell": index, "line": exc.lineno}, cells)
+            messages.append(f"{type(exc).__name__} in {where}: {str(exc.msg)[:200]}")
+        except (ValueError, MemoryError, RecursionError, OverflowError) as exc:
+            # Null bytes, or source too deeply nested or too large for the compiler.
+            kind = type(exc).__name__
+            messages.append(f"{location({'cell': index}, cells)} could not be compiled ({kind})")
+    return messages
+
+
+def load_cells(load: Record | None) -> list[dict]:
+    """The load report's per-cell entries (untrusted: every field is checked where used)."""
+    cells = load.meta.get("cells", []) if load else []
+    return [c for c in cells if isinstance(c, dict)] if isinstance(cells, list) else []
+
+
+def runtime_errors(load: Record | None, cells: Sequence[str], *, echo: bool) -> list[str]:
+    """One message per cell that raised while it ran."""
+    messages = []
+    for entry in load_cells(load)[:MAX_LOAD_MESSAGES]:
+        err = entry.get("error")
+        if not isinstance(err, dict):
+            continue
+        running = location({"cell": entry.get("cell")}, cells) or "a code cell"
+        if entry.get("timeout"):
+            messages.append(f"{running} did not finish within the time limit for loading")
+            continue
+        inner = location(err, cells)
+        if inner and err.get("cell") != entry.get("cell"):
+            at = f" (at {inner})"
+        elif inner and ", line " in inner:
+            at = ", line " + inner.rpartition(", line ")[2]
+        else:
+            at = ""
+        if echo:
+            what = f"{redact(str(err.get('type'))[:60])}: {redact(str(err.get('message'))[:200])}"
+        else:
+            what = raised(err.get("type"))
+        messages.append(f"while running {running}{at}: {what}")
+    return messages
