@@ -117,7 +117,9 @@ def test_small_answers_are_asked_in_a_rescaled_unit():
     q = instantiate(_Tiny(), "tiny", 1, seed())
     assert q.unit_exponent == 9
     assert 2 <= q.key <= 8 and q.tolerance >= 5e-4
-    assert "units of 10^-9" in markup.to_plain(q.prompt)
+    assert "units of 10⁻⁹" in markup.to_plain(q.prompt)
+    assert "^" not in markup.to_plain(q.prompt)  # no literal caret in print or LMS text
+    assert r"\(10^{-9}\)" in markup.to_html(q.prompt)
     assert q.distractors[0].value == pytest.approx(10 * q.key)
 
 
@@ -160,6 +162,6 @@ def test_choice_options_are_shuffled_but_keyed():
     assert len(orders) > 1
     q = instantiate(t, t.id, 1, seed("s1", t.id))
     (k,) = q.key
-    z = np.array([q.params["base"], q.params["base"] - q.params["gap"]], dtype=float)
+    z = np.array(q.params["z"], dtype=float)
     expected = refs.function("a1_softmax", "log_softmax")(z)[1]
     assert markup.to_plain(q.options[k].text) == markup.format_number(expected)

@@ -6,8 +6,10 @@ called on the same arguments. Where the kit has no implementation of a misconcep
 (L1/L2 penalties, counting parameters, the two-class softmax) the template names its own
 exam-only mistakes; they are marked ``exam:`` in manifests and feedback.
 
-Parameters are JSON-native (ints, floats rounded to what is printed, lists), so the
-manifest holds exactly what each student saw and a regrade can re-solve them.
+Parameters are JSON-native (ints, floats rounded when drawn, lists) and are printed
+exactly (``markup.num``), so the key is computed from exactly the numbers on the page, the
+manifest holds what each student saw and a regrade can re-solve them. Formulas carry a
+Typst form (PDF), a plain form and a TeX form (LMS text, for MathJax).
 """
 
 from __future__ import annotations
@@ -74,10 +76,12 @@ class SoftmaxAxis(Template):
                                              {"axis": 0}, lambda r: r[i, j]))
 
     def prompt(self, p):
-        return ["The scores of 2 samples (rows) for 3 classes are ", eq(sym("Z"), mat(p["Z"])),
+        return ["The scores of 2 samples (rows) for 3 classes are ", eq(sym("Z", tex="Z"), mat(p["Z"])),
                 ". A softmax taken along axis 0 (over the rows, so that every column sums to 1) gives ",
-                sym("P = \"softmax\"(Z, \"axis\"=0)", "P = softmax(Z, axis=0)"), ". What is ",
-                sym(f"P_({p['i'] + 1},{p['j'] + 1})", f"P[{p['i'] + 1},{p['j'] + 1}]"),
+                sym("P = \"softmax\"(Z, \"axis\"=0)", "P = softmax(Z, axis=0)",
+                    r"P = \operatorname{softmax}(Z, \text{axis}=0)"), ". What is ",
+                sym(f"P_({p['i'] + 1},{p['j'] + 1})", f"P[{p['i'] + 1},{p['j'] + 1}]",
+                    f"P_{{{p['i'] + 1},{p['j'] + 1}}}"),
                 " (row ", str(p["i"] + 1), ", column ", str(p["j"] + 1), ")?"]
 
 
@@ -86,13 +90,19 @@ class LogSoftmaxLarge(Template):
     title = "log-softmax of large scores"
     assignments = ("a1_softmax",)
     rtol, atol = 0.01, 1e-3
+    version = 2  # v1 printed base - gap with 4 significant digits (1498.6 as 1499)
 
     def draw(self, rng):
-        return {"base": int(rng.choice([800, 1000, 1200, 1500])),
-                "gap": float(np.round(rng.uniform(0.5, 2.0), 1))}
+        base = int(rng.choice([800, 1000, 1200, 1500]))
+        second = float(np.round(base - rng.uniform(0.5, 2.0), 1))  # rounded first, then solved
+        return {"z": [base, second]}
+
+    @staticmethod
+    def scores(p) -> list[float]:
+        return p["z"] if "z" in p else [p["base"], p["base"] - p["gap"]]  # v1 manifests
 
     def solve(self, p):
-        z = np.array([p["base"], p["base"] - p["gap"]], dtype=float)
+        z = np.array(self.scores(p), dtype=float)
         key = _call("a1_softmax", "log_softmax", z)[1]
         wrong = kit_distractors("a1_softmax", "log_softmax", ["unstable_log_softmax"], (z,),
                                 pick=lambda r: r[1])
@@ -101,10 +111,10 @@ class LogSoftmaxLarge(Template):
         return Solution(key, wrong)
 
     def prompt(self, p):
-        z = vec([p["base"], p["base"] - p["gap"]])
-        return ["A classifier outputs the scores ", eq(sym("bold(z)", "z"), z),
+        z = vec(self.scores(p))
+        return ["A classifier outputs the scores ", eq(sym("bold(z)", "z", r"\mathbf{z}"), z),
                 " for two classes. What is the exact value of ",
-                sym("log \"softmax\"(bold(z))_2", "log softmax(z)_2"),
+                sym("log \"softmax\"(bold(z))_2", "log softmax(z)_2", r"\log \operatorname{softmax}(\mathbf{z})_2"),
                 ", as a numerically stable implementation computes it in float64?"]
 
 
@@ -112,35 +122,43 @@ class SigmoidTwoClass(Template):
     id, topic, kind = "sigmoid_two_class", "sigmoid vs two-class softmax", "numeric"
     title = "One sigmoid output equals a two-class softmax"
     assignments = ("a1_softmax",)
-    rtol, atol = 0.01, 1e-4
+    rtol, atol = 0.01, 1e-3
+    version = 2  # v1 asked for P(y=2) itself, readable off the softmax without the equivalence
 
     def draw(self, rng):
         return {"z": _decimals(rng, -2.0, 2.0, 2)}
 
     def solve(self, p):
+        """t = z_2 - z_1, checked with the reference: sigma(t) == softmax(z)_2."""
         z = np.array(p["z"], dtype=float)
-        key = _call("a1_softmax", "softmax", z)[1]
-        via_sigmoid = _call("a1_softmax", "sigmoid", np.array(z[1] - z[0]))
-        if not np.isclose(key, via_sigmoid, rtol=1e-12, atol=0):
+        key = float(z[1] - z[0])
+        p2 = float(_call("a1_softmax", "softmax", z)[1])
+        if not np.isclose(float(_call("a1_softmax", "sigmoid", np.array(key))), p2, rtol=1e-12, atol=0):
             raise AssertionError("reference softmax and sigmoid disagree on two classes")
-        sigmoid = refs.function("a1_softmax", "sigmoid")
-        return Solution(float(key), [
-            exam_mistake("sigmoid_of_own_score", "applies the sigmoid to z_2 alone instead of z_2 - z_1",
-                         sigmoid(np.array(z[1]))),
-            exam_mistake("difference_reversed", "applies the sigmoid to z_1 - z_2 (the other class)",
-                         sigmoid(np.array(z[0] - z[1]))),
+        return Solution(key, [
+            exam_mistake("difference_reversed", "takes t = z_1 - z_2, the logit of the other class", z[0] - z[1]),
+            exam_mistake("own_score_as_logit", "takes t = z_2 alone, ignoring the other class's score", z[1]),
+            exam_mistake("probability_not_logit", "gives the probability softmax(z)_2 instead of the logit t",
+                         p2),
         ])
 
     def prompt(self, p):
-        return ["A two-class softmax classifier has the scores ", eq(sym("(z_1, z_2)"), vec(p["z"])),
-                ". The same model can be written with one sigmoid output, ",
-                sym("P(y=2) = sigma(t)", "P(y=2) = σ(t)"), ". What is ", sym("P(y=2)"), "?"]
+        sigma = sym("sigma(t) = 1 / (1 + e^(-t))", "σ(t) = 1 / (1 + e^(−t))", r"\sigma(t) = 1 / (1 + e^{-t})")
+        return ["A two-class softmax classifier gives the scores ",
+                eq(sym("(z_1, z_2)", tex="(z_1, z_2)"), vec(p["z"])),
+                " and predicts ", sym("P(y=2) = \"softmax\"(z)_2", "P(y=2) = softmax(z)_2",
+                                       r"P(y=2) = \operatorname{softmax}(z)_2"),
+                ". The same classifier can be written with one sigmoid output, ",
+                sym("P(y=2) = sigma(t)", "P(y=2) = σ(t)", r"P(y=2) = \sigma(t)"), " with ", sigma,
+                ". For these scores, which value of ", sym("t", tex="t"),
+                " gives exactly the same probability?"]
 
 
 class MultilabelDecision(Template):
     id, topic, kind = "multilabel_decision", "multi-label decisions", "multi"
     title = "Which labels does a multi-label classifier predict?"
     assignments = ("a1_softmax",)
+    version = 2  # v1 could draw no label above the threshold (an empty key)
 
     def draw(self, rng):
         threshold = float(rng.choice([0.3, 0.4, 0.5, 0.6]))
@@ -160,8 +178,8 @@ class MultilabelDecision(Template):
 
     def prompt(self, p):
         return ["An image classifier has one sigmoid output per label; for one image they are ",
-                eq(sym("bold(p)", "p"), vec(p["probs"])), ". A label is predicted present when its "
-                "probability is strictly greater than the threshold ", eq(sym("t"), num(p["threshold"])),
+                eq(sym("bold(p)", "p", r"\mathbf{p}"), vec(p["probs"])), ". A label is predicted present when its "
+                "probability is strictly greater than the threshold ", eq(sym("t", tex="t"), num(p["threshold"])),
                 ". Select every label that is predicted present."]
 
 
@@ -187,7 +205,7 @@ class MulticlassVsMultilabel(Template):
         return Solution(options=options)
 
     def prompt(self, p):
-        return ["A network outputs the scores ", eq(sym("bold(z)", "z"), vec(p["z"])),
+        return ["A network outputs the scores ", eq(sym("bold(z)", "z", r"\mathbf{z}"), vec(p["z"])),
                 " for 4 classes. Select every true statement."]
 
 
@@ -211,9 +229,11 @@ class CrossEntropyBatch(Template):
     def prompt(self, p):
         labels = vec([y + 1 for y in p["y"]])
         return ["A batch of ", str(len(p["y"])), " samples has the logits (one row per sample) ",
-                eq(sym("Z"), mat(p["logits"])), " and the true classes ", eq(sym("bold(y)", "y"), labels),
+                eq(sym("Z", tex="Z"), mat(p["logits"])), " and the true classes ",
+                eq(sym("bold(y)", "y", r"\mathbf{y}"), labels),
                 " (classes numbered from 1). Compute the mean cross-entropy ",
-                sym("L = 1/N sum_i -log \"softmax\"(Z_i)_(y_i)", "L = (1/N) Σ_i −log softmax(Z_i)[y_i]"),
+                sym("L = 1/N sum_i -log \"softmax\"(Z_i)_(y_i)", "L = (1/N) Σ_i −log softmax(Z_i)[y_i]",
+                    r"L = \frac{1}{N} \sum_i -\log \operatorname{softmax}(Z_i)_{y_i}"),
                 " (natural logarithm)."]
 
 
@@ -234,11 +254,13 @@ class MultilabelBCE(Template):
 
     def prompt(self, p):
         return ["A multi-label classifier has one sigmoid output per class. For 2 images and 3 classes "
-                "the logits are ", eq(sym("Z"), mat(p["logits"])), " and the targets are ",
-                eq(sym("T"), mat(p["targets"])),
+                "the logits are ", eq(sym("Z", tex="Z"), mat(p["logits"])), " and the targets are ",
+                eq(sym("T", tex="T"), mat(p["targets"])),
                 ". Compute the binary cross-entropy summed over the classes and averaged over the images, ",
                 sym("L = 1/N sum_i sum_c -[t_(i c) log sigma(z_(i c)) + (1 - t_(i c)) log(1 - sigma(z_(i c)))]",
-                    "L = (1/N) Σ_i Σ_c −[t log σ(z) + (1 − t) log(1 − σ(z))]"), "."]
+                    "L = (1/N) Σ_i Σ_c −[t log σ(z) + (1 − t) log(1 − σ(z))]",
+                    r"L = \frac{1}{N} \sum_i \sum_c -\left[t_{ic} \log \sigma(z_{ic}) + (1 - t_{ic}) "
+                    r"\log(1 - \sigma(z_{ic}))\right]"), "."]
 
 
 class MulticlassHinge(Template):
@@ -257,12 +279,13 @@ class MulticlassHinge(Template):
                                              ["hinge_counts_true_class", "hinge_max_not_sum"], (s, y)))
 
     def prompt(self, p):
-        return ["Two samples have the class scores ", eq(sym("S"), mat(p["scores"])),
-                " (one row per sample) and the true classes ", eq(sym("bold(y)", "y"),
-                                                                  vec([y + 1 for y in p["y"]])),
+        return ["Two samples have the class scores ", eq(sym("S", tex="S"), mat(p["scores"])),
+                " (one row per sample) and the true classes ",
+                eq(sym("bold(y)", "y", r"\mathbf{y}"), vec([y + 1 for y in p["y"]])),
                 " (numbered from 1). Compute the mean multi-class hinge loss with margin 1, ",
                 sym("L = 1/N sum_i sum_(k != y_i) max(0, s_(i k) - s_(i y_i) + 1)",
-                    "L = (1/N) Σ_i Σ_{k≠y_i} max(0, s_ik − s_iy_i + 1)"), "."]
+                    "L = (1/N) Σ_i Σ_(k≠y_i) max(0, s_ik − s_iy_i + 1)",
+                    r"L = \frac{1}{N} \sum_i \sum_{k \ne y_i} \max(0, s_{ik} - s_{i y_i} + 1)"), "."]
 
 
 class MultilabelHinge(Template):
@@ -281,11 +304,12 @@ class MultilabelHinge(Template):
                                              ["multilabel_hinge_sum_over_classes"], (s, t)))
 
     def prompt(self, p):
-        return ["A multi-label model scores 2 images on 3 labels: ", eq(sym("S"), mat(p["scores"])),
-                ", with targets ", eq(sym("T"), mat(p["targets"])),
+        return ["A multi-label model scores 2 images on 3 labels: ", eq(sym("S", tex="S"), mat(p["scores"])),
+                ", with targets ", eq(sym("T", tex="T"), mat(p["targets"])),
                 ". Compute the multi-label hinge loss averaged over images and labels, ",
                 sym("L = 1/(N C) sum_i sum_c max(0, 1 - (2 t_(i c) - 1) s_(i c))",
-                    "L = (1/(NC)) Σ_i Σ_c max(0, 1 − (2t_ic − 1) s_ic)"), "."]
+                    "L = (1/(NC)) Σ_i Σ_c max(0, 1 − (2t_ic − 1) s_ic)",
+                    r"L = \frac{1}{NC} \sum_i \sum_c \max(0, 1 - (2 t_{ic} - 1) s_{ic})"), "."]
 
 
 class HingeVersusCrossEntropy(Template):
@@ -319,7 +343,8 @@ class HingeVersusCrossEntropy(Template):
     def prompt(self, p):
         pieces = ["Three models score one image whose true class is class 1 (margin 1 for the hinge loss):"]
         for m, s in enumerate(p["models"]):
-            pieces += [" model ", str(m + 1), ": ", eq(sym("bold(s)", "s"), vec(s)), ";" if m < 2 else "."]
+            pieces += [" model ", str(m + 1), ": ", eq(sym("bold(s)", "s", r"\mathbf{s}"), vec(s)),
+                       ";" if m < 2 else "."]
         return pieces + [" Select every true statement."]
 
 
@@ -341,9 +366,10 @@ class KLDivergence(Template):
         return Solution(key, kit_distractors("a2_losses", "kl_divergence", ["kl_reversed"], (P, Q)))
 
     def prompt(self, p):
-        return ["Two distributions over 3 classes are ", eq(sym("p"), vec(p["p"])), " and ",
-                eq(sym("q"), vec(p["q"])), ". Compute ",
-                sym("D_(K L)(p || q) = sum_j p_j log(p_j / q_j)", "D_KL(p‖q) = Σ_j p_j log(p_j / q_j)"),
+        return ["Two distributions over 3 classes are ", eq(sym("p", tex="p"), vec(p["p"])), " and ",
+                eq(sym("q", tex="q"), vec(p["q"])), ". Compute ",
+                sym("D_(K L)(p || q) = sum_j p_j log(p_j / q_j)", "D_KL(p‖q) = Σ_j p_j log(p_j / q_j)",
+                    r"D_{\mathrm{KL}}(p \,\|\, q) = \sum_j p_j \log(p_j / q_j)"),
                 " (natural logarithm)."]
 
 
@@ -354,6 +380,9 @@ class KaimingStd(Template):
     title = "Kaiming initialisation for a PReLU layer"
     assignments = ("a3_init",)
     rtol, atol = 0.01, 1e-5
+    version = 2  # v1: n undefined for a convolution; slopes 0.1 and 0.2 collided with ignores_slope
+    # sqrt(1 + a^2) must differ from 1 by more than the two tolerances (~2 %): a >= 0.25
+    SLOPES = (0.25, 0.3, 0.5, 0.75)
 
     def draw(self, rng):
         if rng.random() < 0.5:
@@ -362,7 +391,7 @@ class KaimingStd(Template):
         else:
             layer = {"type": "conv", "in": int(rng.choice([3, 16, 32, 64])),
                      "out": int(rng.choice([8, 128, 256])), "kernel": int(rng.choice([3, 5]))}
-        layer["slope"] = float(rng.choice([0.1, 0.2, 0.25, 0.5]))
+        layer["slope"] = float(rng.choice(self.SLOPES))
         return layer
 
     @staticmethod
@@ -377,18 +406,27 @@ class KaimingStd(Template):
                                 (fan_in,), {"negative_slope": p["slope"]})
         wrong.append(exam_mistake("kaiming_std_of_fan_out", "uses the number of outputs instead of inputs",
                                   std(fan_out, negative_slope=p["slope"])))
+        if p["type"] == "conv":
+            wrong.append(exam_mistake("fan_in_without_kernel", "takes n = in_channels, leaving out the k × k "
+                                      "kernel positions", std(p["in"], negative_slope=p["slope"])))
         return Solution(float(std(fan_in, negative_slope=p["slope"])), wrong)
 
     def prompt(self, p):
+        n = sym("n", tex="n")
         if p["type"] == "linear":
             layer = [f"A fully connected layer maps {p['in']} inputs to {p['out']} outputs"]
+            fan_in = [", where ", n, " is the fan-in: the number of inputs of one output unit"]
         else:
             layer = [f"A convolution with {p['in']} input channels, {p['out']} output channels and a "
                      f"{p['kernel']}×{p['kernel']} kernel"]
-        return layer + [" and is followed by a PReLU with negative slope ", eq(sym("a"), num(p["slope"])),
-                        ". Its weights are drawn from ", sym("N(0, sigma^2)", "N(0, σ²)"),
-                        " with Kaiming's rule ", sym("sigma = sqrt(2 / ((1 + a^2) n))", "σ = √(2 / ((1 + a²) n))"),
-                        ". What is σ?"]
+            fan_in = [", where ", n, " is the fan-in: the number of inputs of one output unit, "
+                      "input channels × kernel height × kernel width"]
+        sigma = sym("sigma", "σ", r"\sigma")
+        return layer + [" and is followed by a PReLU with negative slope ", eq(sym("a", tex="a"), num(p["slope"])),
+                        ". Its weights are drawn from ", sym("N(0, sigma^2)", "N(0, σ²)", r"\mathcal{N}(0, \sigma^2)"),
+                        " with Kaiming's rule ", sym("sigma = sqrt(2 / ((1 + a^2) n))", "σ = √(2 / ((1 + a²) n))",
+                                                     r"\sigma = \sqrt{2 / ((1 + a^2)\, n)}"),
+                        *fan_in, ". What is ", sigma, "?"]
 
 
 # --- a4: gradients ----------------------------------------------------------------------
@@ -414,11 +452,13 @@ class OutputGradient(Template):
 
     def prompt(self, p):
         i, j = p["i"] + 1, p["j"] + 1
-        return ["The output layer of a classifier gives the logits ", eq(sym("Z"), mat(p["logits"])),
+        return ["The output layer of a classifier gives the logits ", eq(sym("Z", tex="Z"), mat(p["logits"])),
                 " for ", str(len(p["y"])), " samples with the true classes ",
-                eq(sym("bold(y)", "y"), vec([y + 1 for y in p["y"]])),
+                eq(sym("bold(y)", "y", r"\mathbf{y}"), vec([y + 1 for y in p["y"]])),
                 " (numbered from 1). The loss is the mean softmax cross-entropy over the batch. What is ",
-                sym(f"partial L / partial z_({i},{j})", f"∂L/∂z[{i},{j}]"), " (sample ", str(i),
+                # parenthesised: Typst's "/" binds the nearest atoms (partial (L / partial) z)
+                sym(f"(partial L) / (partial z_({i},{j}))", f"∂L/∂z[{i},{j}]",
+                    f"\\partial L / \\partial z_{{{i},{j}}}"), " (sample ", str(i),
                 ", class ", str(j), ")?"]
 
 
@@ -445,11 +485,13 @@ class Regularisation(Template):
         return Solution(lam * key, wrong)
 
     def prompt(self, p):
-        formula = (sym("R(W) = sum_(i,j) |w_(i j)|", "R(W) = Σ |w_ij|") if p["norm"] == "L1"
-                   else sym("R(W) = sum_(i,j) w_(i j)^2", "R(W) = Σ w_ij²"))
-        return ["A layer has the weights ", eq(sym("W"), mat(p["W"])), ". The training loss adds the ",
-                p["norm"], " penalty ", sym("lambda R(W)", "λ R(W)"), " with ", formula, " and ",
-                eq(sym("lambda", "λ"), num(p["lam"])), ". What is ", sym("lambda R(W)", "λ R(W)"), "?"]
+        formula = (sym("R(W) = sum_(i,j) |w_(i j)|", "R(W) = Σ |w_ij|", r"R(W) = \sum_{i,j} |w_{ij}|")
+                   if p["norm"] == "L1" else
+                   sym("R(W) = sum_(i,j) w_(i j)^2", "R(W) = Σ w_ij²", r"R(W) = \sum_{i,j} w_{ij}^2"))
+        penalty = sym("lambda R(W)", "λ R(W)", r"\lambda R(W)")
+        return ["A layer has the weights ", eq(sym("W", tex="W"), mat(p["W"])), ". The training loss adds the ",
+                p["norm"], " penalty ", penalty, " with ", formula, " and ",
+                eq(sym("lambda", "λ", r"\lambda"), num(p["lam"])), ". What is ", penalty, "?"]
 
 
 # --- a5: finetuning ---------------------------------------------------------------------

@@ -29,15 +29,16 @@ class BuildResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def write_outputs(exam: Exam, out: Path, pdf: bool = True, workers: int = 2) -> BuildResult:
+def write_outputs(exam: Exam, out: Path, pdf: bool = True, workers: int = 2, lms_math: str = "tex") -> BuildResult:
+    """Every output under ``out``; ``lms_math``: "tex" (formulas for MathJax) or "plain"."""
     out.mkdir(parents=True, exist_ok=True)
     result = BuildResult(exam, out)
     steps = [
         ("manifest", lambda: {"manifest": _manifest(exam, out)}),
         ("keys", lambda: keys.write_keys(exam, out)),
-        ("moodle", lambda: {"moodle": moodle.write_moodle(exam, out)}),
-        ("canvas_qti12", lambda: {"canvas_qti12": qti.write_canvas(exam, out)}),
-        ("qti21", lambda: {"qti21": qti.write_qti21(exam, out)}),
+        ("moodle", lambda: {"moodle": moodle.write_moodle(exam, out, lms_math)}),
+        ("canvas_qti12", lambda: {"canvas_qti12": qti.write_canvas(exam, out, lms_math)}),
+        ("qti21", lambda: {"qti21": qti.write_qti21(exam, out, lms_math)}),
     ]
     if pdf:
         steps.append(("pdf", lambda: render_pdf.write_pdfs(exam, out, workers=workers)))
@@ -56,7 +57,8 @@ def _manifest(exam: Exam, out: Path) -> Path:
 
 def build_exam(*, roster: Path, secret_file: Path, exam_id: str, out: Path, title: str = "",
                forms: int | None = None, templates_dir: Path | None = None,
-               questions: list[str] | None = None, pdf: bool = True, workers: int = 2) -> BuildResult:
+               questions: list[str] | None = None, pdf: bool = True, workers: int = 2,
+               lms_math: str = "tex") -> BuildResult:
     """Draw every student's variant and write all outputs under ``out``."""
     started = time.perf_counter()
     secret = read_secret(secret_file)
@@ -65,6 +67,6 @@ def build_exam(*, roster: Path, secret_file: Path, exam_id: str, out: Path, titl
     exam = build_variants(students, templates, secret, exam_id, title=title, forms=forms,
                           templates_dir=str(templates_dir) if templates_dir else None)
     drawn = time.perf_counter() - started
-    result = write_outputs(exam, Path(out), pdf=pdf, workers=workers)
+    result = write_outputs(exam, Path(out), pdf=pdf, workers=workers, lms_math=lms_math)
     result.seconds = {"draw": drawn, **result.seconds}
     return result

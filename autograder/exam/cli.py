@@ -3,10 +3,12 @@
     autograder exam list [--templates DIR]
     autograder exam build --roster roster.csv --secret-file secret.txt --exam-id ID --out DIR
                           [--title T] [--forms N] [--templates DIR] [--questions a,b,...] [--no-pdf]
+                          [--lms-math tex|plain]
     autograder exam grade --manifest DIR/manifest.json --responses responses.csv --out DIR
                           [--multi-policy all_or_nothing|right_minus_wrong|per_option]
+                          [--strict] [--no-decimal-comma]
     autograder exam regrade --manifest OLD/manifest.json --responses responses.csv --out DIR
-                            [--templates DIR] [--multi-policy ...]
+                            [--templates DIR] [--multi-policy ...] [--strict] [--no-decimal-comma]
     autograder exam coding build --roster roster.csv --secret-file secret.txt --exam-id ID
                                  --tasks softmax,cross_entropy,... [--draw K] --out DIR
     autograder exam coding grade --manifest DIR/coding_manifest.json --submissions DIR --out DIR
@@ -37,7 +39,8 @@ def cmd_build(args) -> int:
     result = build_exam(roster=Path(args.roster), secret_file=Path(args.secret_file), exam_id=args.exam_id,
                         out=Path(args.out), title=args.title or "", forms=args.forms,
                         templates_dir=Path(args.templates) if args.templates else None,
-                        questions=_questions(args.questions), pdf=not args.no_pdf, workers=args.workers)
+                        questions=_questions(args.questions), pdf=not args.no_pdf, workers=args.workers,
+                        lms_math=args.lms_math)
     exam = result.exam
     print(f"exam {exam.exam_id}: {len(exam.variants)} students, {len(exam.templates)} questions, "
           f"{exam.max_points:g} points" + (f", {exam.forms} forms" if exam.forms else ""))
@@ -52,7 +55,7 @@ def cmd_grade(args) -> int:
     from .variants import read_manifest
 
     grades = grade(read_manifest(Path(args.manifest)), read_responses(Path(args.responses)),
-                   MultiPolicy(args.multi_policy))
+                   MultiPolicy(args.multi_policy), strict=args.strict, decimal_comma=not args.no_decimal_comma)
     files = write_grades(grades, Path(args.out))
     for warning in grades.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -67,7 +70,8 @@ def cmd_regrade(args) -> int:
     out = Path(args.out)
     changes, notes = regrade(manifest_path=Path(args.manifest), responses_path=Path(args.responses), out=out,
                              templates_dir=Path(args.templates) if args.templates else None,
-                             policy=MultiPolicy(args.multi_policy))
+                             policy=MultiPolicy(args.multi_policy), strict=args.strict,
+                             decimal_comma=not args.no_decimal_comma)
     for note in notes:
         print(f"template changed: {note}")
     print(f"{len(changes)} student(s) changed score")
@@ -137,12 +141,18 @@ def register(subparsers) -> None:
     b.add_argument("--questions", metavar="IDS", help="comma-separated template ids, in exam order (default: all)")
     b.add_argument("--no-pdf", action="store_true", help="skip the PDFs (exports and keys only)")
     b.add_argument("--workers", type=int, default=2, help="threads compiling PDFs (default 2)")
+    b.add_argument("--lms-math", choices=("tex", "plain"), default="tex",
+                   help="formulas in Moodle/Canvas/QTI text: TeX \\( ... \\) for MathJax (default) or plain Unicode")
     b.set_defaults(func=_run(cmd_build))
 
     def policy(p):
         p.add_argument("--multi-policy", default="all_or_nothing",
                        choices=("all_or_nothing", "right_minus_wrong", "per_option"),
                        help="partial credit for select-all questions (default all_or_nothing)")
+        p.add_argument("--strict", action="store_true",
+                       help="two different answers to one question: grade neither (default: the last row wins)")
+        p.add_argument("--no-decimal-comma", action="store_true",
+                       help="refuse 0,5 (default: read it as 0.5)")
 
     g = sub.add_parser("grade", help="grade a responses CSV (student_id, question, answer)")
     g.add_argument("--manifest", required=True, metavar="JSON")

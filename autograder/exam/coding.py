@@ -14,7 +14,6 @@ hidden inputs and a TA can regenerate any student's cases from the manifest.
 
 from __future__ import annotations
 
-import csv
 import inspect
 import json
 from collections.abc import Callable
@@ -24,7 +23,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from .. import inputs
+from .. import csvsafe, inputs
 from ..assignment import ASSIGNMENTS_DIR, reference_outputs
 from ..cases import Case
 from ..sandbox import Limits, SandboxSettings
@@ -288,7 +287,7 @@ def grade_coding_exam(*, manifest_path: Path, submissions: Path, out: Path,
             progress(f"{sid}: {result.status} {result.score:g}/{row['max_score']:g}")
     gradebook = out / "gradebook.csv"
     with open(gradebook, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["submission", "status", "score", "max_score", *functions])
+        writer = csvsafe.dict_writer(handle, ["submission", "status", "score", "max_score", *functions])
         writer.writeheader()
         writer.writerows(rows)
     return gradebook

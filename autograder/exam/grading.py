@@ -5,8 +5,19 @@ the question id (template id) or its number ("3" or "Q3"). Answers: a number for
 questions (in the unit the question asked for), a letter for choice questions, letters for
 select-all questions ("A;C", "A,C", "A C" or "AC"). A blank or missing answer earns 0.
 
+Numbers as people write them (``parse_number``): "0.5", "-2", "1e-3", "−0.5" (Unicode
+minus) and, unless ``decimal_comma=False`` (``--no-decimal-comma``), "0,5". Refused, with
+the line and the reason in a warning and in ``details.csv``: "1_000", "1 000", "1,000.5",
+"12,345" (a thousands separator or a decimal comma? write 12345 or 12.345), "1/2", "inf",
+anything else that is not one plain number. A refused answer is ``invalid`` and earns 0.
+
+Several rows for one student and question: identical answers count once; different ones
+are reported, and the last row in the file is graded (``strict=True``, ``--strict``:
+neither is graded, the answer is ``invalid``). The rest of the class is graded either way.
+
 Numeric: full points when |answer - key| <= tolerance. A wrong answer that lies within
-tolerance of a distractor is reported with that common mistake's name.
+tolerance of a distractor is reported with that common mistake's name and description;
+so is a wrong choice, and every wrong option ticked in a select-all question.
 Select-all, by ``MultiPolicy``:
   all_or_nothing      full points only for exactly the correct set;
   right_minus_wrong   points × max(0, right chosen / #right − wrong chosen / #wrong);
@@ -23,6 +34,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from .. import csvsafe
 from .model import option_letter
 
 
@@ -46,6 +58,7 @@ class Mark:
     status: str  # correct | partial | wrong | blank | invalid
     mistake: str = ""
     mistake_description: str = ""
+    note: str = ""  # why an answer was refused, or which of several rows was graded
 
 
 @dataclass
@@ -75,6 +88,32 @@ def read_responses(path: Path) -> list[tuple[int, str, str, str]]:
                  (row["answer"] or "").strip()) for line, row in enumerate(reader, start=2)]
 
 
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
+_GROUPED = re.compile(r"[+-]?[1-9]\d{0,2},\d{3}")  # 1,000 or 12,345: thousands or decimals?
+
+
+def parse_number(text: str, decimal_comma: bool = True) -> tuple[float | None, str]:
+    """(value, "") for one plain number, else (None, the reason it is refused)."""
+    answer = text.strip().replace("−", "-").replace("\u2009", " ")
+    if "_" in answer:
+        return None, f"{text!r} is not a number: underscores are not accepted (write 1000, not 1_000)"
+    if re.search(r"\s", answer):
+        return None, f"{text!r} is not a number: spaces inside a number are not accepted"
+    if not _NUMBER.fullmatch(answer):
+        return None, f"{text!r} is not a number"
+    if "," in answer:
+        if not decimal_comma:
+            return None, f"{text!r}: decimal commas are not accepted here (write {answer.replace(',', '.')})"
+        if _GROUPED.fullmatch(answer):
+            return None, (f"{text!r} is ambiguous: a thousands separator or a decimal comma? "
+                          f"(write {answer.replace(',', '')} or {answer.replace(',', '.')})")
+        answer = answer.replace(",", ".")
+    value = float(answer)
+    if not math.isfinite(value):
+        return None, f"{text!r} is not a finite number"
+    return value, ""
+
+
 def _letters(answer: str, n_options: int) -> set[int] | None:
     compact = re.sub(r"[\s,;]+", "", answer.upper())
     if not re.fullmatch(r"[A-Z]*", compact):
@@ -87,7 +126,14 @@ def _near(value: float, target: float, tolerance: float) -> bool:
     return math.isfinite(target) and abs(value - target) <= tolerance
 
 
-def mark(entry: dict, student_id: str, answer: str, policy: MultiPolicy) -> Mark:
+def _description(entry: dict, option: dict) -> str:
+    """An option's mistake description (manifests before options kept it: the distractors')."""
+    if option.get("description"):
+        return option["description"]
+    return next((d["description"] for d in entry.get("distractors", []) if d["mistake"] == option.get("mistake")), "")
+
+
+def mark(entry: dict, student_id: str, answer: str, policy: MultiPolicy, decimal_comma: bool = True) -> Mark:
     """One answer against one manifest question entry."""
     points = float(entry["points"])
     result = Mark(student_id, entry["qid"], answer, 0.0, points, "blank")
@@ -95,13 +141,9 @@ def mark(entry: dict, student_id: str, answer: str, policy: MultiPolicy) -> Mark
         return result
     kind = entry["kind"]
     if kind == "numeric":
-        try:
-            value = float(answer.replace("−", "-"))
-        except ValueError:
-            result.status = "invalid"
-            return result
-        if not math.isfinite(value):
-            result.status = "invalid"
+        value, reason = parse_number(answer, decimal_comma)
+        if value is None:
+            result.status, result.note = "invalid", reason
             return result
         if _near(value, entry["key"], entry["tolerance"]):
             result.points, result.status = points, "correct"
@@ -117,6 +159,8 @@ def mark(entry: dict, student_id: str, answer: str, policy: MultiPolicy) -> Mark
     chosen = _letters(answer, len(options))
     if chosen is None or (kind == "choice" and len(chosen) != 1):
         result.status = "invalid"
+        result.note = (f"{answer!r}: choose one letter of A-{option_letter(len(options) - 1)}" if kind == "choice"
+                       else f"{answer!r}: letters of A-{option_letter(len(options) - 1)} only")
         return result
     right = {i for i, o in enumerate(options) if o["correct"]}
     if kind == "choice":
@@ -125,7 +169,9 @@ def mark(entry: dict, student_id: str, answer: str, policy: MultiPolicy) -> Mark
             result.points, result.status = points, "correct"
         else:
             result.status = "wrong"
-            result.mistake = options[pick].get("mistake") or ""
+            if options[pick].get("mistake"):
+                result.mistake = options[pick]["mistake"]
+                result.mistake_description = _description(entry, options[pick])
         return result
     wrong = set(range(len(options))) - right
     if policy is MultiPolicy.ALL_OR_NOTHING:
@@ -136,17 +182,41 @@ def mark(entry: dict, student_id: str, answer: str, policy: MultiPolicy) -> Mark
         fraction = (len(chosen & right) + len(wrong - chosen)) / len(options)
     result.points = points * fraction
     result.status = "correct" if fraction == 1.0 else "partial" if fraction > 0 else "wrong"
-    mistakes = [options[i]["mistake"] for i in sorted(chosen & wrong) if options[i].get("mistake")]
-    result.mistake = ";".join(mistakes)
+    named = [options[i] for i in sorted(chosen & wrong) if options[i].get("mistake")]
+    result.mistake = ";".join(o["mistake"] for o in named)
+    result.mistake_description = "; ".join(_description(entry, o) for o in named)
     return result
 
 
+def _one_answer(rows: list[tuple[int, str]], sid: str, qid: str, strict: bool,
+                warnings: list[str]) -> tuple[str | None, int, str]:
+    """(answer, line, note) from every row of one student and question; answer None:
+    refused (``strict`` and different answers)."""
+    line, answer = rows[-1]
+    if len(rows) == 1:
+        return answer, line, ""
+    lines = ", ".join(str(n) for n, _ in rows)
+    if len({a for _, a in rows}) == 1:
+        warnings.append(f"lines {lines}: the same answer from {sid} to {qid} {len(rows)} times; counted once")
+        return answer, line, ""
+    if strict:
+        note = f"{len(rows)} different answers (lines {lines}); --strict grades none of them"
+        warnings.append(f"lines {lines}: {note} for {sid}, {qid}")
+        return None, line, note
+    note = f"{len(rows)} different answers (lines {lines}); the last one (line {line}) is graded"
+    warnings.append(f"lines {lines}: {note} for {sid}, {qid}")
+    return answer, line, note
+
+
 def grade(manifest: dict, responses: list[tuple[int, str, str, str]],
-          policy: MultiPolicy = MultiPolicy.ALL_OR_NOTHING) -> Grades:
+          policy: MultiPolicy = MultiPolicy.ALL_OR_NOTHING, *, strict: bool = False,
+          decimal_comma: bool = True) -> Grades:
+    """Every student's marks; problems with single rows become warnings (with the line),
+    never an error that stops the class from being graded."""
     variants = {v["student_id"]: v for v in manifest["variants"]}
     questions = [t["id"] for t in manifest["templates"]]
     by_number = {str(i + 1): q for i, q in enumerate(questions)}
-    answers: dict[tuple[str, str], str] = {}
+    rows: dict[tuple[str, str], list[tuple[int, str]]] = {}
     warnings = []
     for line, sid, question, answer in responses:
         qid = by_number.get(question.upper().removeprefix("Q"), question) if question not in questions else question
@@ -156,13 +226,23 @@ def grade(manifest: dict, responses: list[tuple[int, str, str, str]],
         if qid not in questions:
             warnings.append(f"line {line}: unknown question {question!r}; ignored")
             continue
-        if (sid, qid) in answers:
-            raise ResponsesError(f"line {line}: a second answer from {sid} to {qid}")
-        answers[(sid, qid)] = answer
+        rows.setdefault((sid, qid), []).append((line, answer))
     marks = {}
     for sid, variant in variants.items():
         for entry in variant["questions"]:
-            marks[(sid, entry["qid"])] = mark(entry, sid, answers.get((sid, entry["qid"]), ""), policy)
+            found = rows.get((sid, entry["qid"]))
+            if not found:
+                marks[(sid, entry["qid"])] = mark(entry, sid, "", policy, decimal_comma)
+                continue
+            answer, line, note = _one_answer(found, sid, entry["qid"], strict, warnings)
+            if answer is None:
+                result = Mark(sid, entry["qid"], found[-1][1], 0.0, float(entry["points"]), "invalid", note=note)
+            else:
+                result = mark(entry, sid, answer, policy, decimal_comma)
+                if result.status == "invalid" and result.note:
+                    warnings.append(f"line {line}: {sid}, {entry['qid']}: {result.note}; 0 points")
+                result.note = "; ".join(n for n in (result.note, note) if n)
+            marks[(sid, entry["qid"])] = result
     students = [{"student_id": v["student_id"], "name": v["name"], "form": v["form"] or ""}
                 for v in manifest["variants"]]
     return Grades(questions, students, marks, warnings)
@@ -178,7 +258,7 @@ def write_grades(grades: Grades, out: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     summary = out / "grades.csv"
     with open(summary, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csvsafe.writer(handle)
         writer.writerow(["student_id", "name", "form", "score", "max_score", *grades.questions])
         for s in grades.students:
             sid = s["student_id"]
@@ -186,14 +266,14 @@ def write_grades(grades: Grades, out: Path) -> dict[str, Path]:
                              *[_points(grades.marks[(sid, q)].points) for q in grades.questions]])
     details = out / "details.csv"
     with open(details, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csvsafe.writer(handle)
         writer.writerow(["student_id", "question", "answer", "points", "max_points", "status", "mistake",
-                         "mistake_description"])
+                         "mistake_description", "note"])
         for s in grades.students:
             for q in grades.questions:
                 m = grades.marks[(s["student_id"], q)]
                 writer.writerow([m.student_id, m.question, m.answer, _points(m.points), _points(m.max_points),
-                                 m.status, m.mistake, m.mistake_description])
+                                 m.status, m.mistake, m.mistake_description, m.note])
     return {"grades": summary, "details": details}
 
 
@@ -223,15 +303,44 @@ def compare(old: Grades, new: Grades) -> list[Change]:
     return changes
 
 
-def write_changes(changes: list[Change], notes: list[str], out: Path) -> Path:
+def changed_keys(old_manifest: dict, new_manifest: dict) -> dict[str, int]:
+    """Per template id: how many students' keys (numeric value, or which printed options
+    are right) differ between two manifests of the same exam."""
+    counts: dict[str, int] = {}
+    for old_v, new_v in zip(old_manifest["variants"], new_manifest["variants"], strict=True):
+        for old_q, new_q in zip(old_v["questions"], new_v["questions"], strict=True):
+            if old_q["kind"] == "numeric":
+                moved = not math.isclose(old_q["key"], new_q["key"], rel_tol=1e-12, abs_tol=1e-15)
+            else:
+                moved = old_q["key"] != new_q["key"]
+            if moved:
+                counts[old_q["template"]] = counts.get(old_q["template"], 0) + 1
+    return counts
+
+
+def write_changes(changes: list[Change], notes: list[str], out: Path,
+                  keys_changed: dict[str, int] | None = None) -> Path:
+    """``changes.csv`` (whose score moved) and ``regrade.json``: ``changed_templates`` names
+    every template whose version, file or code changed or whose keys moved, with the
+    reasons and how many keys moved; ``template_changes`` holds the notes as text."""
+    keys_changed = keys_changed or {}
     path = out / "changes.csv"
     with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csvsafe.writer(handle)
         writer.writerow(["student_id", "name", "old_score", "new_score", "delta", "questions"])
         for c in changes:
             writer.writerow([c.student_id, c.name, _points(c.old_score), _points(c.new_score),
                              ("+" if c.delta > 0 else "") + _points(c.delta), ";".join(c.questions)])
+    named: dict[str, dict] = {}
+    for note in notes:
+        template_id, _, reason = note.partition(": ")
+        named.setdefault(template_id, {"template": template_id, "reasons": [], "keys_changed": 0})
+        named[template_id]["reasons"].append(reason)
+    for template_id, count in keys_changed.items():
+        named.setdefault(template_id, {"template": template_id, "reasons": [], "keys_changed": 0})
+        named[template_id]["keys_changed"] = count
     (out / "regrade.json").write_text(json.dumps({
+        "changed_templates": list(named.values()),
         "template_changes": notes,
         "changed": [{"student_id": c.student_id, "old_score": c.old_score, "new_score": c.new_score,
                      "delta": c.delta, "questions": c.questions} for c in changes]}, indent=1) + "\n")
@@ -243,22 +352,24 @@ def letters(indices) -> str:
 
 
 def regrade(*, manifest_path: Path, responses_path: Path, out: Path, templates_dir: Path | None = None,
-            policy: MultiPolicy = MultiPolicy.ALL_OR_NOTHING) -> tuple[list[Change], list[str]]:
+            policy: MultiPolicy = MultiPolicy.ALL_OR_NOTHING, strict: bool = False,
+            decimal_comma: bool = True) -> tuple[list[Change], list[str]]:
     """Grade with the manifest's keys and with keys re-solved by today's templates (same
-    parameters, order and units as printed); write the new manifest, key, grades and
-    ``changes.csv`` (whose score changed and by how much) under ``out``."""
+    parameters, order, units and printed options); write the new manifest, key, grades,
+    ``changes.csv`` (whose score changed and by how much) and ``regrade.json`` under ``out``."""
     from .keys import write_keys
     from .variants import manifest, read_manifest, rebuild, write_manifest
 
     data = read_manifest(manifest_path)
     responses = read_responses(responses_path)
-    old = grade(data, responses, policy)
+    old = grade(data, responses, policy, strict=strict, decimal_comma=decimal_comma)
     exam, notes = rebuild(data, templates_dir)
-    new = grade(manifest(exam), responses, policy)
+    new_manifest = manifest(exam)
+    new = grade(new_manifest, responses, policy, strict=strict, decimal_comma=decimal_comma)
     out.mkdir(parents=True, exist_ok=True)
     write_manifest(exam, out / "manifest.json")
     write_keys(exam, out)
     write_grades(new, out)
     changes = compare(old, new)
-    write_changes(changes, notes, out)
+    write_changes(changes, notes, out, changed_keys(data, new_manifest))
     return changes, notes

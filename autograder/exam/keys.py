@@ -8,13 +8,13 @@ option's text and the distractors (mistake name, value).
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 
+from .. import csvsafe
 from .model import Question, option_letter
 from .variants import Exam
 
@@ -60,7 +60,7 @@ def write_keys(exam: Exam, out: Path) -> dict[str, Path]:
     rows = key_rows(exam)
     csv_path = out / "key.csv"
     with open(csv_path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=KEY_COLUMNS)
+        writer = csvsafe.dict_writer(handle, KEY_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
     detail = []
@@ -70,7 +70,8 @@ def write_keys(exam: Exam, out: Path) -> dict[str, Path]:
             entry["key_value"] = q.key
             entry["tolerance"] = q.tolerance
             entry["options"] = [{"letter": option_letter(i), "correct": o.correct, "mistake": o.mistake,
-                                 "text": _plain(o.text)} for i, o in enumerate(q.options)]
+                                 "description": o.description, "text": _plain(o.text)}
+                                for i, o in enumerate(q.options)]
             entry["distractors"] = [{"mistake": d.mistake, "description": d.description,
                                      "value": d.value if math.isfinite(d.value) else None}
                                     for d in q.distractors]

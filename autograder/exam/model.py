@@ -8,7 +8,8 @@ another distractor, picks a unit (answers below Canvas's 4-decimal resolution ar
 in units of 10^-k), and shuffles the options of choice questions.
 
 Kinds: ``numeric`` (a number within tolerance), ``choice`` (one correct option),
-``multi`` (select all that apply).
+``multi`` (select all that apply: at least one option is right and at least one wrong,
+so every LMS can score it and "tick nothing" is never the key).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .markup import Math, Pieces
 from .seeding import generator
 
 KINDS = ("numeric", "choice", "multi")
+OPTION_DIGITS = 4  # significant digits of a computed value printed as an option
 MAX_DRAWS = 200
 # Canvas keeps 4 decimals: a tolerance of at least 5e-4 (in the asked unit) survives it.
 MIN_ASKED_TOLERANCE = 5e-4
@@ -44,12 +46,14 @@ class Distractor:
 
 @dataclass
 class Option:
-    """A choice: its text (``Pieces``), whether it is correct, and the mistake behind it."""
+    """A choice: its text (``Pieces``), whether it is correct, the mistake behind it and,
+    for a numeric choice, the value it stands for (in the asked unit)."""
 
     text: Pieces
     correct: bool
     mistake: str | None = None
     description: str = ""
+    value: float | None = None
 
 
 @dataclass
@@ -119,8 +123,13 @@ def conflicts(template: Template, solution: Solution) -> list[str]:
         texts = [markup.to_plain(o.text) for o in solution.options]
         if len(set(texts)) != len(texts):
             problems.append("two options read the same")
-        if template.kind == "choice" and sum(o.correct for o in solution.options) != 1:
+        right = sum(o.correct for o in solution.options)
+        if template.kind == "choice" and right != 1:
             problems.append("a choice question needs exactly one correct option")
+        if template.kind == "multi" and right == 0:
+            problems.append("a select-all question needs at least one correct option")
+        if template.kind == "multi" and right == len(solution.options):
+            problems.append("a select-all question needs at least one wrong option")
     return problems
 
 
@@ -174,8 +183,10 @@ class Question:
             "key": self.key, "tolerance": self.tolerance,
             "distractors": [{**asdict(d), "value": d.value if _finite(d.value) else None}
                             for d in self.distractors],
-            "options": [{"text": markup.to_plain(o.text), "correct": o.correct,
-                         "mistake": o.mistake} for o in self.options],
+            "options": [{"text": markup.to_plain(o.text), "correct": o.correct, "mistake": o.mistake,
+                         "description": o.description,
+                         "value": o.value}
+                        for o in self.options],
             "order": self.order,
         }
 
@@ -222,11 +233,15 @@ def instantiate(template: Template, qid: str, number: int, seed: str,
             tolerance = template.tolerance(solution.value) / scale
             distractors = [d for d in distractors if _finite(d.value)]
         else:
-            options = [Option([markup.num(solution.value / scale)], True)] + [
-                Option([markup.num(d.value)], False, d.mistake, d.description) for d in distractors]
+            key_value = solution.value / scale
+            options = [Option([markup.num(key_value, OPTION_DIGITS)], True, value=key_value)] + [
+                Option([markup.num(d.value, OPTION_DIGITS)], False, d.mistake, d.description, d.value)
+                for d in distractors]
         if exponent:
-            prompt += [" Give the answer in units of ", Math(f"10^(-{exponent})", f"10^-{exponent}"),
-                       f" (for example, 2.5·10^-{exponent} is entered as 2.5)."]
+            example = unit_math(exponent)
+            example = Math(f"2.5 dot {example.typst}", f"2.5·{example.plain}", f"2.5 \\cdot {example.tex}")
+            prompt += [" Give the answer in units of ", unit_math(exponent), " (for example, ", example,
+                       " is entered as 2.5)."]
     else:
         options = list(solution.options)
     if options:
@@ -245,6 +260,12 @@ def instantiate(template: Template, qid: str, number: int, seed: str,
                     draws=draws, unit_exponent=exponent, rtol=template.rtol, atol=template.atol,
                     key=key, tolerance=tolerance, distractors=distractors, options=options,
                     order=list(order or []), prompt=prompt)
+
+
+def unit_math(exponent: int) -> Math:
+    """10^-k as a formula (never a literal caret in print)."""
+    return Math(f"10^(-{exponent})", f"10{markup.format_number(-exponent).translate(markup._SUPERSCRIPT)}",
+                f"10^{{-{exponent}}}")
 
 
 def option_letter(index: int) -> str:

@@ -7,7 +7,8 @@ then every common mistake as a 0 % answer with a tolerance of its own and feedba
 the mistake (Moodle takes the first answer whose interval holds the response; the build
 guarantees the intervals are disjoint). multichoice: single (one correct, 100 %) or
 select-all (each correct option +100/k %, each wrong one -100/m %), mistake feedback on
-the distractor options.
+the distractor options. Formulas are TeX between ``\\( ... \\)`` for Moodle's MathJax filter
+(``math_style="plain"``: plain Unicode, for a site without it).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ def _fraction(x: float) -> str:
     return f"{x:.5f}".rstrip("0").rstrip(".")
 
 
-def _common(question: ET.Element, q: Question, name: str) -> None:
+def _common(question: ET.Element, q: Question, name: str, math_style: str) -> None:
     _text(question, "name", name, fmt=None)
-    _text(question, "questiontext", f"<p>{to_html(q.prompt)}</p>")
+    _text(question, "questiontext", f"<p>{to_html(q.prompt, math_style)}</p>")
     _text(question, "generalfeedback", "")
     ET.SubElement(question, "defaultgrade").text = _fraction(q.points)
     ET.SubElement(question, "penalty").text = "0"
@@ -42,9 +43,9 @@ def _common(question: ET.Element, q: Question, name: str) -> None:
     ET.SubElement(question, "idnumber").text = name.replace(" ", "_")
 
 
-def numerical(q: Question, name: str) -> ET.Element:
+def numerical(q: Question, name: str, math_style: str = "tex") -> ET.Element:
     question = ET.Element("question", {"type": "numerical"})
-    _common(question, q, name)
+    _common(question, q, name, math_style)
     answers = [(100, q.key, q.tolerance, "Correct.")]
     for d in q.distractors:
         if math.isfinite(d.value):
@@ -62,9 +63,9 @@ def numerical(q: Question, name: str) -> ET.Element:
     return question
 
 
-def multichoice(q: Question, name: str) -> ET.Element:
+def multichoice(q: Question, name: str, math_style: str = "tex") -> ET.Element:
     question = ET.Element("question", {"type": "multichoice"})
-    _common(question, q, name)
+    _common(question, q, name, math_style)
     single = q.kind == "choice"
     ET.SubElement(question, "single").text = "true" if single else "false"
     ET.SubElement(question, "shuffleanswers").text = "false"  # letters as printed on the PDF
@@ -79,7 +80,7 @@ def multichoice(q: Question, name: str) -> ET.Element:
         else:
             fraction = 100.0 / n_right if option.correct else -100.0 / max(n_wrong, 1)
         answer = ET.SubElement(question, "answer", {"fraction": _fraction(fraction), "format": "html"})
-        ET.SubElement(answer, "text").text = to_html(option.text)
+        ET.SubElement(answer, "text").text = to_html(option.text, math_style)
         feedback = f"Common mistake ({option.mistake}): {option.description}." if option.mistake else ""
         _text(answer, "feedback", feedback)
     return question
@@ -92,7 +93,7 @@ def category(path: str) -> ET.Element:
     return question
 
 
-def quiz(exam: Exam) -> ET.Element:
+def quiz(exam: Exam, math_style: str = "tex") -> ET.Element:
     root = ET.Element("quiz")
     variants = exam.distinct_variants()
     for position, template in enumerate(exam.templates):
@@ -100,13 +101,13 @@ def quiz(exam: Exam) -> ET.Element:
         for v in variants:
             q = v.questions[position]
             name = f"{exam.exam_id} Q{q.number} {q.qid} {v.label}"
-            root.append(numerical(q, name) if q.kind == "numeric" else multichoice(q, name))
+            root.append(numerical(q, name, math_style) if q.kind == "numeric" else multichoice(q, name, math_style))
     return root
 
 
-def write_moodle(exam: Exam, out: Path) -> Path:
+def write_moodle(exam: Exam, out: Path, math_style: str = "tex") -> Path:
     path = out / "moodle.xml"
-    tree = ET.ElementTree(quiz(exam))
+    tree = ET.ElementTree(quiz(exam, math_style))
     ET.indent(tree)
     tree.write(path, encoding="UTF-8", xml_declaration=True)
     return path

@@ -7,7 +7,14 @@ variant (form, or student).
 Canvas keeps 4 decimals of a numerical answer and rounds smaller values to 0, so every
 numeric question is asked in a unit (10^-k, stated in its text) that makes its tolerance
 at least 5e-4 (``model.unit_exponent``), and numbers are written without exponents
-(Canvas New Quizzes refuses 1E+6).
+(Canvas New Quizzes refuses 1E+6). Formulas are TeX between ``\\( ... \\)`` for MathJax
+(``math_style="plain"``: plain Unicode).
+
+Which package is for whom: ``canvas_qti12.zip`` is the one to import into Canvas (Classic
+Quizzes, "QTI .zip file"). ``qti21.zip`` is for QTI 2.1 players and item banks (TAO, any
+player built on oat-sa/qti-sdk); it is checked against the QTI 2.1 schema and qti-sdk, not
+against Canvas, and its manifest says so (``<schema>QTIv2.1 Package</schema>`` and a
+description in its metadata).
 """
 
 from __future__ import annotations
@@ -26,6 +33,11 @@ from .variants import Exam
 QTI12_NS = "http://www.imsglobal.org/xsd/ims_qtiasiv1p2"
 QTI21_NS = "http://www.imsglobal.org/xsd/imsqti_v2p1"
 IMSCP_NS = "http://www.imsglobal.org/xsd/imscp_v1p1"
+IMSMD_NS = "http://www.imsglobal.org/xsd/imsmd_v1p2"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+ET.register_namespace("imsmd", IMSMD_NS)
+QTI21_PURPOSE = ("IMS QTI 2.1 package for QTI 2.1 players (TAO, players built on oat-sa/qti-sdk). "
+                 "Not for Canvas: import canvas_qti12.zip (QTI 1.2) into Canvas instead.")
 MAP_RESPONSE = "http://www.imsglobal.org/question/qti_v2p1/rptemplates/map_response"
 
 
@@ -59,7 +71,7 @@ def _material(parent, html: str) -> None:
     _sub(material, "mattext", {"texttype": "text/html"}, html)
 
 
-def canvas_item(q: Question, item_id: str, title: str) -> ET.Element:
+def canvas_item(q: Question, item_id: str, title: str, math_style: str = "tex") -> ET.Element:
     item = ET.Element("item", {"ident": item_id, "title": title})
     metadata = _sub(_sub(item, "itemmetadata"), "qtimetadata")
     for label, entry in (("question_type", CANVAS_TYPES[q.kind]), ("points_possible", decimal_text(q.points))):
@@ -67,7 +79,7 @@ def canvas_item(q: Question, item_id: str, title: str) -> ET.Element:
         _sub(field, "fieldlabel", text=label)
         _sub(field, "fieldentry", text=entry)
     presentation = _sub(item, "presentation")
-    _material(presentation, f"<p>{to_html(q.prompt)}</p>")
+    _material(presentation, f"<p>{to_html(q.prompt, math_style)}</p>")
     processing = ET.Element("resprocessing")
     outcomes = _sub(processing, "outcomes")
     _sub(outcomes, "decvar", {"maxvalue": "100", "minvalue": "0", "varname": "SCORE", "vartype": "Decimal"})
@@ -87,7 +99,7 @@ def canvas_item(q: Question, item_id: str, title: str) -> ET.Element:
         choices = _sub(response, "render_choice")
         for i, option in enumerate(q.options):
             label = _sub(choices, "response_label", {"ident": option_letter(i)})
-            _material(label, to_html(option.text))
+            _material(label, to_html(option.text, math_style))
         for i, option in enumerate(q.options):  # feedback naming the mistake behind a distractor
             if option.mistake:
                 shown = _sub(processing, "respcondition", {"continue": "Yes"})
@@ -112,7 +124,7 @@ def canvas_item(q: Question, item_id: str, title: str) -> ET.Element:
     return item
 
 
-def canvas_assessment(exam: Exam) -> ET.Element:
+def canvas_assessment(exam: Exam, math_style: str = "tex") -> ET.Element:
     root = ET.Element("questestinterop", {"xmlns": QTI12_NS})
     assessment = _sub(root, "assessment", {"ident": ident("exam", exam.exam_id), "title": exam.title})
     metadata = _sub(_sub(assessment, "qtimetadata"), "qtimetadatafield")
@@ -128,16 +140,22 @@ def canvas_assessment(exam: Exam) -> ET.Element:
         _sub(_sub(selection, "selection_extension"), "points_per_item", text=decimal_text(template.points))
         for v in variants:
             q = v.questions[position]
-            group.append(canvas_item(q, ident(q.qid, v.label), f"Q{q.number} {q.qid} {v.label}"))
+            group.append(canvas_item(q, ident(q.qid, v.label), f"Q{q.number} {q.qid} {v.label}", math_style))
     return root
 
 
-def content_manifest(identifier: str, resources: list[tuple[str, str, str]]) -> ET.Element:
-    """An IMS content package manifest: (identifier, type, href) per resource."""
+def content_manifest(identifier: str, resources: list[tuple[str, str, str]], schema: str = "IMS Content",
+                     schema_version: str = "1.1.3", description: str = "") -> ET.Element:
+    """An IMS content package manifest: (identifier, type, href) per resource; a
+    ``description`` goes into the package's IMS metadata (LOM general/description)."""
     root = ET.Element("manifest", {"xmlns": IMSCP_NS, "identifier": identifier})
     metadata = _sub(root, "metadata")
-    _sub(metadata, "schema", text="IMS Content")
-    _sub(metadata, "schemaversion", text="1.1.3")
+    _sub(metadata, "schema", text=schema)
+    _sub(metadata, "schemaversion", text=schema_version)
+    if description:
+        general = _sub(_sub(metadata, f"{{{IMSMD_NS}}}lom"), f"{{{IMSMD_NS}}}general")
+        _sub(_sub(general, f"{{{IMSMD_NS}}}description"), f"{{{IMSMD_NS}}}langstring", {XML_LANG: "en"},
+             description)
     _sub(root, "organizations")
     listing = _sub(root, "resources")
     for rid, rtype, href in resources:
@@ -146,7 +164,7 @@ def content_manifest(identifier: str, resources: list[tuple[str, str, str]]) -> 
     return root
 
 
-def write_canvas(exam: Exam, out: Path) -> Path:
+def write_canvas(exam: Exam, out: Path, math_style: str = "tex") -> Path:
     """``canvas_qti12.zip``: imsmanifest.xml and the assessment (Canvas: Import > QTI .zip)."""
     folder = ident("exam", exam.exam_id)
     href = f"{folder}/{folder}.xml"
@@ -154,7 +172,7 @@ def write_canvas(exam: Exam, out: Path) -> Path:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("imsmanifest.xml", _xml_bytes(content_manifest(
             ident("manifest", exam.exam_id), [(ident("res", exam.exam_id), "imsqti_xmlv1p2", href)])))
-        archive.writestr(href, _xml_bytes(canvas_assessment(exam)))
+        archive.writestr(href, _xml_bytes(canvas_assessment(exam, math_style)))
     return path
 
 
@@ -165,7 +183,7 @@ def _value(parent, text: str, base_type: str | None = None):
                 {"baseType": base_type} if base_type else None, text)
 
 
-def qti21_item(q: Question, item_id: str, title: str) -> ET.Element:
+def qti21_item(q: Question, item_id: str, title: str, math_style: str = "tex") -> ET.Element:
     item = ET.Element("assessmentItem", {"xmlns": QTI21_NS, "identifier": item_id, "title": title,
                                          "adaptive": "false", "timeDependent": "false"})
     if q.kind == "numeric":
@@ -195,7 +213,7 @@ def qti21_item(q: Question, item_id: str, title: str) -> ET.Element:
         _sub(item, "outcomeDeclaration", {"identifier": "FEEDBACK", "cardinality": "single",
                                           "baseType": "identifier"})
     body = _sub(item, "itemBody")
-    prompt_html = to_html(q.prompt)
+    prompt_html = to_html(q.prompt, math_style)
     if q.kind == "numeric":
         paragraph = _sub(body, "p", text=_plain_html(prompt_html) + " ")
         _sub(paragraph, "textEntryInteraction", {"responseIdentifier": "RESPONSE", "expectedLength": "15"})
@@ -204,7 +222,7 @@ def qti21_item(q: Question, item_id: str, title: str) -> ET.Element:
                                                        "maxChoices": "1" if q.kind == "choice" else "0"})
         _sub(interaction, "prompt", text=_plain_html(prompt_html))
         for i, option in enumerate(q.options):
-            _sub(interaction, "simpleChoice", {"identifier": option_letter(i)}, _plain_html(to_html(option.text)))
+            _sub(interaction, "simpleChoice", {"identifier": option_letter(i)}, _plain_html(to_html(option.text, math_style)))
     if q.kind == "numeric":
         processing = _sub(item, "responseProcessing")
         condition = _sub(processing, "responseCondition")
@@ -271,8 +289,9 @@ def qti21_test(exam: Exam, refs: list[list[tuple[str, str]]]) -> ET.Element:
     return test
 
 
-def write_qti21(exam: Exam, out: Path) -> Path:
-    """``qti21.zip``: one assessmentItem per question variant, an assessmentTest, imsmanifest.xml."""
+def write_qti21(exam: Exam, out: Path, math_style: str = "tex") -> Path:
+    """``qti21.zip``: one assessmentItem per question variant, an assessmentTest, imsmanifest.xml
+    (for QTI 2.1 players; Canvas imports ``canvas_qti12.zip``)."""
     path = out / "qti21.zip"
     variants = exam.distinct_variants()
     resources, refs = [], []
@@ -283,12 +302,14 @@ def write_qti21(exam: Exam, out: Path) -> Path:
                 q = v.questions[position]
                 item_id = ident(q.qid, v.label)
                 href = f"items/{item_id}.xml"
-                archive.writestr(href, _xml_bytes(qti21_item(q, item_id, f"Q{q.number} {q.qid} {v.label}")))
+                archive.writestr(href, _xml_bytes(qti21_item(q, item_id, f"Q{q.number} {q.qid} {v.label}", math_style)))
                 resources.append((item_id, "imsqti_item_xmlv2p1", href))
                 group.append((item_id, href))
             refs.append(group)
         test_href = "assessment_test.xml"
         archive.writestr(test_href, _xml_bytes(qti21_test(exam, refs)))
         resources.insert(0, (ident("test", exam.exam_id), "imsqti_test_xmlv2p1", test_href))
-        archive.writestr("imsmanifest.xml", _xml_bytes(content_manifest(ident("manifest", exam.exam_id), resources)))
+        archive.writestr("imsmanifest.xml", _xml_bytes(content_manifest(
+            ident("manifest", exam.exam_id), resources, schema="QTIv2.1 Package", schema_version="1.0.0",
+            description=QTI21_PURPOSE)))
     return path

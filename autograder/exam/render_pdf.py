@@ -1,10 +1,13 @@
 """Exam PDFs with real math, compiled in-process by Typst (the ``typst`` package; no LaTeX).
 
 One PDF per student (``pdf/<student_id>.pdf``), one print file with every student
-(``print/all_students.pdf``, each student starting on a fresh page, page numbers per
-student) and the answer key (``answer_key.pdf``). Every page carries the student's name
-and id in its header. Fonts are Typst's embedded ones (system fonts ignored), so the
-output does not depend on the machine.
+(``print/all_students.pdf``) and the answer key (``answer_key.pdf``). Every page carries
+the student's name and id in its header and "page N of M" (M: that student's pages) in
+its footer. In the print file every student starts on an odd page (a blank page pads a
+student with an odd page count), so a duplex printer never puts two students on one
+sheet. Each question is kept on one page, with a box for the working (and a line for the
+final answer of a numeric question). Fonts are Typst's embedded ones (system fonts
+ignored), so the output does not depend on the machine.
 """
 
 from __future__ import annotations
@@ -26,7 +29,11 @@ PREAMBLE = """#set document(title: {title})
 #set par(justify: false)
 #let checkbox = box(width: 0.8em, height: 0.8em, stroke: 0.6pt, baseline: 0.1em)
 #let answerline = box(width: 5cm, stroke: (bottom: 0.6pt), height: 1.2em)
+#let working(height) = block(width: 100%, height: height, stroke: 0.4pt + luma(160), inset: 4pt, radius: 2pt,
+  text(8pt, fill: luma(120))[Working])
 """
+WORKING_NUMERIC = "4cm"  # room for a few lines of computation
+WORKING_CHOICE = "2cm"
 
 
 def _safe_filename(student_id: str) -> str:
@@ -41,7 +48,8 @@ def _header(exam: Exam, variant: Variant) -> str:
 
 
 def _question(q: Question, key: bool) -> str:
-    lines = [f"== Question {q.number} #h(1fr) #text(weight: \"regular\", size: 10pt)[({format_number(q.points)} "
+    lines = ["#block(breakable: false)[",
+             f"== Question {q.number} #h(1fr) #text(weight: \"regular\", size: 10pt)[({format_number(q.points)} "
              f"point{'s' if q.points != 1 else ''})]", to_typst(q.prompt), ""]
     if q.kind == "multi":
         lines.append("_Select all that apply._ \\")
@@ -53,12 +61,14 @@ def _question(q: Question, key: bool) -> str:
         why = (f" #h(1em) #text(size: 9pt)[#{typst_string('mistake: ' + option.mistake)}]"
                if key and option.mistake else "")
         lines.append(f"{mark} #h(0.4em) {to_typst(option.text)}{tick}{why} \\")
+    if not key:
+        lines.append(f"#working({WORKING_NUMERIC if q.kind == 'numeric' else WORKING_CHOICE})")
     if q.kind == "numeric" and not key:
         lines.append("Answer: #answerline")
     if key:
         lines.append("")
         lines.append(_key_line(q))
-    lines.append("")
+    lines += ["]", ""]
     return "\n".join(lines)
 
 
@@ -75,8 +85,9 @@ def _key_line(q: Question) -> str:
     return f"*Key:* {letters}"
 
 
-def variant_source(exam: Exam, variant: Variant, key: bool = False) -> str:
-    """Typst markup for one student's pages (a ``#page`` block with the student header)."""
+def variant_source(exam: Exam, variant: Variant, key: bool = False, index: int = 0) -> str:
+    """Typst markup for one student's pages (a ``#page`` block with the student header);
+    ``index`` makes the label that marks the student's last page unique in the document."""
     title = exam.title + (" — answer key" if key else "")
     intro = ("Give numeric answers to at least 3 significant digits. Choice questions: circle one "
              "letter; questions marked _select all that apply_: tick every correct box.")
@@ -84,18 +95,21 @@ def variant_source(exam: Exam, variant: Variant, key: bool = False) -> str:
     if variant.form:
         who += f"    Form: {variant.form}"
     body = "\n".join(_question(q, key) for q in variant.questions)
+    end = f"student-end-{index}"
     return (f"#counter(page).update(1)\n"
             f"#page(paper: \"a4\", margin: (x: 2cm, top: 2.4cm, bottom: 2cm),\n"
             f"  header: {_header(exam, variant)},\n"
-            f"  footer: context align(center, text(9pt)[page #counter(page).display()]))[\n"
+            f"  footer: context align(center, text(9pt)[page #counter(page).display() of "
+            f"#counter(page).at(<{end}>).first()]))[\n"
             f"= #{typst_string(title)}\n"
             f"#{typst_string(who)}\n\n"
-            f"{'' if key else intro}\n\n{body}\n]\n")
+            f"{'' if key else intro}\n\n{body}\n#metadata(none) <{end}>\n]\n")
 
 
 def document(exam: Exam, variants: list[Variant], key: bool = False) -> str:
-    return PREAMBLE.format(title=typst_string(exam.title)) + "\n".join(
-        variant_source(exam, v, key) for v in variants)
+    """Every variant's pages; each starts on an odd page (blank pages pad) for duplex printing."""
+    parts = [variant_source(exam, v, key, index) for index, v in enumerate(variants)]
+    return PREAMBLE.format(title=typst_string(exam.title)) + '#pagebreak(to: "odd", weak: true)\n'.join(parts)
 
 
 def compile_pdf(source: str, when: datetime | None = None) -> bytes:

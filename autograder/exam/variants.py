@@ -2,22 +2,27 @@
 
 The manifest (``manifest.json``) holds, for every student: the form (if any) and, per
 question, the template id and version, the seed, the parameters the student saw, the key,
-tolerances, unit, distractors and option order. With it a TA regenerates exactly what a
-student saw, and a regrade re-solves the same parameters after a template fix.
+tolerances, unit, distractors, option order and every option as printed (its text, the
+mistake it stood for, its value for a numeric choice). With it a TA regenerates exactly
+what a student saw, and a regrade re-solves the same parameters after a template fix and
+decides again which of the printed options is right.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import inspect
 import json
+import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import __version__
 from . import bank, custom
-from .model import Question, Template, TemplateError, instantiate
+from .markup import to_plain
+from .model import Option, Question, Template, TemplateError, instantiate
 from .seeding import form_label, secret_fingerprint, variant_seed
 
 MANIFEST_FORMAT = "autograder-exam-manifest"
@@ -156,7 +161,78 @@ def _template_record(t: Template) -> dict:
               "points": t.points, "rtol": t.rtol, "atol": t.atol, "source": t.source}
     if t.source != "built-in":
         record["source_sha256"] = hashlib.sha256(Path(t.source).read_bytes()).hexdigest()
+    else:
+        record["code_sha256"] = code_fingerprint(t)
     return record
+
+
+def code_fingerprint(t: Template) -> str:
+    """SHA-256 of a built-in template's class source: a regrade notices an edit that
+    forgot to bump the version."""
+    try:
+        source = inspect.getsource(type(t))
+    except (OSError, TypeError):
+        source = type(t).__qualname__
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def _template_changes(record: dict, t: Template) -> list[str]:
+    reasons = []
+    if t.version != record["version"]:
+        reasons.append(f"version {record['version']} -> {t.version}")
+    if t.source != "built-in" and "source_sha256" in record:
+        now = hashlib.sha256(Path(t.source).read_bytes()).hexdigest()
+        if now != record["source_sha256"]:
+            reasons.append(f"file {t.source} changed (sha256 {record['source_sha256'][:12]} -> {now[:12]})")
+    if t.source == "built-in" and "code_sha256" in record and code_fingerprint(t) != record["code_sha256"]:
+        reasons.append("code changed")
+    return reasons
+
+
+def printed_options(q: Question, entry: dict, template: Template) -> tuple[list[Option], list[str]]:
+    """The options exactly as the student saw them (manifest ``entry``), with which of them
+    is right decided again by today's solution ``q`` (solved on the printed parameters).
+
+    A numeric choice: an option is right when its value lies within the template's
+    tolerance of the new key; a wrong one is named by the new distractor it matches (else
+    by the mistake it stood for when printed). Statements: the new solution's verdict on
+    the option at the same place (same option order as printed)."""
+    stored = entry.get("options") or []
+    if not stored:
+        return q.options, []
+    notes = []
+    new_key = next((o.value for o in q.options if o.correct and o.value is not None), None)
+    if template.kind == "choice" and new_key is not None:
+        tolerance = template.tolerance(new_key * q.scale) / q.scale
+        options = []
+        for o in stored:
+            value = _option_value(o)
+            right = bool(value is not None and math.isfinite(value) and abs(value - new_key) <= tolerance)
+            mistake, description = o.get("mistake"), o.get("description", "")
+            for d in q.distractors:
+                if value is not None and math.isfinite(d.value) and abs(value - d.value) <= tolerance:
+                    mistake, description = d.mistake, d.description
+            options.append(Option([o["text"]], right, None if right else mistake,
+                                  "" if right else description, value))
+        return options, notes
+    if len(stored) != len(q.options):
+        raise TemplateError(f"template {template.id}: {len(q.options)} options now, {len(stored)} printed; "
+                            "a regrade cannot decide which printed option is right")
+    if [o["text"] for o in stored] != [to_plain(o.text) for o in q.options]:
+        notes.append("option wording changed; the printed texts are kept")
+    options = [Option([o["text"]], new.correct, None if new.correct else o.get("mistake"),
+                      "" if new.correct else o.get("description", ""), o.get("value"))
+               for o, new in zip(stored, q.options, strict=True)]
+    return options, notes
+
+
+def _option_value(option: dict) -> float | None:
+    if option.get("value") is not None:
+        return float(option["value"])
+    try:  # manifests written before options kept their value: the printed number
+        return float(option["text"].replace("−", "-").replace("∞", "inf"))
+    except ValueError:
+        return None
 
 
 def manifest(exam: Exam) -> dict:
@@ -186,7 +262,8 @@ def read_manifest(path: Path) -> dict:
 
 def rebuild(data: dict, templates_dir: Path | None = None) -> tuple[Exam, list[str]]:
     """Re-solve every manifest question with today's templates, keeping what students saw
-    (parameters, option order, unit). Returns the exam and notes on changed templates."""
+    (parameters, option order, unit, the printed options). Returns the exam and notes on
+    changed templates (version, file or code) and on questions that lost their key."""
     folder = templates_dir if templates_dir is not None else data.get("templates_dir")
     available = available_templates(Path(folder) if folder else None)
     notes = []
@@ -196,22 +273,41 @@ def rebuild(data: dict, templates_dir: Path | None = None) -> tuple[Exam, list[s
             raise TemplateError(f"template {record['id']} from the manifest is not available "
                                 "(pass --templates DIR for instructor templates)")
         t = available[record["id"]]
-        if t.version != record["version"]:
-            notes.append(f"{t.id}: version {record['version']} -> {t.version} (key re-solved on the printed "
-                         "parameters)")
+        reasons = _template_changes(record, t)
+        if reasons:
+            notes.append(f"{t.id}: {'; '.join(reasons)} (key re-solved on the printed parameters)")
         templates.append(t)
     by_id = {t.id: t for t in templates}
     variants = []
+    question_notes: dict[tuple[str, str], list[str]] = {}
     for v in data["variants"]:
         questions = []
         for entry in v["questions"]:
             t = by_id[entry["template"]]
-            q = instantiate(t, entry["qid"], entry["number"], entry["seed"], params=entry["params"],
-                            order=entry["order"] or None, unit=entry["unit_exponent"])
+            try:
+                q = instantiate(t, entry["qid"], entry["number"], entry["seed"], params=entry["params"],
+                                order=entry["order"] or None, unit=entry["unit_exponent"])
+            except TemplateError:
+                if t.kind != "choice":
+                    raise
+                # a numeric choice whose fix added or dropped a distractor: the printed options
+                # are matched by value below, so the stored order is not needed
+                q = instantiate(t, entry["qid"], entry["number"], entry["seed"], params=entry["params"],
+                                unit=entry["unit_exponent"])
             q.draws = entry["draws"]
             q.version = entry["version"]  # what the student saw; the template note records the fix
+            q.options, option_notes = printed_options(q, entry, t)
+            if q.options:
+                q.key = [i for i, o in enumerate(q.options) if o.correct]
+                if t.kind == "choice" and len(q.key) != 1:
+                    option_notes.append(f"{len(q.key)} of the printed options are right now")
+            for note in dict.fromkeys(option_notes):
+                question_notes.setdefault((t.id, note), []).append(v["student_id"])
             questions.append(q)
         variants.append(Variant(Student(v["student_id"], v["name"]), v["form"], questions))
+    for (template_id, note), who in question_notes.items():
+        notes.append(f"{template_id}: {note} ({len(who)} student(s): {', '.join(who[:5])}"
+                     f"{', ...' if len(who) > 5 else ''})")
     _label(variants)
     exam = Exam(data["exam_id"], data["title"], templates, variants, data["forms"],
                 data["secret_fingerprint"], data["created"], str(folder) if folder else None)
