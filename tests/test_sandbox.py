@@ -45,7 +45,7 @@ def _can_connect():
         socket.create_connection(("127.0.0.1", 22), timeout=1).close()
         return 1.0
     except OSError as exc:
-        return 0.0 if exc.errno in (101, 99, 111, 113) or "unreachable" in str(exc) else 0.5
+        return 0.0 if exc.errno in (1, 13, 101, 99, 111, 113) or "unreachable" in str(exc) else 0.5
 
 def softmax(z, axis=-1):
     return np.array([

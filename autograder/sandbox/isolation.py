@@ -7,9 +7,14 @@ size-limited tmpfs directories (``/sandbox/work`` and ``/tmp``). No network, no 
 its own PID namespace (killing it kills everything it started), no ``/etc``, no home,
 and nothing of the kit, the hidden tests or the reference solutions.
 
-When the grader runs as root, the runner switches to a dedicated unprivileged uid
-(one per parallel worker, so process limits of one submission never touch another);
-otherwise bubblewrap's user namespace maps the caller's own (unprivileged) uid.
+When the grader runs as root, the runner switches to an unprivileged uid leased for this
+sandbox alone (``uids``); otherwise bubblewrap's user namespace maps the caller's own
+(unprivileged) uid. Either way a seccomp filter (``seccomp``) is in place before the
+runner starts, and the process tree lives in its own cgroup (``cgroups``, see ``launch``).
+
+Without bubblewrap (the fallback), the runner and its inputs are copied into a private
+folder of the sandbox uid, and Landlock (``landlock``) limits it to reading the system,
+Python and those copies, and to writing its own work directory.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from pathlib import Path
 
 from .limits import Limits
 
-SANDBOX_UID_BASE = 61000
+SANDBOX_UID_BASE = 61000  # == uids.FIRST_UID
 RUNNER = Path(__file__).with_name("runner.py")
 INSIDE_PYTHON = "/sandbox/python"
 INSIDE_RUNNER = "/sandbox/runner.py"
@@ -59,6 +64,7 @@ class PythonLayout:
 
 
 def sandbox_uid(worker: int) -> int:
+    """The uid worker ``worker`` tries first (a hint: ``uids.lease_uid`` decides)."""
     return SANDBOX_UID_BASE + worker
 
 
@@ -82,10 +88,14 @@ def _root_binds() -> list[str]:
 
 
 def bubblewrap_command(
-    *, bwrap: str, layout: PythonLayout, inputs: Path, limits: Limits, worker: int,
-    results_fd: int, mounts: tuple[tuple[str, str], ...] = (),
+    *, bwrap: str, layout: PythonLayout, inputs: Path, limits: Limits, uid: int | None,
+    results_fd: int, mounts: tuple[tuple[str, str], ...] = (), seccomp_fd: int | None = None,
 ) -> list[str]:
-    """The full argv that starts the runner inside bubblewrap."""
+    """The full argv that starts the runner inside bubblewrap.
+
+    ``uid``: the leased sandbox uid the runner switches to (root only); ``seccomp_fd``: a
+    readable fd with the filter program, which bubblewrap installs just before the runner.
+    """
     cmd = [
         bwrap,
         "--die-with-parent",
@@ -118,28 +128,68 @@ def bubblewrap_command(
         cmd += ["--ro-bind", host, f"{INSIDE_DATA}/{name}"]
         inside_mounts.append((name, f"{INSIDE_DATA}/{name}"))
     cmd += ["--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", INSIDE_WORK]
+    if seccomp_fd is not None:
+        cmd += ["--seccomp", str(seccomp_fd)]
     cmd += ["--chdir", INSIDE_WORK, "--clearenv"]
     for key, value in sandbox_environment(INSIDE_WORK).items():
         cmd += ["--setenv", key, value]
     python = f"{INSIDE_PYTHON}/{layout.executable.relative_to(layout.prefix)}"
     sites = [f"/sandbox/site{i}" for i in range(len(layout.site_dirs))]
     return cmd + ["--", python, "-I", "-S", "-B", INSIDE_RUNNER] + runner_arguments(
-        inputs=INSIDE_INPUTS, workdir=INSIDE_WORK, sites=sites, limits=limits, worker=worker,
+        inputs=INSIDE_INPUTS, workdir=INSIDE_WORK, sites=sites, limits=limits, uid=uid,
         results_fd=results_fd, mounts=tuple(inside_mounts),
     )
 
 
+@dataclass(frozen=True)
+class PrivateCopy:
+    """The fallback's private folder (mode 0700, the sandbox uid's): what the runner needs."""
+
+    root: Path
+    runner: Path  # a copy of runner.py: the kit itself may stay closed to the sandbox uid
+    inputs: Path  # the inputs, linked or copied, read-only
+    workdir: Path  # the only place the sandbox may write
+
+
+def make_private_copy(root: Path, inputs: Path, uid: int | None) -> PrivateCopy:
+    """Fill ``root`` (an empty folder of ours) for a fallback run as ``uid`` (None: our own)."""
+    copy = PrivateCopy(root, root / "runner.py", root / "in", root / "work")
+    shutil.copyfile(RUNNER, copy.runner)
+    copy.runner.chmod(0o444)
+    copy.inputs.mkdir()
+    for item in inputs.iterdir():
+        target = copy.inputs / item.name
+        try:
+            os.link(item, target)  # same file system: no bytes copied
+        except OSError:
+            shutil.copy2(item, target)
+            target.chmod(0o444)
+    copy.inputs.chmod(0o555)
+    copy.workdir.mkdir(mode=0o700)
+    if uid is not None:
+        os.chown(copy.workdir, uid, uid)
+        os.chown(root, uid, uid)  # the sandbox uid may enter; no other uid may
+    root.chmod(0o700)
+    return copy
+
+
 def fallback_command(
-    *, layout: PythonLayout, inputs: Path, workdir: Path, limits: Limits, worker: int,
+    *, layout: PythonLayout, copy: PrivateCopy, limits: Limits, uid: int | None,
     results_fd: int, mounts: tuple[tuple[str, str], ...] = (),
 ) -> list[str]:
-    """The runner started directly: resource limits, a private cwd, and nothing more."""
+    """The runner started directly, from its private copy, as ``uid`` (root only)."""
     sites = [str(s) for s in layout.site_dirs]
-    drop = running_as_root() and sandbox_uid_can_run(layout, sandbox_uid(worker))
-    return [str(layout.executable), "-I", "-S", "-B", str(RUNNER)] + runner_arguments(
-        inputs=str(inputs), workdir=str(workdir), sites=sites, limits=limits, worker=worker,
-        results_fd=results_fd, drop_root=drop, mounts=mounts,
+    return [str(layout.executable), "-I", "-S", "-B", str(copy.runner)] + runner_arguments(
+        inputs=str(copy.inputs), workdir=str(copy.workdir), sites=sites, limits=limits, uid=uid,
+        results_fd=results_fd, mounts=mounts,
     )
+
+
+def fallback_read_only(layout: PythonLayout, copy: PrivateCopy,
+                       mounts: tuple[tuple[str, str], ...]) -> list[str]:
+    """What Landlock lets the fallback read (and execute), besides the system directories."""
+    return [str(layout.prefix), *map(str, layout.site_dirs), str(copy.runner), str(copy.inputs),
+            *(host for _, host in mounts)]
 
 
 def sandbox_environment(home: str) -> dict[str, str]:
@@ -153,17 +203,19 @@ def sandbox_environment(home: str) -> dict[str, str]:
         "OMP_NUM_THREADS": threads,
         "MKL_NUM_THREADS": threads,
         "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": "/tmp",
+        "MPLCONFIGDIR": home,
+        "TMPDIR": home,  # without bubblewrap /tmp is closed (Landlock); the workdir is private
     }
 
 
 def sandbox_uid_can_run(layout: PythonLayout, uid: int) -> bool:
     """Can ``uid`` read the interpreter's files? (Not when Python lives under /root, 0700.)
 
-    Only matters without bubblewrap, which mounts them at neutral paths instead.
+    Only matters without bubblewrap, which mounts them at neutral paths instead. (The
+    runner itself is copied into the sandbox's private folder, so the kit may stay closed.)
     """
     return _uid_can_read(
-        (str(layout.executable), str(layout.prefix / "lib"), str(RUNNER), *map(str, layout.site_dirs)), uid
+        (str(layout.executable), str(layout.prefix / "lib"), *map(str, layout.site_dirs)), uid
     )
 
 
@@ -184,8 +236,8 @@ def _uid_can_read(paths: tuple[str, ...], uid: int) -> bool:
 
 
 def runner_arguments(
-    *, inputs: str, workdir: str, sites: list[str], limits: Limits, worker: int, results_fd: int,
-    drop_root: bool = True, mounts: tuple[tuple[str, str], ...] = (),
+    *, inputs: str, workdir: str, sites: list[str], limits: Limits, uid: int | None, results_fd: int,
+    mounts: tuple[tuple[str, str], ...] = (),
 ) -> list[str]:
     args = [
         "--in", inputs,
@@ -194,8 +246,7 @@ def runner_arguments(
         "--load-seconds", str(limits.load_seconds),
         "--call-seconds", str(limits.call_seconds),
     ]
-    if running_as_root() and drop_root:
-        uid = sandbox_uid(worker)
+    if uid is not None:
         args += ["--uid", str(uid), "--gid", str(uid), "--nproc", str(limits.processes)]
     for site in sites:
         args += ["--site", site]

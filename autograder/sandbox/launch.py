@@ -1,8 +1,9 @@
 """Start the runner, enforce limits, collect its result stream, and always clean up.
 
 The grader reads two pipes (results on fd 3, the submission's stdout/stderr merged)
-with byte caps, kills the whole process tree at the wall-clock deadline, and reaps
-with ``wait4`` to learn the CPU time actually used. Nothing read here is trusted;
+with byte caps, kills the whole process tree at the wall-clock deadline (through its
+cgroup, see ``confinement``), and reaps with ``wait4`` to learn the CPU time actually
+used. While it runs, the tree's run-queue delays are sampled (``starvation``). Nothing read here is trusted;
 ``protocol.parse_records`` validates the results afterwards.
 """
 
@@ -10,17 +11,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import resource
 import selectors
 import signal
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import isolation
+from .confinement import Confinement
 from .limits import Limits
+from .starvation import SAMPLE_SECONDS, RunQueueSampler, starved
 
 DRAIN_SECONDS = 1.0  # how long to keep reading after the process ended or was killed
 
@@ -30,8 +31,9 @@ class SandboxSettings:
     """How to run submissions.
 
     limits:    None means the assignment's own limits (or the defaults).
-    isolation: "auto" (bubblewrap when it works, else limits only, with a warning),
-               "bubblewrap" (refuse to grade without it) or "none" (limits only).
+    isolation: "auto" (bubblewrap when it works; else, as root, the fallback with a warning,
+               and as a normal user a refusal), "bubblewrap" (refuse to grade without it)
+               or "none" (the fallback: limits, Landlock, seccomp, cgroup; no namespaces).
     overrides: ((Limits field, value), ...) applied on top of whichever limits are used,
                e.g. a longer time limit for a slow course machine (``--limit``).
     """
@@ -86,7 +88,7 @@ def parse_limit(text: str) -> tuple[str, float]:
 
 
 class IsolationUnavailable(RuntimeError):
-    """bubblewrap was required but cannot run here."""
+    """bubblewrap was required but cannot run here, or the fallback would not be safe."""
 
 
 @dataclass
@@ -110,15 +112,29 @@ class RunOutcome:
 
 
 def resolve_isolation(settings: SandboxSettings) -> tuple[bool, str]:
-    """Returns (use bubblewrap, warning to show when not)."""
+    """Returns (use bubblewrap, warning to show when not).
+
+    Without bubblewrap a root grader still runs each submission as its own leased uid
+    (plus Landlock, seccomp and a cgroup where the kernel has them). A non-root grader
+    cannot switch uids: the submission would run as the TA, able to signal and read what
+    the TA can wherever Landlock is missing, so it is refused unless ``--isolation none``.
+    """
     if settings.isolation == "none":
-        warning = "isolation disabled (--isolation none): submissions run with resource limits only"
+        warning = ("isolation disabled (--isolation none): no namespaces; submissions run with "
+                   "resource limits only, plus Landlock, seccomp and a cgroup where the kernel allows")
     else:
         usable, reason = isolation.probe_bubblewrap()
         if usable:
             return True, ""
         if settings.isolation == "bubblewrap":
             raise IsolationUnavailable(reason)
+        if not isolation.running_as_root():
+            raise IsolationUnavailable(
+                f"{reason}, and this grader is not root, so submissions would run as your own user "
+                f"(uid {os.getuid()}), next to your files and processes. Install bubblewrap "
+                f"(apt-get install bubblewrap), grade as root, or pass --isolation none to run them "
+                f"anyway with resource limits, Landlock and seccomp only"
+            )
         warning = f"{reason}; submissions run with resource limits only, NOT isolated"
     layout = isolation.PythonLayout.current()
     if isolation.running_as_root() and not isolation.sandbox_uid_can_run(layout, isolation.sandbox_uid(0)):
@@ -133,92 +149,67 @@ def resolve_isolation(settings: SandboxSettings) -> tuple[bool, str]:
     return False, warning
 
 
-def _limit_resources(limits: Limits, nproc: int | None):
-    cpu = int(limits.cpu_seconds + 0.999)
-
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if nproc is not None:
-            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
-
-    return apply
-
-
-def _own_process_count() -> int:
-    uid = os.getuid()
-    count = 0
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                if entry.stat().st_uid == uid:
-                    count += 1
-            except OSError:
-                pass
-    return count
-
-
 def run_runner(inputs: Path, settings: SandboxSettings, *, worker: int = 0,
                mounts: tuple[tuple[str, str], ...] = ()) -> RunOutcome:
     """Run the runner over the prepared ``inputs`` directory under all limits.
 
+    ``worker``: which sandbox uid to try first (a hint; the uid is leased, never shared).
     ``mounts``: ((name, host folder), ...) the probes may read, read-only.
     """
     limits = settings.resolved_limits()
     use_bwrap, _ = resolve_isolation(settings)
     layout = isolation.PythonLayout.current()
-    root = isolation.running_as_root()
-    # Non-root: RLIMIT_NPROC counts all of the caller's processes, so leave room for them.
-    nproc = None if root else _own_process_count() + limits.processes
-    with tempfile.TemporaryDirectory(prefix="ag-work-") as workdir:
+    with Confinement(limits=limits, use_bwrap=use_bwrap, inputs=inputs, worker=worker,
+                     mounts=mounts, layout=layout) as confined:
         results_r, results_w = os.pipe()
         try:
-            proc, started = _start(inputs, limits, layout, use_bwrap, root, nproc, worker,
-                                   workdir, results_w, mounts)
+            proc, started = _start(confined, inputs, limits, layout, results_w, mounts)
         except BaseException:
             os.close(results_r)
             raise
         finally:
             os.close(results_w)  # the child holds its own copy; EOF comes when it is gone
-        return _finish(proc, results_r, limits, started, use_bwrap, worker)  # closes results_r
+        return _finish(proc, results_r, limits, started, confined)  # closes results_r
 
 
-def _start(inputs, limits, layout, use_bwrap, root, nproc, worker, workdir, results_w, mounts):
-    common = dict(inputs=inputs, limits=limits, worker=worker, results_fd=results_w, mounts=mounts)
-    if use_bwrap:
-        cmd = isolation.bubblewrap_command(bwrap=isolation.bwrap_path(), layout=layout, **common)
+def _start(confined: Confinement, inputs, limits, layout, results_w, mounts):
+    common = dict(limits=limits, uid=confined.uid, results_fd=results_w, mounts=mounts)
+    if confined.use_bwrap:
+        seccomp_fd = confined.pass_fds[0] if confined.pass_fds else None
+        cmd = isolation.bubblewrap_command(bwrap=isolation.bwrap_path(), layout=layout, inputs=inputs,
+                                           seccomp_fd=seccomp_fd, **common)
+        env, cwd = None, None
     else:
-        if root:
-            uid = isolation.sandbox_uid(worker)
-            os.chown(workdir, uid, uid)
-        cmd = isolation.fallback_command(layout=layout, workdir=Path(workdir), **common)
-    env = None if use_bwrap else isolation.sandbox_environment(workdir)
+        cmd = isolation.fallback_command(layout=layout, copy=confined.copy, **common)
+        env, cwd = isolation.sandbox_environment(str(confined.copy.workdir)), confined.copy.workdir
     started = time.monotonic()
     proc = subprocess.Popen(
         cmd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        pass_fds=(results_w,),
+        pass_fds=(results_w, *confined.pass_fds),
         env=env,
+        cwd=cwd,
         start_new_session=True,
-        preexec_fn=_limit_resources(limits, nproc),
+        preexec_fn=confined.child_setup(),
     )
     return proc, started
 
 
-def _finish(proc, results_r, limits: Limits, started: float, use_bwrap: bool, worker: int) -> RunOutcome:
+def _finish(proc, results_r, limits: Limits, started: float, confined: Confinement) -> RunOutcome:
+    sampler = RunQueueSampler()
     try:
-        collected = _collect(proc, results_r, limits, started)
+        collected = _collect(proc, results_r, limits, started,
+                             sample=lambda: sampler.sample(confined.threads(proc.pid)))
     except BaseException:  # e.g. Ctrl-C: the submission must not outlive the grader's attention
-        _kill_everything(proc.pid, worker, use_bwrap)
+        confined.kill_all(proc.pid, set(sampler.seen))
         raise
     status, rusage = collected.pop("wait")
-    _kill_everything(proc.pid, worker, use_bwrap)
+    wall = time.monotonic() - started
+    confined.kill_all(proc.pid, set(sampler.seen))
     cpu = rusage.ru_utime + rusage.ru_stime if rusage else 0.0
+    box_cpu = confined.cpu_seconds()
     return RunOutcome(
         results=collected["results"],
         log=collected["log"],
@@ -226,9 +217,13 @@ def _finish(proc, results_r, limits: Limits, started: float, use_bwrap: bool, wo
         cpu_limited=_stopped_by_cpu_limit(status, cpu, limits),
         results_overflow=collected["overflow"],
         exit_status=status,
-        wall_seconds=time.monotonic() - started,
+        wall_seconds=wall,
         cpu_seconds=cpu,
-        isolated=use_bwrap,
+        isolated=confined.use_bwrap,
+        memory_exceeded=confined.memory_exceeded(),
+        starved=starved(timed_out=collected["timed_out"], wall=wall, waited=sampler.waited_seconds(),
+                        ran=box_cpu if box_cpu is not None else sampler.ran_seconds()),
+        isolation=confined.describe(),
     )
 
 
@@ -247,8 +242,12 @@ def _stopped_by_cpu_limit(status: int | None, cpu: float, limits: Limits) -> boo
     return code in (-signal.SIGXCPU, 128 + signal.SIGXCPU)
 
 
-def _collect(proc: subprocess.Popen, results_fd: int, limits: Limits, started: float) -> dict:
+def _collect(proc: subprocess.Popen, results_fd: int, limits: Limits, started: float,
+             sample=lambda: None) -> dict:
+    """Read both pipes until the runner is gone (or the deadline); ``sample`` runs every
+    ``SAMPLE_SECONDS`` meanwhile (the starvation figures)."""
     deadline = started + limits.wall_seconds
+    next_sample = started + SAMPLE_SECONDS
     sel = selectors.DefaultSelector()
     log_fd = proc.stdout.fileno()
     sel.register(results_fd, selectors.EVENT_READ, "results")
@@ -261,6 +260,9 @@ def _collect(proc: subprocess.Popen, results_fd: int, limits: Limits, started: f
     try:
         while sel.get_map():
             now = time.monotonic()
+            if now >= next_sample and wait is None:
+                sample()
+                next_sample = now + SAMPLE_SECONDS
             if wait is None:
                 pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
                 if pid:
@@ -268,6 +270,7 @@ def _collect(proc: subprocess.Popen, results_fd: int, limits: Limits, started: f
                     stop_at = min(deadline, now + DRAIN_SECONDS)
             if now >= deadline and wait is None:
                 timed_out = True
+                sample()  # the last figures before the kill
                 _kill_group(proc.pid)
                 stop_at = now + DRAIN_SECONDS
                 deadline = float("inf")
@@ -308,31 +311,3 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _kill_everything(pid: int, worker: int, use_bwrap: bool) -> None:
-    """Whatever the submission left behind goes.
-
-    With bubblewrap the PID namespace dies with its init; without it, a root grader
-    also kills every process of the worker's sandbox uid (escapes via setsid included).
-    """
-    _kill_group(pid)
-    if not use_bwrap and isolation.running_as_root():
-        kill_uid(isolation.sandbox_uid(worker))
-
-
-def kill_uid(uid: int) -> None:
-    """SIGKILL every process owned by ``uid`` (a forked helper becomes that uid and kills -1)."""
-    child = os.fork()
-    if child == 0:
-        try:
-            os.setgid(uid)
-            os.setuid(uid)
-            for _ in range(3):  # processes forking while we kill: repeat
-                try:
-                    os.kill(-1, signal.SIGKILL)
-                except ProcessLookupError:
-                    break
-        finally:
-            os._exit(0)
-    os.waitpid(child, 0)

@@ -1,0 +1,61 @@
+"""Was a timed-out run starved by the machine, or slow by its own doing?
+
+The kernel keeps, per task, ``/proc/<tid>/schedstat``: ns spent running, ns spent
+runnable but waiting on a run queue, and timeslices. Sampled while the box runs (tasks
+that exit take their figures with them, so each task's largest sample counts):
+
+    ran     = CPU time of the box (its cgroup's usage when there is one, else the sum of
+              its tasks' run time)
+    waited  = sum over the box's tasks of their run-queue delay
+
+    starved  <=>  timed out  and  ran < RAN_FRACTION * wall  and  waited > WAIT_FRACTION * wall
+
+i.e. it did not even get half a CPU over its wall time while it had work ready for at
+least half of it. A box that sleeps or blocks waits on no run queue (not starved: its own
+doing); a box throttled by its own one-CPU quota has already had its CPU, so ``ran`` is
+close to ``wall`` (not starved: a tree of spinning children competes with itself).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+RAN_FRACTION = 0.5
+WAIT_FRACTION = 0.5
+SAMPLE_SECONDS = 0.2
+
+
+def read_schedstat(tid: int) -> tuple[int, int] | None:
+    """(ns on a CPU, ns waiting for one) of one task, or None if it is gone."""
+    try:
+        with open(f"/proc/{tid}/schedstat") as f:
+            fields = f.read().split()
+        return int(fields[0]), int(fields[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@dataclass
+class RunQueueSampler:
+    """Largest (run, wait) seen per task; ``sample`` is cheap (a read per task)."""
+
+    seen: dict[int, tuple[int, int]] = field(default_factory=dict)
+
+    def sample(self, tids) -> None:
+        for tid in tids:
+            figures = read_schedstat(tid)
+            if figures is not None:
+                old = self.seen.get(tid, (0, 0))
+                self.seen[tid] = (max(old[0], figures[0]), max(old[1], figures[1]))
+
+    def ran_seconds(self) -> float:
+        return sum(run for run, _ in self.seen.values()) / 1e9
+
+    def waited_seconds(self) -> float:
+        return sum(wait for _, wait in self.seen.values()) / 1e9
+
+
+def starved(*, timed_out: bool, wall: float, waited: float, ran: float) -> bool:
+    if not timed_out or wall <= 0:
+        return False
+    return ran < RAN_FRACTION * wall and waited > WAIT_FRACTION * wall
