@@ -1,20 +1,25 @@
 """Learning-management-system naming: who a downloaded submission belongs to.
 
-Canvas's "Download Submissions" zip holds one file per uploaded file, named
+Canvas's "Download Submissions" zip holds one file per uploaded file
+(``lib/content_zipper.rb``), named
 
-    <name>_<user id>_<submission id>_<original name>       (on time)
-    <name>_LATE_<user id>_<submission id>_<original name>  (late)
+    <name>_<user id>_<attachment id>_<original name>        (on time)
+    <name>_LATE_<user id>_<attachment id>_<original name>   (late; older Canvas: ``_late_``)
+    anon_<anonymous id>[_LATE]_<attachment id>_<original>   (anonymous grading: no user id)
 
 where <name> is the student's sortable name squashed to lower case (``smithjohn``, or
-``smith_john`` in some exports). Moodle's "Download submissions" zip holds one folder per
+``smith_john`` in some exports) and the third number identifies the uploaded file, not
+the submission. Moodle's "Download submissions" zip (``mod/assign``) holds one folder per
 participant and submission plugin (or, without "in folders", files with the same prefix):
 
-    <Full Name>_<participant id>_assignsubmission_<plugin>_[/<original name>]
+    <Full Name>_<participant id>_assignsubmission_<plugin>_[/<original name>]   (before 4.1)
+    <Full Name>_<participant id>_assignsubmission_<plugin>/<original name>      (4.1 and later)
 
 Both give a number that is stable for the student and the assignment, so the student id
-is ``<name>_<number>``; anything else keeps the contract's rule (file stem, or folder name).
-The numbers are kept too: the Canvas user id is the ``ID`` column of a Canvas grade import,
-the Moodle participant id the ``Participant <id>`` identifier of Moodle's grading worksheet.
+is ``<name>_<number>`` (``anon_<id>`` under anonymous grading); anything else keeps the
+contract's rule (file stem, or folder name). The numbers are kept too: the Canvas user id
+is the ``ID`` column of a Canvas grade import, the Moodle participant id the
+``Participant <id>`` identifier of Moodle's grading worksheet.
 """
 
 from __future__ import annotations
@@ -23,25 +28,34 @@ import csv
 import io
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
+from . import csvsafe
+
 CANVAS_NAME = re.compile(
-    r"^(?P<name>[^\s/]+?)(?P<late>_LATE)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<original>.+)$"
+    r"^(?P<name>[^\s/]+?)(?P<late>_LATE|_late)?_(?P<user>\d+)_(?P<attachment>\d+)_(?P<original>.+)$"
+)
+# Canvas's anonymous ids are short alphanumeric strings (e.g. "kVnLw").
+CANVAS_ANONYMOUS_NAME = re.compile(
+    r"^anon_(?P<anon>[A-Za-z0-9]+)(?P<late>_LATE|_late)?_(?P<attachment>\d+)_(?P<original>.+)$"
 )
 MOODLE_NAME = re.compile(
-    r"^(?P<name>.+?)_(?P<participant>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<original>.*)$"
+    r"^(?P<name>.+?)_(?P<participant>\d+)_assignsubmission_(?P<plugin>[a-z]+)(?:_(?P<original>.*))?$"
 )
+CANVAS_ANONYMOUS = "canvas-anonymous"
 
 
 @dataclass(frozen=True)
 class Owner:
     """Who a downloaded entry belongs to, as far as its name tells.
 
-    student:  the stable id used for gradebook rows, feedback files and the cache.
-    lms:      "canvas", "moodle", or "" when the contract's rule applied.
-    lms_id:   Canvas user id or Moodle participant id ("" when none).
-    name:     the student's name as the LMS wrote it ("" when unknown).
-    late:     Canvas marked the file late.
+    student:    the stable id used for gradebook rows, feedback files and the cache.
+    lms:        "canvas", "canvas-anonymous", "moodle", or "" when the contract's rule applied.
+    lms_id:     Canvas user id, Canvas anonymous id or Moodle participant id ("" when none).
+    name:       the student's name as the LMS wrote it ("" when unknown).
+    late:       Canvas marked the file late (it gives no time).
+    attachment: Canvas's attachment id (which uploaded file), "" elsewhere.
     """
 
     student: str
@@ -49,9 +63,13 @@ class Owner:
     lms_id: str = ""
     name: str = ""
     late: bool = False
+    attachment: str = ""
 
     def as_json(self) -> dict:
-        return {"lms": self.lms, "lms_id": self.lms_id, "name": self.name, "late": self.late}
+        data = {"lms": self.lms, "lms_id": self.lms_id, "name": self.name, "late": self.late}
+        if self.attachment:
+            data["attachment"] = self.attachment
+        return data
 
 
 def _slug(text: str) -> str:
@@ -62,37 +80,58 @@ def owner_of(path: Path) -> Owner:
     """The owner of a downloaded file or folder, from its name alone."""
     name = path.name
     moodle = MOODLE_NAME.match(name)
-    if moodle:
+    if moodle and (path.is_dir() or moodle["original"]):
         return Owner(student=f"{_slug(moodle['name'])}_{moodle['participant']}", lms="moodle",
                      lms_id=moodle["participant"], name=moodle["name"])
-    canvas = CANVAS_NAME.match(name)
-    if canvas and not path.is_dir():
-        return Owner(student=f"{canvas['name']}_{canvas['user']}", lms="canvas",
-                     lms_id=canvas["user"], name=canvas["name"], late=bool(canvas["late"]))
+    if not path.is_dir():
+        anonymous = CANVAS_ANONYMOUS_NAME.match(name)
+        if anonymous:
+            return Owner(student=f"anon_{anonymous['anon']}", lms=CANVAS_ANONYMOUS, lms_id=anonymous["anon"],
+                         late=bool(anonymous["late"]), attachment=anonymous["attachment"])
+        canvas = CANVAS_NAME.match(name)
+        if canvas:
+            return Owner(student=f"{canvas['name']}_{canvas['user']}", lms="canvas", lms_id=canvas["user"],
+                         name=canvas["name"], late=bool(canvas["late"]), attachment=canvas["attachment"])
     return Owner(student=name if path.is_dir() else path.stem)
 
 
 # --- Grade exports for LMS import --------------------------------------------------------
 #
-# Canvas (Grades > Import): a CSV with the columns Student, ID, SIS User ID, SIS Login ID,
-# Section, then one column per assignment headed "<assignment name> (<assignment id>)"; a
-# header without "(<id>)" makes Canvas create a new assignment. Canvas matches rows by ID
-# (the Canvas user id), or SIS User ID / SIS Login ID. The optional second row
-# "Points Possible" gives the maximum.
-# Moodle: one CSV serves both importers. The assignment's "Upload grading worksheet"
-# matches "Identifier" ("Participant <id>", from the download's folder names) and reads
-# "Grade"; the gradebook's "Import > CSV file" lets the teacher map a user column
-# ("Email address" or "ID number") to the user and "Grade" to the grade item.
+# Canvas (Grades > Import, lib/gradebook_importer.rb): a CSV with the columns Student, ID,
+# SIS User ID, SIS Login ID, Section, then one column per assignment headed
+# "<assignment name> (<assignment id>)"; a header without "(<id>)" makes Canvas create a new
+# assignment. Canvas matches rows by ID (the Canvas user id), or SIS User ID / SIS Login ID.
+# The optional second row "Points Possible" gives the maximum. Written as UTF-8.
+#
+# Moodle has two importers, so two files:
+# - moodle_worksheet.csv, the assignment's "Upload grading worksheet" (offline grading,
+#   mod/assign/feedback/offline/importgradeslib.php). It refuses a file without the columns
+#   Identifier, Grade and "Last modified (grade)" (invalidgradeimport), matches rows by
+#   "Participant <id>" (from the download's folder names, or the Identifier column of a
+#   worksheet Moodle exported, given as --roster), and skips a grade above the assignment's
+#   maximum, so grades are capped (and rescaled when the roster gives "Maximum Grade").
+#   "Last modified (grade)" is the grading time in ISO 8601: Moodle keeps a grade edited in
+#   Moodle after that time unless the teacher ticks "allow updating records modified more
+#   recently in Moodle".
+# - moodle_grades.csv, the gradebook's "Import > CSV file" (grade/import/csv). It maps ONE
+#   column to one user field (username, ID number or email) and stops at the first row it
+#   cannot match, so the file has one identity column, chosen from the roster (the first of
+#   ID number, Email address, Username that every matched submission has), and rows
+#   without it are left out and reported.
 #
 # A roster CSV (optional) fills in what the submission names cannot tell. Any of these
 # headers are used when present: Canvas's gradebook export (Student, ID, SIS User ID,
 # SIS Login ID, Section), Moodle's (First name, Last name/Surname, Email address,
-# ID number, Username). A submission finds its roster row by LMS id (Canvas ID), else by
-# its student id equal (case-insensitively) to SIS Login ID, SIS User ID, ID, Username,
-# Email address, ID number or the e-mail's local part, else by the student's full name.
+# ID number, Username; or its grading worksheet: Identifier, Full name, Maximum Grade). A
+# submission finds its roster row by LMS id (Canvas ID, Moodle participant), else by its
+# student id equal (case-insensitively) to SIS Login ID, SIS User ID, ID, Username, Email
+# address, ID number or the e-mail's local part, else by the student's full name.
 
 CANVAS_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
-MOODLE_COLUMNS = ("Identifier", "Full name", "Email address", "ID number", "Grade", "Maximum Grade")
+MOODLE_WORKSHEET_COLUMNS = ("Identifier", "Full name", "Email address", "Grade", "Maximum Grade",
+                            "Grade can be changed", "Last modified (grade)")
+MOODLE_REQUIRED_COLUMNS = ("Identifier", "Grade", "Last modified (grade)")
+MOODLE_IDENTITY_COLUMNS = ("ID number", "Email address", "Username")
 ROSTER_KEYS = ("SIS Login ID", "SIS User ID", "ID", "Username", "Email address", "Email", "ID number")
 
 
@@ -119,11 +158,18 @@ def _norm(text: str) -> str:
     return re.sub(r"[\s_]+", " ", text).strip().casefold()
 
 
+def _participant(identifier: str) -> str:
+    match = re.fullmatch(r"Participant\s+(\d+)", identifier.strip())
+    return match[1] if match else ""
+
+
 def _roster_index(roster: list[dict[str, str]]):
-    by_canvas_id, by_key, by_name = {}, {}, {}
+    by_canvas_id, by_participant, by_key, by_name = {}, {}, {}, {}
     for row in roster:
         if row.get("ID"):
             by_canvas_id.setdefault(row["ID"], row)
+        if _participant(row.get("Identifier", "")):
+            by_participant.setdefault(_participant(row["Identifier"]), row)
         for key in ROSTER_KEYS:
             value = row.get(key, "")
             if value:
@@ -136,17 +182,18 @@ def _roster_index(roster: list[dict[str, str]]):
                      row.get("Full name", "")):
             if full.strip():
                 by_name.setdefault(_norm(full.replace(",", " ")), row)
-    return by_canvas_id, by_key, by_name
+    return by_canvas_id, by_participant, by_key, by_name
 
 
 def match_roster(rows: list[GradeRow], roster: list[dict[str, str]] | None) -> dict[str, dict[str, str]]:
     """student id -> its roster row, for the rows the roster identifies."""
     if not roster:
         return {}
-    by_canvas_id, by_key, by_name = _roster_index(roster)
+    by_canvas_id, by_participant, by_key, by_name = _roster_index(roster)
     found = {}
     for row in rows:
         hit = (by_canvas_id.get(row.lms_id) if row.lms == "canvas" else None) \
+            or (by_participant.get(row.lms_id) if row.lms == "moodle" else None) \
             or by_key.get(row.student.casefold()) or (by_name.get(_norm(row.name)) if row.name else None)
         if hit is not None:
             found[row.student] = hit
@@ -158,14 +205,19 @@ def _points(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def _csv_text(header, rows) -> str:
+    buffer = io.StringIO()
+    writer = csvsafe.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
 def canvas_csv(rows: list[GradeRow], *, column: str, max_score: float,
                roster: list[dict[str, str]] | None = None) -> tuple[str, list[str]]:
     """(Canvas grade-import CSV text, ids of submissions Canvas could not match)."""
     matched = match_roster(rows, roster)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*CANVAS_COLUMNS, column])
-    writer.writerow(["Points Possible", "", "", "", "", _points(max_score)])
+    table = [["Points Possible", "", "", "", "", _points(max_score)]]
     unmatched = []
     for row in sorted(rows, key=lambda r: r.student):
         r = matched.get(row.student, {})
@@ -173,31 +225,79 @@ def canvas_csv(rows: list[GradeRow], *, column: str, max_score: float,
         if not (canvas_id or r.get("SIS User ID") or r.get("SIS Login ID")):
             unmatched.append(row.student)
             continue
-        writer.writerow([r.get("Student") or row.name or row.student, canvas_id, r.get("SIS User ID", ""),
-                         r.get("SIS Login ID", ""), r.get("Section", ""), _points(row.score)])
-    return buffer.getvalue(), unmatched
+        table.append([r.get("Student") or row.name or row.student, canvas_id, r.get("SIS User ID", ""),
+                      r.get("SIS Login ID", ""), r.get("Section", ""), _points(row.score)])
+    return _csv_text([*CANVAS_COLUMNS, column], table), unmatched
 
 
-def moodle_csv(rows: list[GradeRow], *, max_score: float,
-               roster: list[dict[str, str]] | None = None) -> tuple[str, list[str]]:
-    """(Moodle grade-import CSV text, ids of submissions with no identifier Moodle can use)."""
+def _full_name(row: GradeRow, r: dict[str, str]) -> str:
+    first, last = r.get("First name", ""), r.get("Last name", r.get("Surname", ""))
+    return f"{first} {last}".strip() or r.get("Full name", "") or row.name or row.student
+
+
+def _moodle_grade(score: float, max_score: float, r: dict[str, str]) -> tuple[float, float]:
+    """(grade, maximum) on Moodle's scale: rescaled to the roster's "Maximum Grade" when it
+    gives one, and never above the maximum (Moodle skips such a grade)."""
+    maximum = max_score
+    try:
+        maximum = float(r.get("Maximum Grade", "").replace(",", ".")) or max_score
+    except ValueError:
+        pass
+    grade = score * maximum / max_score if max_score else 0.0
+    return min(max(grade, 0.0), maximum), maximum
+
+
+def moodle_worksheet_csv(rows: list[GradeRow], *, max_score: float, graded_at: datetime,
+                         roster: list[dict[str, str]] | None = None) -> tuple[str, list[str]]:
+    """(Moodle grading-worksheet CSV text, ids of submissions with no "Participant <id>")."""
     matched = match_roster(rows, roster)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(MOODLE_COLUMNS)
-    unmatched = []
+    stamp = graded_at.astimezone(timezone.utc).isoformat(timespec="seconds")
+    table, unmatched = [], []
     for row in sorted(rows, key=lambda r: r.student):
         r = matched.get(row.student, {})
-        identifier = f"Participant {row.lms_id}" if row.lms == "moodle" else ""
-        email = r.get("Email address", r.get("Email", ""))
-        idnumber = r.get("ID number", "")
-        if not (identifier or email or idnumber):
+        participant = row.lms_id if row.lms == "moodle" else _participant(r.get("Identifier", ""))
+        if not participant:
             unmatched.append(row.student)
             continue
-        first, last = r.get("First name", ""), r.get("Last name", r.get("Surname", ""))
-        full = f"{first} {last}".strip() or row.name or row.student
-        writer.writerow([identifier, full, email, idnumber, _points(row.score), _points(max_score)])
-    return buffer.getvalue(), unmatched
+        grade, maximum = _moodle_grade(row.score, max_score, r)
+        table.append([f"Participant {participant}", _full_name(row, r), r.get("Email address", r.get("Email", "")),
+                      _points(grade), _points(maximum), "Yes", stamp])
+    return _csv_text(MOODLE_WORKSHEET_COLUMNS, table), unmatched
+
+
+def moodle_identity_column(rows: list[GradeRow], matched: dict[str, dict[str, str]]) -> str | None:
+    """The one user field the gradebook import maps: the first of ID number, Email address,
+    Username that every matched submission has (else the one most of them have)."""
+    people = [matched[r.student] for r in rows if r.student in matched]
+    if not people:
+        return None
+    counts = {column: sum(1 for p in people if p.get(column) or (column == "Email address" and p.get("Email")))
+              for column in MOODLE_IDENTITY_COLUMNS}
+    best = max(MOODLE_IDENTITY_COLUMNS, key=lambda c: (counts[c], -MOODLE_IDENTITY_COLUMNS.index(c)))
+    return best if counts[best] else None
+
+
+def moodle_csv(rows: list[GradeRow], *, max_score: float, column: str = "Grade",
+               roster: list[dict[str, str]] | None = None) -> tuple[str, list[str]]:
+    """(Moodle gradebook-import CSV text, ids of submissions left out).
+
+    Columns: the identity column (``moodle_identity_column``), Full name, then ``column``
+    (the grade item's name) with the grade, capped at the maximum. A submission the roster
+    does not know, or without that identity, is left out: Moodle would stop at its row.
+    """
+    matched = match_roster(rows, roster)
+    identity = moodle_identity_column(rows, matched)
+    table, unmatched = [], []
+    for row in sorted(rows, key=lambda r: r.student):
+        r = matched.get(row.student)
+        value = (r.get(identity) or (r.get("Email", "") if identity == "Email address" else "")) \
+            if r and identity else ""
+        if not value:
+            unmatched.append(row.student)
+            continue
+        grade, _ = _moodle_grade(row.score, max_score, r)
+        table.append([value, _full_name(row, r), _points(grade)])
+    return _csv_text([identity or "Email address", "Full name", column], table), unmatched
 
 
 def canvas_column(title: str, assignment: str) -> str:
@@ -213,16 +313,18 @@ def canvas_column(title: str, assignment: str) -> str:
 
 def export_grades(out_dir: Path, *, canvas: str | None = None, moodle: bool = False,
                   roster: Path | None = None) -> list[tuple[Path, list[str]]]:
-    """Write DIR/canvas_grades.csv and/or DIR/moodle_grades.csv from DIR/results.json.
+    """Write DIR/canvas_grades.csv and/or DIR/moodle_worksheet.csv + DIR/moodle_grades.csv
+    from DIR/results.json.
 
     canvas: None for no Canvas export, else the assignment ("" for a new column, its
     Canvas id, or the full "<name> (<id>)" header). Returns (file, unmatched ids) pairs.
+    Scores are the final ones (after a late penalty, when a policy was used).
     """
     import json
 
     out_dir = Path(out_dir)
     try:
-        data = json.loads((out_dir / "results.json").read_text())
+        data = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(f"no results.json in {out_dir}: run `autograder grade` first") from None
     rows = [GradeRow(student=s["submission"], score=float(s["score"]), status=s["status"],
@@ -230,16 +332,28 @@ def export_grades(out_dir: Path, *, canvas: str | None = None, moodle: bool = Fa
                      name=s.get("lms", {}).get("name", ""))
             for s in data["submissions"]]
     people = read_roster(roster) if roster else None
+    title = data.get("title", data["assignment"])
     written = []
     if canvas is not None:
-        text, unmatched = canvas_csv(rows, column=canvas_column(data.get("title", data["assignment"]), canvas),
+        text, unmatched = canvas_csv(rows, column=canvas_column(title, canvas),
                                      max_score=float(data["max_score"]), roster=people)
-        path = out_dir / "canvas_grades.csv"
-        path.write_text(text)
-        written.append((path, unmatched))
+        written.append((_write(out_dir / "canvas_grades.csv", text), unmatched))
     if moodle:
-        text, unmatched = moodle_csv(rows, max_score=float(data["max_score"]), roster=people)
-        path = out_dir / "moodle_grades.csv"
-        path.write_text(text)
-        written.append((path, unmatched))
+        try:
+            graded_at = datetime.strptime(data.get("generated", ""), "%Y-%m-%dT%H:%M:%S%z")
+        except ValueError:
+            graded_at = datetime.now(timezone.utc)
+        text, unmatched = moodle_worksheet_csv(rows, max_score=float(data["max_score"]), graded_at=graded_at,
+                                               roster=people)
+        written.append((_write(out_dir / "moodle_worksheet.csv", text), unmatched))
+        text, unmatched = moodle_csv(rows, max_score=float(data["max_score"]), column=title, roster=people)
+        written.append((_write(out_dir / "moodle_grades.csv", text), unmatched))
     return written
+
+
+def _write(path: Path, text: str) -> Path:
+    """UTF-8, whatever the locale (names with accents), written whole then renamed."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path

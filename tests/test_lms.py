@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 import zipfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ import pytest
 from autograder.assignment import SOLUTIONS_DIR
 from autograder.batch import grade_batch
 from autograder.cli import main
-from autograder.lms import GradeRow, canvas_csv, moodle_csv, owner_of
+from autograder.lms import GradeRow, canvas_csv, export_grades, moodle_csv, moodle_worksheet_csv, owner_of
 from autograder.sandbox import SandboxSettings
 from autograder.submission import InvalidSubmission, find_submissions, is_class_zip
 
@@ -40,12 +43,17 @@ def gradebook(out: Path) -> dict[str, list[str]]:
     ("jones_ben_LATE_1002_5002_a1_softmax-1.ipynb", "jones_ben_1002", "canvas", "1002", True),
     ("Ada Lovelace_201_assignsubmission_file_", "Ada_Lovelace_201", "moodle", "201", False),
     ("Ben Jones_202_assignsubmission_file_a1.ipynb", "Ben_Jones_202", "moodle", "202", False),
+    ("Ada Lovelace_201_assignsubmission_file", "Ada_Lovelace_201", "moodle", "201", False),  # Moodle >= 4.1
+    ("Ada Lovelace_201_assignsubmission_onlinetext", "Ada_Lovelace_201", "moodle", "201", False),
+    ("jonesben_late_1002_7002_a1.ipynb", "jonesben_1002", "canvas", "1002", True),  # older Canvas
+    ("anon_kVnLw_8812_a1_softmax.ipynb", "anon_kVnLw", "canvas-anonymous", "kVnLw", False),
+    ("anon_Q2xzP_LATE_8813_a1_softmax.ipynb", "anon_Q2xzP", "canvas-anonymous", "Q2xzP", True),
     ("ada.ipynb", "ada", "", "", False),
     ("a1_export.zip", "a1_export", "", "", False),
 ])
 def test_lms_names_give_a_stable_student_id(tmp_path, name, student, lms, lms_id, late):
     path = tmp_path / name
-    if name.endswith("_"):
+    if "." not in name:  # Moodle's per-participant folders
         path.mkdir()
     else:
         path.write_bytes(b"")
@@ -74,7 +82,15 @@ def test_a_canvas_download_zip_is_graded_per_student(tmp_path):
         "doeeve_1003": ["graded", "0"], "dandan_1004": ["graded", "48"],
     }
     lms = {s.result.submission: s.owner for s in grade_batch_result.submissions}
-    assert lms["jonesben_1002"] == {"lms": "canvas", "lms_id": "1002", "name": "jonesben", "late": True}
+    assert lms["jonesben_1002"] == {"lms": "canvas", "lms_id": "1002", "name": "jonesben", "late": True,
+                                    "attachment": "5002"}
+
+
+def test_the_third_canvas_number_is_the_attachment_id(tmp_path):
+    path = tmp_path / "lovelaceada_1001_99887_a1_softmax.ipynb"
+    path.write_bytes(b"")
+    owner = owner_of(path)
+    assert (owner.lms_id, owner.attachment) == ("1001", "99887")
 
 
 def grade_batch_a1(path, out):
@@ -83,12 +99,13 @@ def grade_batch_a1(path, out):
     return grade_batch(load_assignment("a1_softmax"), path, out, SandboxSettings(isolation="auto"), jobs=2)
 
 
-def test_a_moodle_download_zip_with_folders_and_a_wrapper_folder(tmp_path):
+@pytest.mark.parametrize("suffix", ["_", ""], ids=["moodle<4.1", "moodle>=4.1"])
+def test_a_moodle_download_zip_with_folders_and_a_wrapper_folder(tmp_path, suffix):
     archive = write_zip(tmp_path / "moodle.zip", [
-        ("A1-123/Ada Lovelace_201_assignsubmission_file_/a1_softmax.ipynb", sample("ada.ipynb")),
-        ("A1-123/Ben Jones_202_assignsubmission_file_/a1_softmax.ipynb", sample("ben.ipynb")),
-        ("A1-123/Ben Jones_202_assignsubmission_onlinetext_/onlinetext.html", b"<p>hi</p>"),
-        ("A1-123/Dan Smith_203_assignsubmission_file_/export.zip", sample("dan.zip")),
+        (f"A1-123/Ada Lovelace_201_assignsubmission_file{suffix}/a1_softmax.ipynb", sample("ada.ipynb")),
+        (f"A1-123/Ben Jones_202_assignsubmission_file{suffix}/a1_softmax.ipynb", sample("ben.ipynb")),
+        (f"A1-123/Ben Jones_202_assignsubmission_onlinetext{suffix}/onlinetext.html", b"<p>hi</p>"),
+        (f"A1-123/Dan Smith_203_assignsubmission_file{suffix}/export.zip", sample("dan.zip")),
         ("__MACOSX/._junk", b"x"),
     ])
     out = tmp_path / "out"
@@ -164,13 +181,90 @@ def test_canvas_export_has_the_import_columns_and_uses_the_roster():
     assert parse(bare)[2] == ["lovelaceada", "1001", "", "", "", "48"] and len(missing) == 3
 
 
-def test_moodle_export_has_identifier_and_grade_and_uses_the_roster():
-    text, unmatched = moodle_csv(ROWS, max_score=48, roster=ROSTER)
-    table = parse(text)
-    assert table[0] == ["Identifier", "Full name", "Email address", "ID number", "Grade", "Maximum Grade"]
-    assert table[1:] == [["Participant 202", "Ben Jones", "ben@uni.example", "7002", "35", "48"],
-                         ["", "cleo", "cleo@uni.example", "", "0", "48"]]
-    assert unmatched == ["dora", "lovelaceada_1001"]
+MOODLE_DATA = Path(__file__).parent / "data" / "moodle"
+MOODLE_SCORES = {"201": 48, "202": 35, "203": 50, "204": 12.5}  # 50: a bonus above the maximum
+MOODLE_ROSTER = [  # Moodle's own user export: Dan is not in it
+    {"First name": "Ada", "Last name": "Lovelace", "ID number": "S201", "Email address": "ada@uni.example"},
+    {"First name": "Ben", "Last name": "Jones", "ID number": "", "Email address": "ben@uni.example"},
+    {"First name": "Chloé", "Last name": "Durand", "ID number": "", "Email address": "chloe@uni.example"},
+]
+GRADED_AT = datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
+
+
+def moodle_rows(version: str, tmp_path: Path) -> list[GradeRow]:
+    """GradeRows for the owners the kit finds in a Moodle download of ``version``."""
+    names = (MOODLE_DATA / version / "download.txt").read_text(encoding="utf-8").split("\n")
+    archive = write_zip(tmp_path / "moodle.zip", [(n, sample("ada.ipynb")) for n in names if n])
+    found, _ = find_submissions(archive, tmp_path / "work")
+    return [GradeRow(f.student, MOODLE_SCORES[f.owner.lms_id], "graded", f.owner.lms, f.owner.lms_id,
+                     f.owner.name) for f in found]
+
+
+def moodle_worksheet_problems(text: str, maximum: float) -> list[str]:
+    """What Moodle's worksheet importer would refuse or skip (importgradeslib.php)."""
+    table = list(csv.DictReader(io.StringIO(text)))
+    header = next(csv.reader(io.StringIO(text)))
+    problems = [f"missing column {c}" for c in ("Identifier", "Grade", "Last modified (grade)") if c not in header]
+    for row in table:
+        if not re.fullmatch(r"Participant \d+", row.get("Identifier", "")):
+            problems.append(f"identifier {row.get('Identifier')!r}")
+        if not 0 <= float(row["Grade"]) <= maximum:
+            problems.append(f"grade {row['Grade']} outside 0..{maximum}")
+        datetime.fromisoformat(row["Last modified (grade)"])
+    return problems
+
+
+@pytest.mark.parametrize("version", ["4.0", "4.1"])
+def test_moodle_exports_match_the_expected_files_for_each_version(tmp_path, version):
+    rows = moodle_rows(version, tmp_path)
+    assert sorted(r.student for r in rows) == ["Ada_Lovelace_201", "Ben_Jones_202", "Chloé_Durand_203",
+                                               "Dan_Smith_204"]
+    worksheet, missing = moodle_worksheet_csv(rows, max_score=48, graded_at=GRADED_AT)
+    assert missing == [] and moodle_worksheet_problems(worksheet, 48) == []
+    assert worksheet == (MOODLE_DATA / version / "worksheet.csv").read_text(encoding="utf-8")
+    grades, left_out = moodle_csv(rows, max_score=48, column="A1", roster=MOODLE_ROSTER)
+    assert left_out == ["Dan_Smith_204"]  # not in the roster: Moodle would stop at his row
+    assert grades == (MOODLE_DATA / version / "gradebook.csv").read_text(encoding="utf-8")
+
+
+def test_moodle_gradebook_uses_one_identity_column_for_every_row():
+    rows = [GradeRow("ada", 48, "graded"), GradeRow("ben", 30, "graded")]
+    both = [{"Username": "ada", "ID number": "S1", "Email address": "ada@x"},
+            {"Username": "ben", "ID number": "S2", "Email address": ""}]
+    table = parse(moodle_csv(rows, max_score=48, roster=both)[0])
+    assert table == [["ID number", "Full name", "Grade"], ["S1", "ada", "48"], ["S2", "ben", "30"]]
+    mixed = [{"Username": "ada", "ID number": "S1", "Email address": "ada@x"},
+             {"Username": "ben", "ID number": "", "Email address": "ben@x"}]
+    table = parse(moodle_csv(rows, max_score=48, roster=mixed)[0])
+    assert [r[0] for r in table] == ["Email address", "ada@x", "ben@x"]
+
+
+def test_moodle_worksheet_takes_identifiers_and_maximum_from_moodles_own_export():
+    """A worksheet Moodle exported, given as the roster: participants found by name, grades
+    rescaled to its "Maximum Grade" and capped there."""
+    rows = [GradeRow("ada", 48, "graded", name="Ada Lovelace"), GradeRow("Ben_Jones", 36, "graded", name="Ben Jones"),
+            GradeRow("cleo", 12, "graded")]
+    roster = [{"Identifier": "Participant 7", "Full name": "Ada Lovelace", "Maximum Grade": "100,00"},
+              {"Identifier": "Participant 9", "Full name": "Ben Jones", "Maximum Grade": "100"}]
+    text, missing = moodle_worksheet_csv(rows, max_score=48, graded_at=GRADED_AT, roster=roster)
+    assert missing == ["cleo"] and moodle_worksheet_problems(text, 100) == []
+    assert [r[:5] for r in parse(text)[1:]] == [["Participant 9", "Ben Jones", "", "75", "100"],
+                                                ["Participant 7", "Ada Lovelace", "", "100", "100"]]
+
+
+def test_exports_are_utf8_and_formula_safe(tmp_path):
+    rows = [GradeRow("=HYPERLINK(evil)_1001", 3, "graded", "canvas", "1001", "=HYPERLINK(evil)"),
+            GradeRow("Zoë_Ågren_5", 2, "graded", "moodle", "5", "Zoë Ågren")]
+    text, _ = canvas_csv(rows, column="A1 (555)", max_score=48)
+    assert "'=HYPERLINK(evil)" in text and "\n=HYPERLINK" not in text
+    results = {"assignment": "a1", "title": "A1", "max_score": 48, "generated": "2026-12-01T09:30:00+0000",
+               "submissions": [{"submission": r.student, "score": r.score, "status": r.status,
+                                "lms": {"lms": r.lms, "lms_id": r.lms_id, "name": r.name}} for r in rows]}
+    (tmp_path / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    written = export_grades(tmp_path, canvas="555", moodle=True)
+    assert [p.name for p, _ in written] == ["canvas_grades.csv", "moodle_worksheet.csv", "moodle_grades.csv"]
+    assert "Zoë Ågren" in (tmp_path / "moodle_worksheet.csv").read_bytes().decode("utf-8")
+    assert parse((tmp_path / "canvas_grades.csv").read_text(encoding="utf-8"))[0][-1] == "A1 (555)"
 
 
 def test_cli_export_after_grading_a_canvas_zip(tmp_path, capsys):
@@ -187,4 +281,4 @@ def test_cli_export_after_grading_a_canvas_zip(tmp_path, capsys):
     assert [r[:2] + r[-1:] for r in table[2:]] == [
         ["dandan", "1004", "48"], ["Doe, Eve", "1003", "0"], ["jonesben", "1002", "35"],
         ["Lovelace, Ada", "1001", "48"]]
-    assert "moodle_grades.csv" in printed and "left out" in printed
+    assert "moodle_grades.csv" in printed and "moodle_worksheet.csv" in printed and "left out" in printed
