@@ -11,8 +11,8 @@ import pytest
 
 from autograder.cli import main
 from autograder.exam import bank, custom, variants
-from autograder.exam.grading import MultiPolicy, grade, mark, regrade
-from autograder.exam.model import Solution
+from autograder.exam.grading import MultiPolicy, grade, mark, parse_number, regrade, write_grades
+from autograder.exam.model import Distractor, Solution
 from autograder.exam.seeding import variant_seed
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "exam"
@@ -186,3 +186,158 @@ def test_cli_reports_template_errors_in_one_line(tmp_path, capsys):
     code = main(["exam", "list", "--templates", str(folder)])
     assert code == 2
     assert "broken.toml: field 'version': missing" in capsys.readouterr().err
+
+
+# --- answer sheets as people write them ---------------------------------------------------
+
+NUMERIC = {"qid": "q", "kind": "numeric", "points": 1.0, "key": 0.5, "tolerance": 0.006, "unit_exponent": 0,
+           "rtol": 0.01, "atol": 0.001, "options": [],
+           "distractors": [{"mistake": "doubles", "description": "counts every term twice", "value": 1.0}]}
+
+
+@pytest.mark.parametrize("answer", ["0,5000", "0,5", "+0.5", "5e-1", " 0.5 ", ",5"])
+def test_decimal_commas_and_plain_forms_are_read(answer):
+    assert mark(NUMERIC, "s", answer.strip(), MultiPolicy.ALL_OR_NOTHING).status == "correct"
+
+
+def test_decimal_comma_can_be_refused():
+    result = mark(NUMERIC, "s", "0,5", MultiPolicy.ALL_OR_NOTHING, decimal_comma=False)
+    assert result.status == "invalid" and "decimal commas are not accepted" in result.note
+
+
+@pytest.mark.parametrize("answer, reason", [
+    ("1_000", "underscores"), ("1 000", "spaces"), ("1,000", "ambiguous"), ("12,345", "ambiguous"),
+    ("1,000.5", "not a number"), ("1/2", "not a number"), ("inf", "not a number"), ("nan", "not a number"),
+    ("0x10", "not a number"), ("1e999", "not a finite number"),
+])
+def test_non_numbers_are_refused_with_the_reason(answer, reason):
+    result = mark(NUMERIC, "s", answer, MultiPolicy.ALL_OR_NOTHING)
+    assert result.status == "invalid" and result.points == 0 and reason in result.note
+
+
+def test_a_zero_before_a_decimal_comma_is_never_ambiguous():
+    assert parse_number("0,125") == (0.125, "")
+
+
+def test_a_numeric_mistake_names_itself_and_describes_itself():
+    result = mark(NUMERIC, "s", "1,0", MultiPolicy.ALL_OR_NOTHING)
+    assert (result.status, result.mistake, result.mistake_description) == ("wrong", "doubles", "counts every term twice")
+
+
+def test_choice_mistakes_carry_their_description():
+    options = [{"text": "1", "correct": True, "mistake": None},
+               {"text": "2", "correct": False, "mistake": "m1", "description": "forgets the mean"},
+               {"text": "3", "correct": False, "mistake": "m2"}]
+    entry = {"qid": "q", "kind": "choice", "points": 1.0, "options": options, "key": [0],
+             "distractors": [{"mistake": "m2", "description": "flips the sign", "value": 3.0}]}
+    assert mark(entry, "s", "B", MultiPolicy.ALL_OR_NOTHING).mistake_description == "forgets the mean"
+    assert mark(entry, "s", "C", MultiPolicy.ALL_OR_NOTHING).mistake_description == "flips the sign"  # old manifest
+    multi = {**entry, "kind": "multi"}
+    both = mark(multi, "s", "A;B;C", MultiPolicy.ALL_OR_NOTHING)
+    assert both.mistake == "m1;m2" and both.mistake_description == "forgets the mean; flips the sign"
+
+
+def _class_manifest():
+    entry = dict(NUMERIC)
+    return {"templates": [{"id": "q"}],
+            "variants": [{"student_id": s, "name": s, "form": None, "questions": [dict(entry)]} for s in ("a", "b")]}
+
+
+def test_a_duplicated_row_is_reported_and_the_last_one_wins():
+    responses = [(2, "a", "q", "0.9"), (3, "b", "q", "0.5"), (4, "a", "q", "0.5")]
+    grades = grade(_class_manifest(), responses)
+    assert grades.score("a") == 1 and grades.score("b") == 1  # the class is graded
+    assert any("lines 2, 4" in w and "last one (line 4)" in w for w in grades.warnings)
+    assert "line 4" in grades.marks[("a", "q")].note
+
+
+def test_strict_refuses_conflicting_rows_but_grades_the_class():
+    responses = [(2, "a", "q", "0.9"), (3, "b", "q", "0.5"), (4, "a", "q", "0.5")]
+    grades = grade(_class_manifest(), responses, strict=True)
+    assert grades.marks[("a", "q")].status == "invalid" and grades.score("a") == 0
+    assert grades.score("b") == 1
+    assert any("--strict" in w for w in grades.warnings)
+
+
+def test_identical_duplicates_count_once():
+    grades = grade(_class_manifest(), [(2, "a", "q", "0.5"), (3, "a", "q", "0.5")], strict=True)
+    assert grades.score("a") == 1 and any("counted once" in w for w in grades.warnings)
+
+
+def test_refused_answers_are_warned_with_their_line_and_written_to_details(tmp_path):
+    grades = grade(_class_manifest(), [(7, "a", "q", "1_000")])
+    assert any(w.startswith("line 7:") and "underscores" in w for w in grades.warnings)
+    write_grades(grades, tmp_path)
+    with open(tmp_path / "details.csv") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["student_id"] == "a")
+    assert row["status"] == "invalid" and "underscores" in row["note"]
+
+
+def test_grade_csvs_neutralise_formula_cells(tmp_path):
+    manifest = _class_manifest()
+    manifest["variants"][0]["name"] = "=HYPERLINK(\"http://x\")"
+    grades = grade(manifest, [(2, "a", "q", "@SUM(A1)")])
+    write_grades(grades, tmp_path)
+    text = (tmp_path / "grades.csv").read_text() + (tmp_path / "details.csv").read_text()
+    assert "'=HYPERLINK" in text and "'@SUM" in text
+
+
+# --- regrade recomputes which printed option is right ---------------------------------------
+
+class FixedLogSoftmax(bank.LogSoftmaxLarge):
+    """A 'fix' whose key is the mistake that drops the normaliser: the option that stood for
+    that mistake becomes the right one (same version: only the code changed)."""
+
+    def solve(self, p):
+        solution = super().solve(p)
+        dropped = next(d for d in solution.distractors if d.mistake == "exam:drops_normaliser")
+        others = [d for d in solution.distractors if d is not dropped]
+        return Solution(dropped.value, [*others, Distractor("old_key", "the v1 key", solution.value)])
+
+
+def test_regrade_moves_the_right_option_and_keeps_what_was_printed(exam_dir, tmp_path, monkeypatch):
+    manifest = manifest_of(exam_dir)
+    rows = [(v["student_id"], q["qid"], answer_for(q)) for v in manifest["variants"] for q in v["questions"]]
+    write_responses(tmp_path / "r.csv", rows)
+    fixed = {**bank.built_in(), "log_softmax_large": FixedLogSoftmax()}
+    monkeypatch.setattr(bank, "built_in", lambda: dict(fixed))
+    changes, notes = regrade(manifest_path=exam_dir / "build" / "manifest.json", responses_path=tmp_path / "r.csv",
+                             out=tmp_path / "re")
+    assert all(c.delta == -1 and c.questions == ["log_softmax_large"] for c in changes)
+    assert len(changes) == len(manifest["variants"])
+    new = json.loads((tmp_path / "re" / "manifest.json").read_text())
+    for old_v, new_v in zip(manifest["variants"], new["variants"], strict=True):
+        old_q = next(q for q in old_v["questions"] if q["qid"] == "log_softmax_large")
+        new_q = next(q for q in new_v["questions"] if q["qid"] == "log_softmax_large")
+        assert [o["text"] for o in new_q["options"]] == [o["text"] for o in old_q["options"]]  # as printed
+        (was,) = old_q["key"]
+        (now,) = new_q["key"]
+        assert old_q["options"][now]["mistake"] == "exam:drops_normaliser" and now != was
+        assert new_q["options"][was]["mistake"] == "old_key"
+    report = json.loads((tmp_path / "re" / "regrade.json").read_text())
+    (changed,) = report["changed_templates"]
+    assert changed["template"] == "log_softmax_large" and changed["keys_changed"] == len(manifest["variants"])
+    assert "code changed" in " ".join(changed["reasons"])
+
+
+def test_regrade_of_a_select_all_question_follows_the_fixed_verdicts(exam_dir, tmp_path, monkeypatch):
+    class Flipped(bank.MultilabelDecision):
+        def solve(self, p):
+            solution = super().solve(p)
+            for option in solution.options:
+                option.correct = not option.correct
+            return solution
+
+    manifest = manifest_of(exam_dir)
+    rows = [(v["student_id"], q["qid"], answer_for(q)) for v in manifest["variants"] for q in v["questions"]]
+    write_responses(tmp_path / "r.csv", rows)
+    fixed = {**bank.built_in(), "multilabel_decision": Flipped()}
+    monkeypatch.setattr(bank, "built_in", lambda: dict(fixed))
+    changes, _ = regrade(manifest_path=exam_dir / "build" / "manifest.json", responses_path=tmp_path / "r.csv",
+                         out=tmp_path / "re")
+    assert {tuple(c.questions) for c in changes} == {("multilabel_decision",)}
+    new = json.loads((tmp_path / "re" / "manifest.json").read_text())
+    for old_v, new_v in zip(manifest["variants"], new["variants"], strict=True):
+        old_q = next(q for q in old_v["questions"] if q["qid"] == "multilabel_decision")
+        new_q = next(q for q in new_v["questions"] if q["qid"] == "multilabel_decision")
+        assert [o["correct"] for o in new_q["options"]] == [not o["correct"] for o in old_q["options"]]
