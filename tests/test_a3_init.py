@@ -139,7 +139,7 @@ SEPARATING_CASE = {
     "stds_relu_on_input": ("activation_stds/negative_inputs", "values differ"),
     "stds_no_relu": ("activation_stds/lecture_kaiming", "values differ"),
     "stds_sample_ddof": ("activation_stds/lecture_kaiming", "values differ"),
-    "stds_relu_in_place": ("activation_stds/small_network", "output 2"),
+    "stds_relu_in_place": ("activation_stds/small_network", "modified its input"),
     "torch_init_fan_out": ("kaiming_init_/cnn", "fan_out instead of fan_in"),
     "torch_init_keeps_bias": ("kaiming_init_/mlp", "bias must be exactly 0"),
     "torch_init_uniform": ("kaiming_init_/cnn", "normal"),
@@ -236,7 +236,7 @@ def _statistical_samples():
             for fan_out, fan_in, _ in expected[0].tolist():
                 out.append((case.case_id, fan_out * fan_in, fan_in, fan_out, 0.0))
         elif case.check == "kaiming_init_weights":
-            for i in range(1, len(expected), 2):
+            for i in range(0, len(expected), 2):
                 w = expected[i]
                 if w.ndim >= 2:
                     out.append((case.case_id, w.size, int(np.prod(w.shape[1:])),
@@ -348,21 +348,41 @@ def test_normal_shape_tests_catch_a_right_variance_laplace_and_uniform():
     assert "normal" in checks.normal_sample_problem(laplace, 0.1)
 
 
-def test_reproducibility_probe_flags():
+def _reproducibility(question, implementation, *args):
+    """Which requirements (indexes into checks.REPRODUCIBILITY) the raw probe data fails."""
+    probe = getattr(probes, f"{question}_reproducible")
+    got = probe(_fns(**{question: implementation}), *args)
+    case = SimpleNamespace(question=question, args=args, kwargs={})
+    return [i for i, failed in enumerate(checks.reproducibility_failures(case, got)) if failed]
+
+
+def test_reproducibility_is_judged_in_the_grader_from_raw_draws():
     mistakes = _load("mistakes")
-    assert probes.kaiming_normal_reproducible(REFERENCE, 5, 4, 3).tolist() == [1, 1, 1, 1]
-    assert probes.init_mlp_reproducible(REFERENCE, np.array([4, 5, 3]), 3).tolist() == [1, 1, 1, 1]
-    flags = probes.kaiming_normal_reproducible(_fns(kaiming_normal=mistakes.kaiming_normal_global_rng), 5, 4, 3)
-    assert flags.tolist() == [0, 1, 0, 0]
-    flags = probes.kaiming_normal_reproducible(_fns(kaiming_normal=mistakes.kaiming_normal_own_generator), 5, 4, 3)
-    assert flags.tolist() == [1, 0, 1, 0]
+    assert _reproducibility("kaiming_normal", A3.reference.kaiming_normal, 5, 4, 3) == []
+    assert _reproducibility("init_mlp", A3.reference.init_mlp, np.array([4, 5, 3]), 3) == []
+    # global RNG: differs under two global seeds, moves the global stream, never uses rng
+    assert _reproducibility("kaiming_normal", mistakes.kaiming_normal_global_rng, 5, 4, 3) == [0, 2, 3]
+    assert _reproducibility("init_mlp", mistakes.init_mlp_global_rng, np.array([4, 5, 3]), 3) == [0, 2, 3]
+    # a generator of its own: the same for every seed, and the given one never advances
+    assert _reproducibility("kaiming_normal", mistakes.kaiming_normal_own_generator, 5, 4, 3) == [1, 3]
 
     def polite_but_global(fan_out, fan_in, rng, negative_slope=0.0):
         np.random.random()  # right draws, but it advances the global state
         return rng.normal(0.0, 1.0, size=(fan_out, fan_in))
 
-    flags = probes.kaiming_normal_reproducible(_fns(kaiming_normal=polite_but_global), 5, 4, 3)
-    assert flags.tolist() == [1, 1, 0, 1]
+    assert _reproducibility("kaiming_normal", polite_but_global, 5, 4, 3) == [2]
+
+
+def test_probes_send_raw_data_never_flags():
+    """No output of any a3 probe is a 0/1 verdict: on the reference, every output is a
+    draw, a parameter, a shape, a state or a statistic of draws (flags would be exactly
+    0.0 or 1.0 of shape (1,) or (4,)). The grader-side constant matches the probes'."""
+    assert checks.GLOBAL_SEED_AFTER == probes.GLOBAL_SEEDS[2]
+    for case in A3.cases:
+        for output in A3.expected[case.case_id]:
+            looks_like_flags = output.dtype.kind == "f" and output.size in (1, 3, 4) and set(
+                output.ravel().tolist()) <= {0.0, 1.0} and np.any(output == 1.0)
+            assert not looks_like_flags, case.case_id
 
 
 def test_checks_never_name_a_hidden_seed():

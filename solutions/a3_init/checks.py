@@ -6,6 +6,11 @@ the shape, and that the entries look like independent draws from N(0, sigma^2) w
 sigma = sqrt(2 / ((1 + a^2) * fan_in)). Each check returns a sentence for the student
 (naming the statistic, never a hidden input value) or None when the case passes.
 
+Every verdict is made here, from raw data: the probes (probes.py) send back the draws, the
+weights, a generator's state and np.random's next number, never a flag. Reproducibility,
+for one, is judged from two draws under different global seeds, a draw for another seed,
+and states this module computes itself from the seed (``reproducibility_failures``).
+
 How the thresholds were chosen
 ==============================
 
@@ -220,13 +225,49 @@ REPRODUCIBILITY = (
 )
 
 
+GLOBAL_SEED_AFTER = 13  # probes.GLOBAL_SEEDS[2] (tests/test_a3_init.py keeps them equal)
+
+
+def _probe_seed(case) -> int:
+    """The generator seed a ``*_reproducible`` probe was given: the argument after the
+    shapes (``kaiming_normal``: fan_out, fan_in, seed; ``init_mlp``: sizes, seed)."""
+    return int(case.args[2] if case.question == "kaiming_normal" else case.args[1])
+
+
+def untouched_global_next() -> int:
+    """np.random's next 63-bit integer right after np.random.seed(GLOBAL_SEEDS[2]), computed
+    here from a fresh RandomState: what a probe sees when the function left the global
+    stream alone."""
+    return int(np.random.RandomState(GLOBAL_SEED_AFTER).randint(0, 2**63 - 1, dtype=np.int64))
+
+
+def generator_state_words(seed: int) -> list[int]:
+    """default_rng(seed)'s PCG64 state before any draw, as the probe encodes it:
+    [state high, state low, increment high, increment low] (64-bit words)."""
+    state = np.random.default_rng(seed).bit_generator.state["state"]
+    return [word for name in ("state", "inc") for word in divmod(int(state[name]), 2**64)]
+
+
+def reproducibility_failures(case, got) -> list[bool]:
+    """Four booleans, in the order of REPRODUCIBILITY (True: that requirement fails), from
+    the probe's raw (first, second, other, global_next, state_after)."""
+    first, second, other, global_next, state_after = (np.asarray(g) for g in got)
+    same = first.shape == second.shape and bool(np.array_equal(first, second))
+    differs = first.shape != other.shape or not bool(np.array_equal(first, other))
+    untouched = global_next.shape == (1,) and int(global_next[0]) == untouched_global_next()
+    advanced = state_after.shape != (4,) or state_after.astype(object).tolist() != \
+        generator_state_words(_probe_seed(case))
+    return [not same, not differs, not untouched, not advanced]
+
+
 def reproducible(case, got, expected) -> str | None:
-    """Probe ``*_reproducible``: four 0/1 flags, all must be 1 (see probes._reproducibility_flags)."""
-    flags = np.asarray(got[0], dtype=np.float64).ravel()
-    if flags.shape != (len(REPRODUCIBILITY),):
+    """Probe ``*_reproducible`` (raw draws and states, see probes._reproducibility_data):
+    the same seed gives the same draw under two global seeds, another seed another draw,
+    np.random's global stream is left where it was, the given generator advances."""
+    if len(got) != len(REPRODUCIBILITY) + 1:
         return "the reproducibility probe returned something unexpected"
-    for flag, requirement in zip(flags, REPRODUCIBILITY, strict=True):
-        if flag != 1.0:
+    for failed, requirement in zip(reproducibility_failures(case, got), REPRODUCIBILITY, strict=True):
+        if failed:
             return requirement
     return None
 
@@ -280,14 +321,14 @@ def _layer_name(index: int, weight: np.ndarray) -> str:
 
 
 def kaiming_init_weights(case, got, expected) -> str | None:
-    """Probe ``kaiming_init_params``: after (same-object flag,) one (weight, bias) pair per
-    Linear / Conv2d / BatchNorm2d. Linear/Conv2d weights: N(0, 2 / fan_in) with fan_in =
+    """Probe ``kaiming_init_params``: one (weight, bias) pair per Linear / Conv2d /
+    BatchNorm2d of the module given. Linear/Conv2d weights: N(0, 2 / fan_in) with fan_in =
     prod(weight.shape[1:]); everything else must equal the reference (biases 0, BatchNorm
-    untouched). The same-object flag is judged by ``returns_module`` only."""
-    for i in range(1, len(expected), 2):
+    untouched)."""
+    for i in range(0, len(expected), 2):
         weight, bias = np.asarray(got[i]), np.asarray(got[i + 1])
         want_weight, want_bias = np.asarray(expected[i]), np.asarray(expected[i + 1])
-        name = _layer_name((i + 1) // 2, want_weight)
+        name = _layer_name(i // 2 + 1, want_weight)
         problem = _shape_problem(weight, want_weight, f"{name}: the weights")
         if problem:
             return problem
@@ -311,8 +352,12 @@ def kaiming_init_weights(case, got, expected) -> str | None:
 
 
 def returns_module(case, got, expected) -> str | None:
-    """Probe ``kaiming_init_params``: the first output is 1.0 when the same object came back."""
-    if np.asarray(got[0]).ravel().tolist() != [1.0]:
+    """Probe ``kaiming_init_returned``: (the given module's parameters, the returned one's).
+
+    Identity itself is not data: the grader sees that what came back holds exactly the
+    parameters of the module that was initialised (see spec.py)."""
+    given, returned = (np.asarray(g) for g in got)
+    if given.size == 0 or returned.shape != given.shape or not np.array_equal(returned, given):
         return "kaiming_init_ must return the module it was given (the same object, changed in place)"
     return None
 
@@ -321,12 +366,12 @@ def returns_module(case, got, expected) -> str | None:
 
 def planned_tests(case, expected) -> int:
     """How many statistical tests (each with false-alarm probability <= DELTA) ``case`` runs
-    on a correct submission. Exact tests (shapes, zeros, flags) never fail it and count 0."""
+    on a correct submission. Exact tests (shapes, zeros, equalities) never fail it and count 0."""
     if case.check == "kaiming_normal_weights":
         return tests_for_sample(int(np.asarray(expected[0]).size))
     if case.check == "init_mlp_params":
         return sum(tests_for_sample(int(out * inp)) for out, inp, _ in np.asarray(expected[0]).tolist())
     if case.check == "kaiming_init_weights":
         return sum(tests_for_sample(int(np.asarray(e).size))
-                   for i, e in enumerate(expected) if i % 2 == 1 and np.asarray(e).ndim >= 2)
+                   for i, e in enumerate(expected) if i % 2 == 0 and np.asarray(e).ndim >= 2)
     return 0

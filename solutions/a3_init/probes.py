@@ -6,54 +6,103 @@ submission's function) and the case's plain arguments (ints, floats, arrays), bu
 the function needs (a ``numpy.random.Generator`` from an integer seed, a list of
 ``(W, b)`` pairs, a PyTorch module), calls the function and returns NumPy arrays only.
 
-What a probe returns is untrusted: the grader checks it (``checks.py`` for statistical
-tests, otherwise a value comparison with the reference's probe result). Standalone:
-standard library, NumPy and (lazily) PyTorch; never the ``autograder`` package.
+Data out, verdicts in the grader
+================================
+
+Everything in the sandbox after the submission's first line is hostile: it can rewrite
+this module's functions, hook the probe's frames with ``sys.settrace``, patch NumPy or
+PyTorch, hand back objects whose methods lie, or write its own result records. So a
+probe never decides anything. It returns *raw data*: the draws themselves (a draw
+repeated under two global seeds, the draw for another seed), the weights and biases of
+a module after the call, shapes as integers, the next number of np.random's global
+stream, a generator's state as integers. Never a 0/1 flag, never "within 10%". Every
+equality, statistic and comparison is made in the grader: by ``checks.py`` (statistics,
+reproducibility) or by comparing with this same probe run on the reference functions.
+
+The test of the design: a forged or injected result can only carry values that the
+submission could have computed honestly, so forging gains nothing. To pass a statistical
+case, forged weights must themselves be N(0, 2 / fan_in) draws of the right shape, which
+takes the right formula, exactly as a correct function would. What a result cannot prove
+is *how* it was computed inside the sandbox; spec.py names the few properties that rest
+on that (draws only from the given generator, the same module object returned) and keeps
+their points low.
+
+The few numbers the public summaries compute from the draws (a root-mean-square, the
+gap between two draws) are data of the same kind, compared with the reference's in the
+grader: a forger must send the right numbers, never just "passed".
+
+Standalone: standard library, NumPy and (lazily) PyTorch; never the ``autograder`` package.
 """
 
 import numpy as np
 
 DATA = {}  # read-only data mounts (none for this assignment); set by the runner
 
+# The global seeds a reproducibility probe sets before each draw. checks.py computes what
+# np.random's stream gives after GLOBAL_SEEDS[2] from its own copy of NumPy.
+GLOBAL_SEEDS = (11, 12, 13)
+WORD = 2**64
+
 
 def _floats(value):
-    return np.array(np.asarray(value, dtype=np.float64), copy=True)
+    """A plain float64 ndarray copy (never a subclass) of what the submission returned."""
+    return np.array(value, dtype=np.float64, copy=True, subok=False)
 
 
-def _flag(condition):
-    return 1.0 if condition else 0.0
+def _rms(values):
+    """Root-mean-square as a (1,) array; NaN for an empty array (it then fails any comparison)."""
+    values = _floats(values)
+    return np.array([np.sqrt(np.mean(values**2)) if values.size else np.nan])
 
 
-def _global_draw_after(seed, action):
-    """The next np.random.random() after seeding the global state and running ``action``."""
-    np.random.seed(seed)
+def _generator_state(rng):
+    """The PCG64 state of ``rng`` as 4 uint64 words: state (high, low), increment (high, low)."""
+    state = rng.bit_generator.state["state"]
+    words = []
+    for name in ("state", "inc"):
+        value = int(state[name])
+        words += [(value // WORD) % WORD, value % WORD]
+    return np.array(words, dtype=np.uint64)
+
+
+def _global_next_after(action):
+    """np.random's next 63-bit integer after seeding it with GLOBAL_SEEDS[2] and running ``action``."""
+    np.random.seed(GLOBAL_SEEDS[2])
     action()
-    return np.random.random()
+    return np.array([np.random.randint(0, 2**63 - 1, dtype=np.int64)], dtype=np.int64)
 
 
-def _reproducibility_flags(draw, seed):
-    """Four 0/1 flags for a drawing function ``draw(rng)``:
+def _reproducibility_data(draw, seed):
+    """Raw data about a drawing function ``draw(rng)``, judged by ``checks.reproducible``:
 
-    0. the same generator seed gives the same result, whatever np.random's global seed;
-    1. a different generator seed gives a different result;
-    2. np.random's global state is neither used nor advanced;
-    3. the given generator is actually drawn from (its state advances).
+    first:  draw(default_rng(seed)) after np.random.seed(11);
+    second: draw(default_rng(seed)) after np.random.seed(12) (equal to first when only the
+            given generator is used);
+    other:  draw(default_rng(seed + 1)) (different from first);
+    global_next: np.random's next integer after seed(13) and a draw (checks.py knows the
+            value an untouched global stream gives);
+    state_after: the generator's state after a draw (checks.py knows the state before).
     """
-    np.random.seed(11)
+    np.random.seed(GLOBAL_SEEDS[0])
     first = _floats(draw(np.random.default_rng(seed)))
-    np.random.seed(12)
+    np.random.seed(GLOBAL_SEEDS[1])
     second = _floats(draw(np.random.default_rng(seed)))
     other = _floats(draw(np.random.default_rng(seed + 1)))
-    same = first.shape == second.shape and bool(np.array_equal(first, second))
-    differs = first.shape != other.shape or not np.array_equal(first, other)
-    untouched = _global_draw_after(13, lambda: None) == _global_draw_after(
-        13, lambda: draw(np.random.default_rng(seed))
-    )
+    global_next = _global_next_after(lambda: draw(np.random.default_rng(seed)))
     rng = np.random.default_rng(seed)
-    before = rng.bit_generator.state
     draw(rng)
-    advanced = rng.bit_generator.state != before
-    return np.array([_flag(same), _flag(differs), _flag(untouched), _flag(advanced)])
+    return first, second, other, global_next, _generator_state(rng)
+
+
+def _reproducibility_summary(draw, seed):
+    """For the public self-check, numbers that every correct implementation gives within a
+    few percent: rms(first - second) (0), rms(first - other) (sqrt(2) times the spread of
+    independent draws, 0 for a generator of its own) and np.random's next integer."""
+    first, second, other, global_next, _ = _reproducibility_data(draw, seed)
+    same_shape = first.shape == second.shape == other.shape
+    repeat_gap = _rms(first - second) if same_shape else np.array([np.nan])
+    other_gap = _rms(first - other) if same_shape else np.array([np.nan])
+    return repeat_gap, other_gap, global_next
 
 
 # --- kaiming_normal ---------------------------------------------------------------------
@@ -64,26 +113,28 @@ def kaiming_normal_sample(fns, fan_out, fan_in, seed, negative_slope=0.0):
     return _floats(fns["kaiming_normal"](fan_out, fan_in, rng, negative_slope=negative_slope))
 
 
-def kaiming_normal_reproducible(fns, fan_out, fan_in, seed, negative_slope=0.0):
-    """Reproducibility flags (see ``_reproducibility_flags``) of kaiming_normal."""
+def _kaiming_normal_draw(fns, fan_out, fan_in, negative_slope):
     function = fns["kaiming_normal"]
-    return _reproducibility_flags(
-        lambda rng: function(fan_out, fan_in, rng, negative_slope=negative_slope), seed
-    )
+    return lambda rng: function(fan_out, fan_in, rng, negative_slope=negative_slope)
+
+
+def kaiming_normal_reproducible(fns, fan_out, fan_in, seed, negative_slope=0.0):
+    """(first, second, other, global_next, state_after) of kaiming_normal (see
+    ``_reproducibility_data``)."""
+    return _reproducibility_data(_kaiming_normal_draw(fns, fan_out, fan_in, negative_slope), seed)
 
 
 def kaiming_normal_summary(fns, fan_out, fan_in, seed, negative_slope=0.0):
-    """Public self-check: (shape, 0/1 "std within 10% of the Kaiming std", reproducibility flags).
+    """Public self-check, compared with the reference's values (rtol 10%):
+    (shape, rms of the weights, rms(first - second), rms(first - other), global_next).
 
     10% is a loose band: with at least 10,000 weights a correct draw lands within 2% of
-    the target, while 1/n instead of 2/n is off by 29% and uniform-vs-normal needs the
+    the reference's, while 1/n instead of 2/n is off by 29%; uniform-vs-normal needs the
     hidden tests.
     """
     weights = kaiming_normal_sample(fns, fan_out, fan_in, seed, negative_slope)
-    target = (2.0 / ((1.0 + negative_slope**2) * fan_in)) ** 0.5
-    close = weights.size > 0 and abs(float(np.sqrt(np.mean(weights**2))) / target - 1.0) < 0.1
-    flags = kaiming_normal_reproducible(fns, fan_out, fan_in, seed, negative_slope)
-    return np.array(weights.shape, dtype=np.int64), np.array([_flag(close)]), flags
+    draw = _kaiming_normal_draw(fns, fan_out, fan_in, negative_slope)
+    return (np.array(weights.shape, dtype=np.int64), _rms(weights), *_reproducibility_summary(draw, seed))
 
 
 # --- init_mlp ---------------------------------------------------------------------------
@@ -104,24 +155,31 @@ def _concat(parts):
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
+def _sizes(sizes):
+    return [int(s) for s in np.asarray(sizes).ravel()]
+
+
 def init_mlp_sample(fns, sizes, seed):
     """init_mlp([int sizes], default_rng(seed)) flattened: (shapes, all W entries, all b entries)."""
-    params = fns["init_mlp"]([int(s) for s in np.asarray(sizes).ravel()], np.random.default_rng(seed))
-    return _flatten_params(params)
+    return _flatten_params(fns["init_mlp"](_sizes(sizes), np.random.default_rng(seed)))
+
+
+def _init_mlp_draw(fns, sizes):
+    function, sizes = fns["init_mlp"], _sizes(sizes)
+    return lambda rng: _flatten_params(function(list(sizes), rng))[1]
 
 
 def init_mlp_reproducible(fns, sizes, seed):
-    """Reproducibility flags (see ``_reproducibility_flags``) of init_mlp."""
-    function = fns["init_mlp"]
-    sizes = [int(s) for s in np.asarray(sizes).ravel()]
-    return _reproducibility_flags(lambda rng: _flatten_params(function(list(sizes), rng))[1], seed)
+    """(first, second, other, global_next, state_after) of init_mlp's weights (see
+    ``_reproducibility_data``)."""
+    return _reproducibility_data(_init_mlp_draw(fns, sizes), seed)
 
 
 def init_mlp_summary(fns, sizes, seed):
-    """Public self-check: (shapes, 0/1 "every bias is exactly 0", reproducibility flags)."""
+    """Public self-check: (shapes, every bias, rms(first - second), rms(first - other),
+    global_next), compared with the reference's values."""
     shapes, _, biases = init_mlp_sample(fns, sizes, seed)
-    zero = bool(np.all(biases == 0.0))
-    return shapes, np.array([_flag(zero)]), init_mlp_reproducible(fns, sizes, seed)
+    return (shapes, biases, *_reproducibility_summary(_init_mlp_draw(fns, sizes), seed))
 
 
 # --- activation_stds --------------------------------------------------------------------
@@ -129,14 +187,12 @@ def init_mlp_summary(fns, sizes, seed):
 def activation_stds_of(fns, x, *weights_and_biases):
     """activation_stds([(W1, b1), (W2, b2), ...], x) as a float64 array.
 
-    Second output: 1.0 when the call left x and every W and b exactly as given.
+    The arrays are passed on as they came, so the runner's copy of the arguments after
+    the call shows whether the function changed them (the cases ask ``inputs_unchanged``).
     """
-    arrays = [np.asarray(a) for a in weights_and_biases]
+    arrays = list(weights_and_biases)
     params = [(arrays[i], arrays[i + 1]) for i in range(0, len(arrays), 2)]
-    copies = [np.array(a, copy=True) for a in (x, *arrays)]
-    stds = _floats(fns["activation_stds"](params, x))
-    unchanged = all(np.array_equal(a, c) for a, c in zip((x, *arrays), copies, strict=True))
-    return stds, np.array([_flag(unchanged)])
+    return _floats(fns["activation_stds"](params, x))
 
 
 # --- kaiming_init_ (PyTorch) --------------------------------------------------------------
@@ -179,56 +235,80 @@ ARCHITECTURES = ("mlp", "cnn", "nested", "small")
 
 
 def _initialised(fns, architecture, seed):
-    """(whether kaiming_init_ returned the same object, the module it initialised)."""
+    """(what kaiming_init_ returned, the module it was given), built under torch.manual_seed(seed)."""
     import torch
 
     torch.manual_seed(int(seed))
     module = _architectures()[architecture]()
     returned = fns["kaiming_init_"](module)
-    return returned is module, module
+    return returned, module
 
 
 def _layers(module, kinds):
-    return [layer for layer in module.modules() if isinstance(layer, kinds)]
+    """The layers of ``module`` of the given kinds, in registration order; [] for a non-module."""
+    from torch import nn
+
+    if not isinstance(module, nn.Module):
+        return []
+    return [layer for layer in nn.Module.modules(module) if isinstance(layer, kinds)]
 
 
 def _numpy(tensor):
+    """A float64 ndarray copy of a tensor (an empty array for None or a non-tensor)."""
     import torch
 
-    return np.zeros(0) if tensor is None else tensor.detach().to(torch.float64).cpu().numpy().copy()
+    if not isinstance(tensor, torch.Tensor):
+        return np.zeros(0)
+    return _floats(tensor.detach().to(torch.float64).cpu().numpy())
+
+
+def _parameter_arrays(module, kinds):
+    """[weight, bias, weight, bias, ...] of each layer of the given kinds (bias empty when absent)."""
+    arrays = []
+    for layer in _layers(module, kinds):
+        arrays += [_numpy(getattr(layer, "weight", None)), _numpy(getattr(layer, "bias", None))]
+    return arrays
+
+
+def _initialised_kinds():
+    from torch import nn
+
+    return nn.Linear, nn.Conv2d, nn.BatchNorm2d
 
 
 def kaiming_init_params(fns, architecture, seed):
     """Build ``architecture`` under torch.manual_seed(seed), call kaiming_init_(module).
 
-    Returns: (1.0 if it returned the same module object else 0.0,) followed by, for each
-    Linear / Conv2d / BatchNorm2d of the ORIGINAL module in registration order, its weight
-    and its bias (an empty array when it has none), as float64.
+    Returns, for each Linear / Conv2d / BatchNorm2d of the module it was GIVEN, in
+    registration order, its weight and its bias (an empty array when it has none), float64.
     """
-    from torch import nn
+    _, module = _initialised(fns, architecture, seed)
+    return tuple(_parameter_arrays(module, _initialised_kinds()))
 
-    same, module = _initialised(fns, architecture, seed)
-    outputs = [np.array([_flag(same)])]
-    for layer in _layers(module, (nn.Linear, nn.Conv2d, nn.BatchNorm2d)):
-        outputs += [_numpy(layer.weight), _numpy(layer.bias)]
-    return tuple(outputs)
+
+def kaiming_init_returned(fns, architecture, seed):
+    """(every parameter of the module it was given, every parameter of what it returned),
+    each flattened into one float64 array in the same layer order; the second is empty when
+    kaiming_init_ returned something other than a module."""
+    returned, module = _initialised(fns, architecture, seed)
+    kinds = _initialised_kinds()
+    flat = [_concat([a.ravel() for a in _parameter_arrays(m, kinds)]) for m in (module, returned)]
+    return tuple(flat)
 
 
 def kaiming_init_summary(fns, architecture, seed):
-    """Public self-check: three 0/1 flags, one output each (so feedback names the one that
-    fails): the same object returned; every Linear/Conv2d bias exactly 0; every Linear/Conv2d
-    weight's root-mean-square within 15% of sqrt(2 / fan_in).
+    """Public self-check, compared with the reference's values (rtol 15%): (rms of each
+    Linear/Conv2d weight of the module it returns, every Linear/Conv2d bias of the module it
+    was given, rms of each Linear/Conv2d weight of the module it was given).
 
-    Use it on layers of at least ~1,000 weights: there a correct draw is within 5%.
+    Use it on layers of at least ~1,000 weights: there a correct draw is within 5% of the
+    reference's.
     """
     from torch import nn
 
-    same, module = _initialised(fns, architecture, seed)
-    layers = _layers(module, (nn.Linear, nn.Conv2d))
-    zero = all(layer.bias is None or bool(np.all(_numpy(layer.bias) == 0.0)) for layer in layers)
-    close = True
-    for layer in layers:
-        weights = _numpy(layer.weight)
-        target = (2.0 / np.prod(weights.shape[1:])) ** 0.5
-        close = close and abs(float(np.sqrt(np.mean(weights**2))) / target - 1.0) < 0.15
-    return np.array([_flag(same)]), np.array([_flag(zero)]), np.array([_flag(close)])
+    returned, module = _initialised(fns, architecture, seed)
+    kinds = (nn.Linear, nn.Conv2d)
+    given = _parameter_arrays(module, kinds)
+    back = _parameter_arrays(returned, kinds)
+    return (_concat([_rms(w) for w in back[0::2]]), _concat(given[1::2]),
+            _concat([_rms(w) for w in given[0::2]]))

@@ -4,11 +4,23 @@ Three kinds of case:
 
 - plain calls compared with the reference (``kaiming_std``);
 - probes (``probes.py``) for calls a case cannot spell out: a ``numpy.random.Generator``
-  built from an integer seed, a list of ``(W, b)`` pairs, a PyTorch module. Deterministic
-  probe results (``activation_stds``, the reproducibility flags, the public summaries) are
-  compared with the reference's probe result;
+  built from an integer seed, a list of ``(W, b)`` pairs, a PyTorch module. Probes return
+  raw data only (draws, weights, shapes, states), never a verdict; deterministic results
+  (``activation_stds``, the public summaries' numbers) are compared with the reference's
+  probe result, the rest is judged by ``checks.py``;
 - random draws judged by a statistical check (``checks.py``): shape, mean, spread and the
   shape of the distribution, with thresholds derived in checks.py's docstring.
+
+What data cannot show. Everything a probe sends is computed inside the submission's own
+process, so a result proves what was returned, not how. Three properties are about *how*:
+"draws only from the rng argument" (the reproducible cases: the global seeds are set in
+the sandbox, and a function that memoises its draws by the generator's state would pass),
+"returns the same object" (the grader sees only that the returned module holds the
+initialised parameters: a copy passes), and "leaves its inputs unchanged" (the arguments
+as they are after the call are read in the sandbox). A forged result can fake them without
+knowing the right formula, so they carry few points: 2 per reproducible case (of 52 in
+all), 1 for returns_module, and activation_stds' value cases fail for a changed input only
+when the values themselves are right.
 
 Layer shapes have fan_in != fan_out (ratio at least 4/3 either way) wherever a fan-out
 mistake should show, and every statistically checked weight tensor has at least 10,000
@@ -70,10 +82,11 @@ def kaiming_normal_cases():
     q = "kaiming_normal"
     stats = {"probe": "kaiming_normal_sample", "check": "kaiming_normal_weights", "points": 2.0}
     return [
-        Case(q, "summary", "output 1: the shape (fan_out, fan_in); output 2: 1 if the spread is within 10% of "
-             "sqrt(2 / fan_in); output 3: four 1s if the same seed gives the same weights, another seed other "
-             "weights, np.random's global state is untouched and the rng argument is drawn from",
-             (300, 200, 7, 0.0), probe="kaiming_normal_summary", public=True),
+        Case(q, "summary", "output 1: the shape (fan_out, fan_in); output 2: the weights' root-mean-square, "
+             "sqrt(2 / fan_in) within 10%; output 3: 0, the gap between two draws with the same seed under "
+             "different global seeds; output 4: the gap to a draw with another seed (sqrt(2) times the "
+             "spread); output 5: np.random's next number, as if the call never touched it",
+             (300, 200, 7, 0.0), probe="kaiming_normal_summary", public=True, rtol=0.1),
         Case(q, "more_inputs_than_outputs",
              "draws N(0, 2 / fan_in) for a layer with more inputs than outputs (mean, spread, normal shape)",
              (256, 512, _seed("kn/wide")), **stats),
@@ -100,9 +113,10 @@ def init_mlp_cases():
     stats = {"probe": "init_mlp_sample", "check": "init_mlp_params", "points": 2.0}
     return [
         Case(q, "summary", "output 1: one row (W rows, W columns, b length) per layer, W (out, in) and b (out,); "
-             "output 2: 1 if every bias is 0; output 3: four 1s if the same seed gives the same parameters, "
-             "another seed others, np.random's global state is untouched and the rng argument is drawn from",
-             (_a([20, 30, 10], dtype=np.int64), 5), probe="init_mlp_summary", public=True),
+             "output 2: every bias (all 0); output 3: 0, the gap between two draws with the same seed under "
+             "different global seeds; output 4: the gap to a draw with another seed; output 5: np.random's "
+             "next number, as if the call never touched it",
+             (_a([20, 30, 10], dtype=np.int64), 5), probe="init_mlp_summary", public=True, rtol=0.15),
         Case(q, "mnist_mlp", "784-256-128-10 network: shapes, zero biases, Kaiming-normal weights per layer",
              (_a([784, 256, 128, 10], dtype=np.int64), _seed("mlp/mnist")), **stats),
         Case(q, "lecture_500_units", "three 500-unit layers: shapes, zero biases, Kaiming-normal weights",
@@ -132,7 +146,8 @@ def _network(rng, sizes, std=None, bias_scale=0.0):
 def activation_stds_cases():
     q = "activation_stds"
     deep = [100] * 11  # the lecture's 10-layer experiment, 100 units wide to keep the inputs small
-    exact = {"probe": "activation_stds_of", "atol": 0.0}  # vanishing spreads: compare relatively
+    # Vanishing spreads: compared relatively. The arguments must come back unchanged.
+    exact = {"probe": "activation_stds_of", "atol": 0.0, "inputs_unchanged": True}
     x_deep = _rng("act/deep/x").normal(size=(200, 100))
     hand_W1 = _a([[1.0, 0.0], [0.0, 1.0]])
     hand_W2 = _a([[1.0, -1.0]])
@@ -165,9 +180,10 @@ def kaiming_init_cases():
     q = "kaiming_init_"
     stats = {"probe": "kaiming_init_params", "check": "kaiming_init_weights", "points": 2.0}
     return [
-        Case(q, "summary", "output 1: 1 if it returns the same module; output 2: 1 if every bias is 0; "
-             "output 3: 1 if every Linear weight's spread is within 15% of sqrt(2 / in_features)",
-             ("mlp", 3), probe="kaiming_init_summary", public=True),
+        Case(q, "summary", "output 1: each Linear weight's root-mean-square in the module it returns (the "
+             "module it was given); output 2: every bias (all 0); output 3: each Linear weight's "
+             "root-mean-square, sqrt(2 / in_features) within 15%",
+             ("mlp", 3), probe="kaiming_init_summary", public=True, rtol=0.15),
         Case(q, "mlp", "Linear layers of a 400-150-320-10 MLP: weights N(0, 2 / in_features), biases 0",
              ("mlp", _seed("torch/mlp")), **stats),
         Case(q, "cnn", "Conv2d layers (3x3 and 3x5 kernels) and a Linear: fan_in = in_channels x kernel area, "
@@ -177,7 +193,7 @@ def kaiming_init_cases():
         Case(q, "small_model", "a small conv net: zero biases and Kaiming weights (spread checked loosely)",
              ("small", _seed("torch/small")), **stats),
         Case(q, "returns_module", "returns the module it was given (the same object, changed in place)",
-             ("small", _seed("torch/returns")), probe="kaiming_init_params", check="returns_module"),
+             ("small", _seed("torch/returns")), probe="kaiming_init_returned", check="returns_module"),
     ]
 
 
