@@ -49,7 +49,7 @@ def run_on_gradescope(tmp_path: Path, archive: Path, submission: Path | None, **
     """
     root = tmp_path / "autograder"
     source, target = root / "source", root / "submission"
-    source.mkdir(parents=True)
+    source.mkdir(parents=True)  # root may exist already, holding a submission_metadata.json
     target.mkdir()
     with zipfile.ZipFile(archive) as zf:
         zf.extractall(source)
@@ -416,6 +416,21 @@ except OSError:
     assert results["score"] == a1.max_score, results["output"] + log
     assert "fallback" in results["extra_data"]["isolation"]
     assert "secret-student" not in json.dumps(results)
+
+
+def test_late_policy_on_gradescope_uses_the_metadata_times(a1, tmp_path):
+    """Submitted 1 d 8 h after the due date: two started days at 10 %, from the metadata."""
+    from autograder.gradescope import write_gradescope_zip
+
+    archive = write_gradescope_zip(a1, tmp_path / "gs.zip", late_policy=LatePolicy(penalty_percent=10))
+    root = tmp_path / "autograder"
+    root.mkdir()
+    (root / "submission_metadata.json").write_text(json.dumps(METADATA))
+    results, log = run_on_gradescope(tmp_path, archive, SAMPLES / "ada.ipynb")
+    assert results["score"] == pytest.approx(a1.max_score * 0.8), log
+    assert results["extra_data"]["late"]["penalty"] == pytest.approx(a1.max_score * 0.2)
+    assert "2 started day(s)" in results["output"]
+    assert "secret-student" not in results["output"]
 
 
 def test_setup_picks_a_final_python_never_a_release_candidate(built, tmp_path):
