@@ -28,7 +28,7 @@ CP = "{http://www.imsglobal.org/xsd/imscp_v1p1}"
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("exam")
     roster = out / "roster.csv"
-    roster.write_text("student_id,name\ns1,Ada Lovelace\ns2,Ben Okafor\ns3,Chloé #1 $Dupont$\n", encoding="utf-8")
+    roster.write_text("student_id,name\ns1,Ada Lovelace\ns2,=Ben Okafor\ns3,Chloé #1 $Dupont$\n", encoding="utf-8")
     secret = out / "secret.txt"
     secret.write_text("a-test-secret-that-is-long-enough\n")
     result = build_exam(roster=roster, secret_file=secret, exam_id="mid", out=out / "build", title="DL midterm",
@@ -236,3 +236,61 @@ def test_roster_and_secret_errors_are_clear(tmp_path):
 def test_numbers_are_finite_in_every_export(built):
     _, manifest = built
     assert all(math.isfinite(q["key"]) for _, q in entries(manifest) if q["kind"] == "numeric")
+
+
+def test_every_page_says_page_n_of_m(built):
+    result, manifest = built
+    for v in manifest["variants"]:
+        pages = pages_text((result.out / "pdf" / f"{v['student_id']}.pdf").read_bytes())
+        assert all(f"page {n} of {len(pages)}" in page for n, page in enumerate(pages, start=1))
+
+
+def test_print_file_starts_every_student_on_a_new_sheet(built):
+    from dataclasses import replace
+
+    from autograder.exam import render_pdf
+
+    result, _ = built
+    exam = result.exam
+    # one short (odd: padded) exam, one full one, another short one
+    variants = [replace(exam.variants[0], questions=exam.variants[0].questions[:2]), exam.variants[1],
+                replace(exam.variants[2], questions=exam.variants[2].questions[:1])]
+    pages = pages_text(render_pdf.compile_pdf(render_pdf.document(exam, variants)))
+    own = [len(pages_text(render_pdf.compile_pdf(render_pdf.document(exam, [v])))) for v in variants]
+    assert any(n % 2 for n in own), "the variants should need padding somewhere"
+    at = 0
+    for v, count in zip(variants, own, strict=True):
+        assert at % 2 == 0, f"{v.student.student_id} starts on page {at + 1}, the back of a sheet"
+        assert f"page 1 of {count}" in pages[at] and f"ID {v.student.student_id}" in pages[at]
+        at += count
+        if count % 2 and at < len(pages):
+            assert pages[at].strip() == ""  # the blank back of the student's last sheet
+            at += 1
+    assert at == len(pages)
+
+
+def test_lms_math_is_tex_for_mathjax_with_a_plain_fallback(built):
+    from autograder.exam import moodle
+
+    result, _ = built
+    root = ET.parse(result.files["moodle"]).getroot()
+    texts = [q.find("questiontext/text").text for q in root if q.get("type") != "category"]
+    assert sum("\\(" in t for t in texts) >= len(texts) // 2
+    assert not any("^" in re.sub(r"\\\(.*?\\\)", "", t) for t in texts)  # no caret outside TeX
+    plain = ET.tostring(moodle.quiz(result.exam, "plain"), encoding="unicode")
+    assert "\\(" not in plain and "<i>" in ET.fromstring(plain).find(".//questiontext/text").text
+
+
+def test_qti21_manifest_names_its_players_and_sends_canvas_to_qti12(built):
+    result, _ = built
+    cp = _zip_xml(result.files["qti21"], "imsmanifest.xml")
+    assert cp.find(f"{CP}metadata/{CP}schema").text == "QTIv2.1 Package"
+    description = "".join(cp.find(f"{CP}metadata").itertext())
+    assert "QTI 2.1 players" in description and "canvas_qti12.zip" in description
+
+
+def test_key_csv_neutralises_formula_cells(built):
+    result, _ = built
+    with open(result.files["key_csv"], encoding="utf-8") as handle:
+        names = {r["name"] for r in csv.DictReader(handle)}
+    assert "'=Ben Okafor" in names and "=Ben Okafor" not in names
