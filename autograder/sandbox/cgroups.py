@@ -106,10 +106,12 @@ class Box:
         raise NotImplementedError
 
     def _stop_forks(self) -> None:
-        try:
-            _write(self.dirs["pids"] / "pids.max", "0")
-        except OSError:
-            pass
+        limit = self.dirs["pids"] / "pids.max"
+        if limit.exists():  # (a stale box is known only by a directory that may lack it)
+            try:
+                _write(limit, "0")
+            except OSError:
+                pass
 
     def kill(self, seconds: float = KILL_SECONDS, sleep=time.sleep) -> bool:
         """SIGKILL every member until the cgroup is empty; False if some survived ``seconds``."""
@@ -147,7 +149,7 @@ class Box:
         return False
 
     def describe(self) -> str:
-        return f"cgroup {self.version} ({', '.join(c for c in self.dirs if c != 'cpuacct')})"
+        return f"cgroup {self.version} ({', '.join(sorted(c for c in self.dirs if c != 'cpuacct'))})"
 
 
 class BoxV2(Box):
