@@ -120,9 +120,10 @@ def location(error: dict, cells: Sequence[str] | None) -> str:
         return ""
     source = cells[cell]
     text = f"code cell {cell + 1}"
-    first = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
+    first = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")[:50]
     if first:
-        text += f' ("{first[:50]}")'
+        first = "".join(ch if ch.isprintable() else "?" for ch in first)
+        text += f' ("{first}")'
     if _index(line, source.count("\n") + 2) and line >= 1:
         text += f", line {line}"
     return text

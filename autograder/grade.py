@@ -171,7 +171,7 @@ def grade_submission(
                 for case in run.plan.cases if case.case_id not in run.calls}
     stopped = {run.stopped_by for run in runs if run.stopped_by}
     result.isolated = runs[-1].outcome.isolated
-    compile_messages = syntax_errors(code.cells)
+    compile_messages = syntax_errors(code.cells, runs[0].stream.load)
     result.messages.extend(compile_messages)
     result.messages.extend(runtime_errors(runs[0].stream.load, code.cells, echo=context.echo))
     result.case_results = [
