@@ -232,3 +232,40 @@ def test_box_limits_follow_the_runs_limits(monkeypatch):
                                  mounts=(), layout=isolation.PythonLayout.current()) as confined:
         assert "NO cgroup (cannot create a v1 cgroup (Permission denied))" in confined.describe()
     assert made == [BoxLimits(700 * MiB, 9, cpus=1.0)]
+
+
+SETSID_HOG = '''
+import os
+for _ in range(8):  # children in new sessions, each spinning: out of the process group
+    if os.fork() == 0:
+        os.setsid()
+        while True:
+            pass
+while True:
+    pass
+'''
+
+
+def test_a_setsid_cpu_hog_leaves_its_neighbours_results_unchanged(a1, reference_source, tmp_path):
+    """Two runs at once (as ``--jobs 2``): the hog's tree shares one CPU quota, and the
+    correct submissions graded beside it score exactly as in a quiet run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from autograder.grade import grade_for_assignment
+
+    settings = SandboxSettings(overrides=(("wall_seconds", 4.0), ("load_seconds", 3.0)))
+    good = tmp_path / "good.py"
+    good.write_text(reference_source)
+    hog = tmp_path / "hog.py"
+    hog.write_text(SETSID_HOG)
+
+    def verdicts(result):
+        return result.status, [(c.case.case_id, c.passed, c.points) for c in result.case_results]
+
+    quiet = verdicts(grade_for_assignment(a1, good, settings))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        hogging = pool.submit(grade_for_assignment, a1, hog, settings, worker=0)
+        neighbours = pool.submit(lambda: [grade_for_assignment(a1, good, settings, worker=1)
+                                          for _ in range(3)])
+        assert hogging.result().score == 0
+        assert [verdicts(r) for r in neighbours.result()] == [quiet] * 3

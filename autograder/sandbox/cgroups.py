@@ -105,6 +105,17 @@ class Box:
     def memory_exceeded(self) -> bool:
         raise NotImplementedError
 
+    def throttled_seconds(self) -> float:
+        """How long its own CPU quota held the box back (cpu.stat)."""
+        where = self.dirs.get("cpu")
+        if where is None:
+            return 0.0
+        stat = _read(where / "cpu.stat")
+        usec = _key_value(stat, "throttled_usec")  # v2
+        if usec is not None:
+            return usec / 1e6
+        return (_key_value(stat, "throttled_time") or 0) / 1e9  # v1, ns
+
     def _stop_forks(self) -> None:
         limit = self.dirs["pids"] / "pids.max"
         if limit.exists():  # (a stale box is known only by a directory that may lack it)

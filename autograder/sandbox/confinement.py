@@ -160,6 +160,9 @@ class Confinement(contextlib.ExitStack):
     def cpu_seconds(self) -> float | None:
         return self.box.cpu_seconds() if self.box is not None else None
 
+    def throttled_seconds(self) -> float:
+        return self.box.throttled_seconds() if self.box is not None else 0.0
+
     def describe(self) -> str:
         parts = ["bubblewrap" if self.use_bwrap else "fallback without namespaces"]
         if not self.use_bwrap:

@@ -222,7 +222,8 @@ def _finish(proc, results_r, limits: Limits, started: float, confined: Confineme
         isolated=confined.use_bwrap,
         memory_exceeded=confined.memory_exceeded(),
         starved=starved(timed_out=collected["timed_out"], wall=wall, waited=sampler.waited_seconds(),
-                        ran=box_cpu if box_cpu is not None else sampler.ran_seconds()),
+                        ran=box_cpu if box_cpu is not None else sampler.ran_seconds(),
+                        throttled=confined.throttled_seconds()),
         isolation=confined.describe(),
     )
 

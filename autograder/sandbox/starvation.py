@@ -4,24 +4,31 @@ The kernel keeps, per task, ``/proc/<tid>/schedstat``: ns spent running, ns spen
 runnable but waiting on a run queue, and timeslices. Sampled while the box runs (tasks
 that exit take their figures with them, so each task's largest sample counts):
 
-    ran     = CPU time of the box (its cgroup's usage when there is one, else the sum of
-              its tasks' run time)
-    waited  = sum over the box's tasks of their run-queue delay
+    ran        = CPU time of the box (its cgroup's usage when there is one, else the sum
+                 of its tasks' run time)
+    waited     = sum over the box's tasks of their run-queue delay
+    throttled  = time the box was held back by its own CPU quota (cgroup cpu.stat)
 
     starved  <=>  timed out  and  ran < RAN_FRACTION * wall  and  waited > WAIT_FRACTION * wall
+                  and  throttled < THROTTLED_FRACTION * wall
 
-i.e. it did not even get half a CPU over its wall time while it had work ready for at
-least half of it. A box that sleeps or blocks waits on no run queue (not starved: its own
-doing); a box throttled by its own one-CPU quota has already had its CPU, so ``ran`` is
-close to ``wall`` (not starved: a tree of spinning children competes with itself).
+i.e. it got less than a quarter of a CPU over its wall time while it had work ready for
+at least half of it, and not because it asked for more than its quota. (A quarter, not a
+half: a box is one cgroup, weighted like one task, so on a machine merely busy with other
+work even a tree of spinning children gets well under its one CPU; that is not the
+starvation that turns a correct submission's run into a timeout.) A box that sleeps or
+blocks waits on no run queue (not starved: its own doing); a tree of spinning children
+wants more than its one CPU, is throttled, and competes with itself (not starved either,
+even on a busy machine: its run would not have ended anyway).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-RAN_FRACTION = 0.5
+RAN_FRACTION = 0.25  # a quarter of one CPU: far below what a box gets on a sound machine
 WAIT_FRACTION = 0.5
+THROTTLED_FRACTION = 0.1
 SAMPLE_SECONDS = 0.2
 
 
@@ -55,7 +62,8 @@ class RunQueueSampler:
         return sum(wait for _, wait in self.seen.values()) / 1e9
 
 
-def starved(*, timed_out: bool, wall: float, waited: float, ran: float) -> bool:
+def starved(*, timed_out: bool, wall: float, waited: float, ran: float, throttled: float = 0.0) -> bool:
     if not timed_out or wall <= 0:
         return False
-    return ran < RAN_FRACTION * wall and waited > WAIT_FRACTION * wall
+    return (ran < RAN_FRACTION * wall and waited > WAIT_FRACTION * wall
+            and throttled < THROTTLED_FRACTION * wall)

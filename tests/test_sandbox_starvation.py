@@ -1,0 +1,37 @@
+"""Starvation: a timed-out run that waited for a CPU far more than it ran."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from autograder.sandbox.starvation import RunQueueSampler, read_schedstat, starved
+
+
+def test_only_a_timeout_that_waited_and_barely_ran_is_starved():
+    assert starved(timed_out=True, wall=10, waited=8, ran=1)
+    assert not starved(timed_out=True, wall=10, waited=8, ran=4)  # a busy machine, not a starved one
+    assert not starved(timed_out=False, wall=10, waited=8, ran=1)  # it finished: nothing to retry
+    assert not starved(timed_out=True, wall=10, waited=0.1, ran=0.1)  # it slept: its own doing
+    # Ten spinning children under their own one-CPU quota wait a lot, but the box ran all along.
+    assert not starved(timed_out=True, wall=10, waited=90, ran=9.9)
+    # ... and on a busy machine, held back by that quota, it is still its own doing.
+    assert not starved(timed_out=True, wall=10, waited=90, ran=4, throttled=5)
+
+
+def test_sampler_keeps_the_largest_figures_of_each_task():
+    sampler = RunQueueSampler()
+    stop = threading.Event()
+    worker = threading.Thread(target=lambda: [sum(range(1000)) for _ in iter(stop.is_set, True)])
+    worker.start()
+    try:
+        tids = [int(t) for t in os.listdir(f"/proc/{os.getpid()}/task")]
+        sampler.sample(tids)
+        first = sampler.ran_seconds()
+        sampler.sample(tids)
+    finally:
+        stop.set()
+        worker.join()
+    assert sampler.ran_seconds() >= first > 0
+    assert sampler.waited_seconds() >= 0
+    assert read_schedstat(2**22 + 12345) is None  # a task that is gone
