@@ -189,7 +189,8 @@ def rejection_rate(template: Template, draws: int = RAW_DRAWS) -> float:
     return rejected / draws
 
 
-@pytest.mark.parametrize("template", bank.BUILT_IN, ids=lambda t: t.id)
+@pytest.mark.parametrize("template", [*bank.BUILT_IN, *custom.load_folder(EXAMPLES / "templates")],
+                         ids=lambda t: t.id)
 def test_no_template_collides_with_its_distractors_most_of_the_time(template):
     assert rejection_rate(template) <= MAX_REJECTED
 

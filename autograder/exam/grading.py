@@ -197,14 +197,14 @@ def _one_answer(rows: list[tuple[int, str]], sid: str, qid: str, strict: bool,
         return answer, line, ""
     lines = ", ".join(str(n) for n, _ in rows)
     if len({a for _, a in rows}) == 1:
-        warnings.append(f"lines {lines}: the same answer from {sid} to {qid} {len(rows)} times; counted once")
+        warnings.append(f"{sid}, {qid}: the same answer {len(rows)} times (lines {lines}); counted once")
         return answer, line, ""
     if strict:
         note = f"{len(rows)} different answers (lines {lines}); --strict grades none of them"
-        warnings.append(f"lines {lines}: {note} for {sid}, {qid}")
+        warnings.append(f"{sid}, {qid}: {note}")
         return None, line, note
     note = f"{len(rows)} different answers (lines {lines}); the last one (line {line}) is graded"
-    warnings.append(f"lines {lines}: {note} for {sid}, {qid}")
+    warnings.append(f"{sid}, {qid}: {note}")
     return answer, line, note
 
 
