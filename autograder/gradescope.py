@@ -330,17 +330,32 @@ def read_lock(lock: Path) -> dict[str, list[str]]:
     return locked
 
 
-def pinned_requirements(roots, lock: Path = KIT_ROOT / "requirements.lock") -> list[str]:
-    """The lock's lines for ``roots`` and everything they need (``name==version[; marker]``).
+# Python 3.10 (Ubuntu 22.04, Gradescope's default image) has a lock of its own: the main lock's
+# numpy 2.4 and others need 3.11. requirements.txt serves both through environment markers.
+PY310_LOCK = KIT_ROOT / "requirements-py310.lock"
+PY310 = {"python_version": "3.10", "python_full_version": "3.10.12"}
+BEFORE_311, FROM_311 = 'python_version < "3.11"', 'python_version >= "3.11"'
+
+
+def _marked(line: str, marker: str) -> str:
+    return f"{line}; {marker}" if ";" not in line else f"{line.split(';', 1)[0]}; ({line.split(';', 1)[1].strip()}) and {marker}"
+
+
+def pinned_requirements(roots, lock: Path = KIT_ROOT / "requirements.lock",
+                        lock310: Path | None = PY310_LOCK) -> list[str]:
+    """requirements.txt lines for ``roots`` and everything they need, pinned by the locks.
 
     The dependency closure comes from the installed distributions' metadata (extras
-    skipped, markers kept when they may hold on some Python); versions come from the
-    lock file with its markers, else from what is installed.
+    skipped; a dependency counts when its marker holds here or on Python 3.10). Versions
+    come from ``lock`` (else what is installed); where ``lock310`` pins another version (or
+    only it has the package) each line carries its Python marker, so one file installs on
+    the image's Python 3.10 and on 3.11+ alike.
     """
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
     locked = read_lock(lock)
+    locked310 = read_lock(lock310) if lock310 is not None else {}
     seen: dict[str, list[str]] = {}
     todo = list(roots)
     while todo:
@@ -350,16 +365,24 @@ def pinned_requirements(roots, lock: Path = KIT_ROOT / "requirements.lock") -> l
         try:
             dist = importlib.metadata.distribution(name)
         except importlib.metadata.PackageNotFoundError:
-            if name not in locked:
+            if name not in locked and name not in locked310:
                 raise
-            seen[name] = locked[name]
+            seen[name] = locked.get(name) or []
             continue
         seen[name] = locked.get(name) or [f"{name}=={dist.version}"]
         for text in dist.requires or []:
             req = Requirement(text)
-            if req.marker is None or req.marker.evaluate({"extra": ""}):
+            if req.marker is None or any(req.marker.evaluate({**env, "extra": ""}) for env in ({}, PY310)):
                 todo.append(req.name)
-    return [line for name in sorted(seen) for line in seen[name]]
+    lines = []
+    for name in sorted(seen):
+        main, old = seen[name], locked310.get(name)
+        if not locked310 or old == main or (old is None and main):
+            lines += main  # (absent from the 3.10 lock, e.g. setuptools: pip freeze leaves it out)
+        else:
+            lines += [_marked(line, FROM_311) for line in main]
+            lines += [_marked(line, BEFORE_311) for line in old or []]
+    return lines
 
 
 def _package_files() -> list[tuple[Path, str]]:
@@ -433,10 +456,12 @@ chmod 0711 "$SOURCE"
 find "$SOURCE" -mindepth 1 -maxdepth 1 ! -name student -exec chmod -R go-rwx {{}} +
 if [ -d "$SOURCE/student" ]; then chmod -R a+rX "$SOURCE/student"; fi
 
-# Fail the image build now, not at the first submission.
+# Fail the image build now, not at the first submission; and compute the reference's expected
+# values once, here: they are cached (root's ~/.cache, closed to the sandbox uid) in the image,
+# so every submission's fresh container starts with them instead of recomputing (a5: seconds).
 AUTOGRADER_ROOT="$ROOT" "$VENV/bin/python" -c \\
     "import json, autograder.assignment as a; \\
-     c = json.load(open('$SOURCE/{CONFIG_NAME}')); a.load_assignment('$SOURCE/' + c['hidden'])"
+     c = json.load(open('$SOURCE/{CONFIG_NAME}')); a.load_assignment('$SOURCE/' + c['hidden']).expected"
 echo "dl-autograder kit installed in $VENV"
 """
 
