@@ -341,3 +341,20 @@ def test_regrade_of_a_select_all_question_follows_the_fixed_verdicts(exam_dir, t
         old_q = next(q for q in old_v["questions"] if q["qid"] == "multilabel_decision")
         new_q = next(q for q in new_v["questions"] if q["qid"] == "multilabel_decision")
         assert [o["correct"] for o in new_q["options"]] == [not o["correct"] for o in old_q["options"]]
+
+
+def test_regrade_warns_when_the_question_text_changed_and_keeps_the_printed_text(exam_dir, tmp_path, monkeypatch):
+    class Reworded(bank.CrossEntropyBatch):
+        def prompt(self, p):
+            return ["Reworded: ", *super().prompt(p)]
+
+    manifest = manifest_of(exam_dir)
+    write_responses(tmp_path / "r.csv", [])
+    fixed = {**bank.built_in(), "cross_entropy_batch": Reworded()}
+    monkeypatch.setattr(bank, "built_in", lambda: dict(fixed))
+    _, notes = regrade(manifest_path=exam_dir / "build" / "manifest.json", responses_path=tmp_path / "r.csv",
+                       out=tmp_path / "re")
+    assert any(n.startswith("cross_entropy_batch: the question text changed") for n in notes)
+    new = json.loads((tmp_path / "re" / "manifest.json").read_text())
+    old_texts = [q["text"] for v in manifest["variants"] for q in v["questions"]]
+    assert [q["text"] for v in new["variants"] for q in v["questions"]] == old_texts

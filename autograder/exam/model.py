@@ -180,7 +180,7 @@ class Question:
             "version": self.version, "kind": self.kind, "points": self.points,
             "seed": self.seed, "draws": self.draws, "params": self.params,
             "unit_exponent": self.unit_exponent, "rtol": self.rtol, "atol": self.atol,
-            "key": self.key, "tolerance": self.tolerance,
+            "key": self.key, "tolerance": self.tolerance, "text": markup.to_plain(self.prompt),
             "distractors": [{**asdict(d), "value": d.value if _finite(d.value) else None}
                             for d in self.distractors],
             "options": [{"text": markup.to_plain(o.text), "correct": o.correct, "mistake": o.mistake,

@@ -2,8 +2,8 @@
 
 The manifest (``manifest.json``) holds, for every student: the form (if any) and, per
 question, the template id and version, the seed, the parameters the student saw, the key,
-tolerances, unit, distractors, option order and every option as printed (its text, the
-mistake it stood for, its value for a numeric choice). With it a TA regenerates exactly
+tolerances, unit, distractors, option order, the question text and every option as
+printed (its text, the mistake it stood for, its value for a numeric choice). With it a TA regenerates exactly
 what a student saw, and a regrade re-solves the same parameters after a template fix and
 decides again which of the printed options is right.
 """
@@ -297,6 +297,11 @@ def rebuild(data: dict, templates_dir: Path | None = None) -> tuple[Exam, list[s
             q.draws = entry["draws"]
             q.version = entry["version"]  # what the student saw; the template note records the fix
             q.options, option_notes = printed_options(q, entry, t)
+            if "text" in entry and entry["text"] != to_plain(q.prompt):
+                option_notes.append("the question text changed since it was printed; the new key answers the "
+                                    "new wording (check it still fits what the students read)")
+            if "text" in entry:
+                q.prompt = [entry["text"]]  # the regraded manifest keeps what was printed
             if q.options:
                 q.key = [i for i, o in enumerate(q.options) if o.correct]
                 if t.kind == "choice" and len(q.key) != 1:
