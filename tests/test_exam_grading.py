@@ -11,7 +11,15 @@ import pytest
 
 from autograder.cli import main
 from autograder.exam import bank, custom, variants
-from autograder.exam.grading import MultiPolicy, grade, mark, parse_number, regrade, write_grades
+from autograder.exam.grading import (
+    MultiPolicy,
+    grade,
+    mark,
+    parse_number,
+    read_responses,
+    regrade,
+    write_grades,
+)
 from autograder.exam.model import Distractor, Solution
 from autograder.exam.seeding import variant_seed
 
@@ -358,3 +366,20 @@ def test_regrade_warns_when_the_question_text_changed_and_keeps_the_printed_text
     new = json.loads((tmp_path / "re" / "manifest.json").read_text())
     old_texts = [q["text"] for v in manifest["variants"] for q in v["questions"]]
     assert [q["text"] for v in new["variants"] for q in v["questions"]] == old_texts
+
+
+def test_example_answer_sheet_grades_as_documented(tmp_path):
+    """examples/exam/responses.example.csv answers the README's build (exam id midterm):
+    s1001 all right (half of it with decimal commas), s1002 named mistakes, s1003 a duplicated
+    row, s1004 a refused "1_000". Regenerate it when a template's version changes."""
+    assert main(["exam", "build", "--roster", str(EXAMPLES / "roster.csv"), "--secret-file",
+                 str(EXAMPLES / "secret.example.txt"), "--exam-id", "midterm", "--out", str(tmp_path / "b"),
+                 "--no-pdf"]) == 0
+    grades = grade(variants.read_manifest(tmp_path / "b" / "manifest.json"),
+                   read_responses(EXAMPLES / "responses.example.csv"))
+    assert grades.score("s1001") == grades.max_score
+    named = [m for (sid, _), m in grades.marks.items() if sid == "s1002" and m.mistake]
+    assert len(named) >= 3 and all(m.mistake_description for m in named)
+    assert grades.marks[("s1003", "softmax_axis")].status == "correct"
+    assert grades.marks[("s1004", "finetune_parameters")].status == "invalid"
+    assert len(grades.warnings) == 2
