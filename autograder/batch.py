@@ -1,13 +1,20 @@
 """Grading a class: every submission in a folder or zip, one gradebook row each, whatever happens.
 
-    find submissions (LMS layouts) -> skip those cached with unchanged content and tests
-    -> grade the rest in parallel (one sandbox uid per worker), caching each as it ends
-    -> rebuild gradebook.csv, feedback/<id>.txt, report.html, results.json from the cache
+    claim DIR (one assignment, one run) -> list the class (every entry; metadata skipped and
+    listed) -> hash each submission -> skip those whose signed cache entry is valid for this
+    content and these tests -> grade the rest in parallel (one sandbox uid per worker), each
+    on the grader's private copy of its files, caching each as it ends -> gradebook.csv,
+    feedback/<id>.txt, report.html, results.json
 
 A submission that breaks the kit itself (a bug of ours) still gets its row, with status
-``grader_error`` (not cached, so the next run tries again); the batch never stops because
-of one submission. Outputs are deterministic: rows sorted by student id, nothing timed in
-the gradebook, and a re-run that grades nothing writes the same bytes.
+``grader_error`` (never cached, so the next run tries again); an entry that cannot be read
+as a file (a link, a pipe, a device, an unreadable file) gets an ``invalid_submission`` row
+naming the problem; the batch never stops because of one submission. It stops for the
+machine (a full disk, a missing TMPDIR: ``faults.MachineFault``), keeping every result
+already cached. Feedback files are written as results arrive and the gradebook every few
+results, so a crash of the grader itself loses nothing finished. Outputs are deterministic:
+rows sorted by student id, nothing timed in the gradebook, and a re-run that grades nothing
+writes the same bytes.
 """
 
 from __future__ import annotations
@@ -17,27 +24,43 @@ import json
 import os
 import queue
 import re
+import shutil
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from . import outdir
 from . import submission as submissions
 from .assignment import Assignment
 from .cases import points_per_question
 from .diagnose import Diagnoser
 from .evaluate import CaseResult
+from .faults import MachineFault, check_temp_dir, is_machine_fault, machine_fault
 from .feedback import feedback_text
-from .grade import GRADED, GRADER_ERROR, CallPlan, SubmissionResult, grade_submission
+from .grade import GRADED, GRADER_ERROR, INVALID, CallPlan, SubmissionResult, grade_submission
 from .gradebook import write_gradebook
 from .progress import ProgressMeter
 from .report import report_html
-from .resume import ResultCache, content_hash, result_from_json, result_to_json, tests_fingerprint
+from .resume import (
+    CACHEABLE_STATUSES,
+    CacheBinding,
+    ResultCache,
+    grader_key,
+    result_from_json,
+    result_to_json,
+    tests_fingerprint,
+)
 from .sandbox import SandboxSettings, resolve_isolation
+from .tempdirs import kit_tempdir, sweep_stale
+
+# The gradebook is rewritten after this many new results, or this many seconds, whichever
+# comes first, so that a crash of the grader loses no finished row.
+GRADEBOOK_EVERY_RESULTS = 10
+GRADEBOOK_EVERY_SECONDS = 10.0
 
 
 @dataclass
@@ -62,6 +85,13 @@ class BatchResult:
     notes: list[str] = field(default_factory=list)
     submissions: list[GradedSubmission] = field(default_factory=list)
     interrupted: bool = False
+    skipped: list[str] = field(default_factory=list)  # metadata entries, not submissions
+    unreadable: list[str] = field(default_factory=list)  # ids whose entry could not be read as a file
+    rejected: dict[str, str] = field(default_factory=dict)  # id -> why its cache entry was not believed
+
+    @property
+    def grader_errors(self) -> list[str]:
+        return [r.submission for r in self.results if r.status == GRADER_ERROR]
 
 
 def safe_filename(name: str) -> str:
@@ -86,6 +116,20 @@ def default_jobs() -> int:
     return os.cpu_count() or 1
 
 
+def _not_graded(found: submissions.FoundSubmission, cases, status: str, message: str,
+                reason: str) -> SubmissionResult:
+    return SubmissionResult(submission=found.student, path=found.label, status=status,
+                            case_results=[CaseResult(c, False, reason) for c in cases], messages=[message])
+
+
+def _settled(result: SubmissionResult, cases) -> SubmissionResult:
+    """The result as the cache gives it back (rounded seconds, plain types), so that a run
+    that grades and a run that reuses write the same bytes."""
+    if result.status in CACHEABLE_STATUSES:
+        return result_from_json(result_to_json(result), cases)
+    return replace(result, seconds=round(result.seconds, 3), outputs={})
+
+
 def grade_batch(
     assignment: Assignment,
     submissions_path: Path,
@@ -97,6 +141,7 @@ def grade_batch(
     meter: ProgressMeter | None = None,
     jobs: int | None = None,
     regrade: bool = False,
+    wait: bool = False,
 ) -> BatchResult:
     """Grade every submission under ``submissions_path``; write all outputs to ``out_dir``.
 
@@ -105,159 +150,273 @@ def grade_batch(
     jobs:     submissions graded at the same time (default: every core); worker k runs
               its sandboxes as uid 61000 + k, so workers never share processes or limits.
     regrade:  ignore the cache (it is still refreshed).
-    Ctrl-C stops starting new submissions, lets running ones finish (and be cached),
-    writes the outputs for what is graded, and re-raises KeyboardInterrupt.
+    wait:     when another run holds ``out_dir``, wait for it instead of refusing.
+    Ctrl-C (or SIGTERM, with ``tempdirs.exit_cleanly_on_sigterm``) stops starting new
+    submissions, lets running ones finish (and be cached), writes the outputs for what is
+    graded, and re-raises. Raises ``MachineFault`` for a fault of the machine (after writing
+    what it can), ``outdir.OutDirInUse`` when ``out_dir`` holds another assignment or run.
     """
     say = progress or (lambda message: None)
-    submissions_path = Path(submissions_path).resolve()
+    note = meter.note if meter else say
+    submissions_path = Path(os.path.abspath(submissions_path))
     out_dir = Path(out_dir).resolve()
-    if submissions_path.is_dir() and out_dir.is_relative_to(submissions_path):
-        raise ValueError(f"--out {out_dir} is inside the submissions folder; choose another folder")
-    if not submissions_path.exists():
+    if not os.path.lexists(submissions_path):
         raise FileNotFoundError(f"no such submission file or folder: {submissions_path}")
+    if submissions_path.is_dir() and out_dir.is_relative_to(submissions_path.resolve()):
+        raise ValueError(f"--out {out_dir} is inside the submissions folder; choose another folder")
+    swept = sweep_stale()
+    if swept:
+        note(f"note: removed {len(swept)} temporary folder(s) left behind by a grader that was killed")
+    temp_root = check_temp_dir()
     jobs = max(1, jobs or default_jobs())
     settings = (settings or SandboxSettings()).with_default_limits(assignment.limits)
     _, warning = resolve_isolation(settings)
     if warning:
-        (meter.note if meter else say)(f"WARNING: {warning}")
+        note(f"WARNING: {warning}")
     cases = assignment.public_cases if public_only else assignment.cases
-    expected = assignment.expected
     plan = CallPlan.for_cases(cases, assignment.harness)
-    fingerprint = tests_fingerprint(assignment, settings, public_only)
-    cache = ResultCache(out_dir / "cache")
-    diagnoser = Diagnoser.for_assignment(assignment, cases)
-    failed_runs: dict[str, dict] = {}  # grader errors: not cached, reported this run
-    interrupted = False
-
-    def grade_one(found: submissions.FoundSubmission, content: str, worker: int) -> dict:
+    binding = CacheBinding(assignment.name, tests_fingerprint(assignment, settings, public_only), tuple(cases))
+    with outdir.claim(out_dir, assignment.name, wait=wait, say=note):
         try:
-            result = grade_submission(found.path, cases=cases, expected=expected,
+            remove_temporary_files(out_dir)
+            cache = ResultCache(out_dir / "cache", grader_key(out_dir / "cache"), binding)
+        except OSError as exc:
+            raise machine_fault(exc, out_dir, already_saved=False) from None
+        with kit_tempdir("class") as work:
+            return _grade_class(assignment, submissions_path, out_dir, settings, cache, plan,
+                                Path(work), roots=(temp_root.resolve(), out_dir),
+                                public_only=public_only, say=say, note=note, meter=meter, jobs=jobs,
+                                regrade=regrade, warning=warning)
+
+
+def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: SandboxSettings,
+                 cache: ResultCache, plan: CallPlan, work: Path, *, roots, public_only, say, note,
+                 meter, jobs, regrade, warning) -> BatchResult:
+    cases = plan.cases
+    diagnoser = Diagnoser.for_assignment(assignment, cases)
+    listing = submissions.list_class(submissions_path, work)
+    for text in listing.notes:
+        note(f"note: {text}")
+    for label in listing.skipped:
+        note(f"skipped (not a submission): {label}")
+    found = listing.found
+    names = feedback_names([f.student for f in found])
+    done: dict[str, GradedSubmission] = {}
+    contents: dict[str, str] = {}
+    unreadable = []
+    for f in found:
+        try:
+            contents[f.student] = submissions.content_hash(f.path)
+        except submissions.InvalidSubmission as exc:
+            unreadable.append(f.student)
+            done[f.student] = GradedSubmission(
+                _not_graded(f, cases, INVALID, str(exc), "not graded: the submission could not be read"),
+                f.owner.as_json(), {})
+    todo, reused = [], []
+    for f in found:
+        if f.student in done:
+            continue
+        entry = None if regrade else cache.load(f.student, contents[f.student])
+        if entry is None:
+            todo.append(f)
+        else:
+            reused.append(f.student)
+            done[f.student] = GradedSubmission(result_from_json(entry["result"], cases), entry["owner"],
+                                               entry["mistakes"])
+    for student, why in sorted(cache.problems.items()):
+        note(f"note: the cached result of {student} was not used ({why}); grading it again")
+    early = len(done)
+    if meter:
+        meter.start(len(found), early, sum(1 for g in done.values() if g.result.status != GRADED))
+    elif reused:
+        say(f"{len(reused)} of {len(found)} already graded (cache; --regrade to grade again)")
+
+    def grade_one(f: submissions.FoundSubmission, index: int, worker: int) -> GradedSubmission:
+        copy_dir = work / "copies" / str(index)
+        try:
+            snap = submissions.snapshot(f.path, copy_dir)
+            result = grade_submission(snap.path, cases=cases, expected=assignment.expected,
                                       settings=settings, plan=plan, worker=worker)
+        except submissions.InvalidSubmission as exc:
+            snap, result = None, _not_graded(f, cases, INVALID, str(exc),
+                                             "not graded: the submission could not be read")
+        except OSError as exc:
+            if is_machine_fault(exc, roots):
+                raise machine_fault(exc) from None
+            snap, result = None, _grader_error(f, cases, exc)
         except Exception as exc:  # noqa: BLE001 - a kit bug must not cost anyone their row
-            result = SubmissionResult(
-                submission=found.student, path=found.label, status=GRADER_ERROR,
-                case_results=[CaseResult(c, False, "not graded: grader error") for c in cases],
-                messages=[f"internal grader error ({type(exc).__name__}: {exc}); please tell your TA"],
-            )
-            traceback.print_exc(file=sys.stderr)
-        result.submission, result.path = found.student, found.label
+            snap, result = None, _grader_error(f, cases, exc)
+        finally:
+            shutil.rmtree(copy_dir, ignore_errors=True)
+        result.submission, result.path = f.student, f.label
         passed = {c.case.case_id: c.passed for c in result.case_results}
         mistakes: dict[str, list[str]] = {}
         if result.status != GRADER_ERROR and diagnoser is not None:
             for mistake in diagnoser.match(passed, result.outputs):
                 mistakes.setdefault(mistake.question, []).append(mistake.name)
-        entry = {"student": found.student, "content": content, "fingerprint": fingerprint,
-                 "owner": found.owner.as_json(), "mistakes": mistakes, "result": result_to_json(result)}
-        if result.status == GRADER_ERROR:
-            failed_runs[found.student] = entry
-        else:
-            cache.store(entry)
-        return entry
+        graded = GradedSubmission(_settled(result, cases), f.owner.as_json(), mistakes)
+        if snap is not None and result.status in CACHEABLE_STATUSES:
+            entry = {"student": f.student, "content": snap.content, "owner": graded.owner,
+                     "mistakes": mistakes, "result": result_to_json(graded.result)}
+            try:
+                cache.store(entry)
+            except OSError as exc:
+                raise machine_fault(exc, cache.path_for(f.student)) from None
+        return graded
 
-    with tempfile.TemporaryDirectory(prefix="ag-class-") as work:
-        found, notes = submissions.find_submissions(submissions_path, Path(work))
-        for note in notes:
-            (meter.note if meter else say)(f"note: {note}")
-        contents = {f.student: content_hash(f.path) for f in found}
-        todo, reused = [], []
-        for f in found:
-            entry = None if regrade else cache.load(f.student, contents[f.student], fingerprint)
-            (reused if entry else todo).append((f, entry))
-        if meter:
-            meter.start(len(found), len(reused),
-                        sum(1 for _, e in reused if e["result"]["status"] != GRADED))
-        elif reused:
-            say(f"{len(reused)} of {len(found)} already graded (cache; --regrade to grade again)")
-        free_workers: queue.SimpleQueue[int] = queue.SimpleQueue()
-        for worker in range(jobs):
+    free_workers: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for worker in range(jobs):
+        free_workers.put(worker)
+
+    def task(f: submissions.FoundSubmission, index: int) -> GradedSubmission:
+        worker = free_workers.get()
+        try:
+            return grade_one(f, index, worker)
+        finally:
             free_workers.put(worker)
 
-        def task(f: submissions.FoundSubmission) -> dict:
-            worker = free_workers.get()
+    graded_now: list[str] = []
+    max_score = sum(points_per_question(assignment.questions, cases).values())
+    interrupted: BaseException | None = None
+    fault: MachineFault | None = None
+    last_gradebook = time.monotonic()
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grader")
+    futures = []
+    try:
+        futures = [pool.submit(task, f, n) for n, f in enumerate(todo)]
+        for n, future in enumerate(as_completed(futures), start=1):
             try:
-                return grade_one(f, contents[f.student], worker)
-            finally:
-                free_workers.put(worker)
-
-        graded_now: list[str] = []
-        max_score = sum(points_per_question(assignment.questions, cases).values())
-        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grader")
-        futures = []
-        try:
-            futures = [pool.submit(task, f) for f, _ in todo]
-            for n, future in enumerate(as_completed(futures), start=1):
-                entry = future.result()
-                graded_now.append(entry["student"])
-                data = entry["result"]
-                if meter:
-                    meter.update(data["status"] == GRADED)
-                else:
-                    score = _score(data, cases)
-                    say(f"[{n}/{len(todo)}] {entry['student']}: {data['status']}, "
-                        f"{score:g}/{max_score:g} ({data['seconds']:.2f} s)")
-        except KeyboardInterrupt:
-            interrupted = True
-            for future in futures:
-                future.cancel()
-            (meter.note if meter else say)(
-                "interrupted: waiting for the submissions being graded to finish; "
-                "everything graded is cached, run the same command again to resume")
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+                graded = future.result()
+            except MachineFault as exc:
+                fault = exc
+                for other in futures:
+                    other.cancel()
+                note(f"stopping: {exc}")
+                break
+            done[graded.result.submission] = graded
+            graded_now.append(graded.result.submission)
+            _write_feedback_file(assignment, graded, out_dir / "feedback" / names[graded.result.submission],
+                                 cases=cases, public_only=public_only)
+            if (n % GRADEBOOK_EVERY_RESULTS == 0
+                    or time.monotonic() - last_gradebook >= GRADEBOOK_EVERY_SECONDS):
+                _write_progress_gradebook(assignment, done, out_dir, cases)
+                last_gradebook = time.monotonic()
+            data = graded.result
             if meter:
-                meter.close()
-
-    batch = write_outputs(assignment, found, cache, contents, fingerprint, failed_runs, out_dir,
-                          cases=cases, public_only=public_only, warning=warning)
+                meter.update(data.status == GRADED)
+            else:
+                say(f"[{n}/{len(todo)}] {data.submission}: {data.status}, "
+                    f"{data.score:g}/{max_score:g} ({data.seconds:.2f} s)")
+    except KeyboardInterrupt as exc:
+        interrupted = exc
+        for future in futures:
+            future.cancel()
+        note("interrupted: waiting for the submissions being graded to finish; "
+             "everything graded is cached, run the same command again to resume")
+    except OSError as exc:  # our own outputs: the feedback file or the gradebook could not be written
+        if not is_machine_fault(exc, roots):
+            raise
+        fault = machine_fault(exc)
+        for future in futures:
+            future.cancel()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        if meter:
+            meter.close()
+    for future in futures:  # results that finished after the loop stopped are kept too
+        if future.done() and not future.cancelled() and future.exception() is None:
+            graded = future.result()
+            if graded.result.submission not in done:
+                done[graded.result.submission] = graded
+                graded_now.append(graded.result.submission)
+    try:
+        batch = write_outputs(assignment, found, done, out_dir, cases=cases, public_only=public_only,
+                              warning=warning, skipped=listing.skipped)
+    except OSError as exc:
+        if fault is None and is_machine_fault(exc, roots):
+            fault = machine_fault(exc)
+        elif fault is None:
+            raise
+        batch = None
+    if fault is not None:
+        remove_temporary_files(out_dir)
+        raise fault
     batch.graded = sorted(graded_now)
-    batch.reused = sorted(f.student for f, _ in reused)
-    batch.notes = notes
-    batch.interrupted = interrupted
-    if interrupted:
-        raise KeyboardInterrupt
+    batch.reused = sorted(reused)
+    batch.notes = listing.notes
+    batch.interrupted = interrupted is not None
+    batch.skipped = list(listing.skipped)
+    batch.unreadable = sorted(unreadable)
+    batch.rejected = dict(cache.problems)
+    if interrupted is not None:
+        raise interrupted
     return batch
 
 
-def _score(data: dict, cases) -> float:
-    points = {c.case_id: c.points for c in cases}
-    return sum(points[c["case"]] for c in data["cases"] if c["passed"])
+def remove_temporary_files(out_dir: Path) -> list[Path]:
+    """Delete half-written outputs (``*.tmp``) in ``out_dir``, its cache and feedback folders.
+
+    Only while this run holds ``out_dir`` (``outdir.claim``): then no other writer exists.
+    """
+    removed = []
+    for folder in (out_dir, out_dir / "cache", out_dir / "feedback"):
+        for path in list(folder.glob("*.tmp")) + list(folder.glob(".*.tmp")):
+            try:
+                path.unlink()
+                removed.append(path)
+            except OSError:
+                pass
+    return removed
 
 
-def write_outputs(assignment: Assignment, found, cache: ResultCache, contents: dict[str, str],
-                  fingerprint: str, extra: dict[str, dict], out_dir: Path, *, cases,
-                  public_only: bool, warning: str) -> BatchResult:
-    """gradebook.csv, feedback/, report.html and results.json, from the cache alone.
+def _grader_error(f: submissions.FoundSubmission, cases, exc: BaseException) -> SubmissionResult:
+    traceback.print_exception(exc, file=sys.stderr)
+    return _not_graded(f, cases, GRADER_ERROR,
+                       f"internal grader error ({type(exc).__name__}: {exc}); please tell your TA",
+                       "not graded: grader error")
+
+
+def _write_feedback_file(assignment: Assignment, g: GradedSubmission, path: Path, *, cases,
+                         public_only: bool) -> None:
+    questions = assignment.questions
+    mistakes_by_name = {m.name: m for m in assignment.mistakes}
+    text = feedback_text(
+        g.result, title=assignment.title, questions=questions,
+        question_points=points_per_question(questions, cases), public_only=public_only,
+        mistakes={q: [mistakes_by_name[n] for n in ns if n in mistakes_by_name] for q, ns in g.mistakes.items()},
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(path, text)
+
+
+def _write_progress_gradebook(assignment: Assignment, done: dict[str, GradedSubmission], out_dir: Path,
+                              cases) -> None:
+    points = points_per_question(assignment.questions, cases)
+    results = [done[sid].result for sid in sorted(done)]
+    write_gradebook(out_dir / "gradebook.csv", results, assignment.questions, sum(points.values()))
+
+
+def write_outputs(assignment: Assignment, found, done: dict[str, GradedSubmission], out_dir: Path, *,
+                  cases, public_only: bool, warning: str, skipped=()) -> BatchResult:
+    """gradebook.csv, feedback/, report.html and results.json, from the results of this run
+    (graded now, taken from the cache, or unreadable).
 
     Submissions not (yet) graded, e.g. after an interruption, are left out of this
     partial set of outputs; the next run completes them.
     """
     questions = assignment.questions
     points = points_per_question(questions, cases)
-    mistakes_by_name = {m.name: m for m in assignment.mistakes}
-    graded: list[GradedSubmission] = []
-    for f in sorted(found, key=lambda f: f.student):
-        entry = cache.load(f.student, contents[f.student], fingerprint) or extra.get(f.student)
-        if entry is None:
-            continue
-        try:
-            result = result_from_json(entry["result"], cases)
-        except (KeyError, TypeError, ValueError):
-            continue
-        graded.append(GradedSubmission(result, entry.get("owner", {}), entry.get("mistakes", {})))
+    graded = [done[f.student] for f in sorted(found, key=lambda f: f.student) if f.student in done]
     results = [g.result for g in graded]
     feedback_dir = out_dir / "feedback"
     feedback_dir.mkdir(parents=True, exist_ok=True)
-    names = feedback_names([r.submission for r in results])
+    names = feedback_names([f.student for f in found])
     for g in graded:
-        text = feedback_text(
-            g.result, title=assignment.title, questions=questions, question_points=points,
-            public_only=public_only,
-            mistakes={q: [mistakes_by_name[n] for n in ns if n in mistakes_by_name]
-                      for q, ns in g.mistakes.items()},
-        )
-        _write_atomic(feedback_dir / names[g.result.submission], text)
+        _write_feedback_file(assignment, g, feedback_dir / names[g.result.submission], cases=cases,
+                             public_only=public_only)
+    kept = {names[g.result.submission] for g in graded}
     for stale in feedback_dir.glob("*.txt"):
-        if stale.name not in set(names.values()):
+        if stale.name not in kept:
             stale.unlink()
     gradebook = out_dir / "gradebook.csv"
     max_score = sum(points.values())
@@ -266,7 +425,7 @@ def write_outputs(assignment: Assignment, found, cache: ResultCache, contents: d
     _write_atomic(report, report_html(
         results, title=assignment.title, questions=questions, question_points=points,
         warning=warning, mistakes=assignment.mistakes,
-        recognised={g.result.submission: g.mistakes for g in graded},
+        recognised={g.result.submission: g.mistakes for g in graded}, skipped=skipped,
     ))
     _write_atomic(out_dir / "results.json",
                   json.dumps(_results_json(assignment, graded, max_score), indent=1) + "\n")
@@ -274,9 +433,14 @@ def write_outputs(assignment: Assignment, found, cache: ResultCache, contents: d
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    """Temporary file and rename; on failure (a full disk) the temporary file is removed."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _results_json(assignment: Assignment, graded: list[GradedSubmission], max_score: float) -> dict:

@@ -43,28 +43,47 @@ def cmd_check(args) -> int:
     return 0
 
 
+# Exit codes of `autograder grade` (and demo); the README lists them.
+EXIT_OK = 0           # every submission has its row, none of them a grader error
+EXIT_INCOMPLETE = 1   # a grader_error row, a fault of the machine (disk full, TMPDIR), --out busy
+EXIT_USAGE = 2        # bad arguments or input: unknown assignment, no such file, --out of another assignment
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): what was graded is kept; run again to resume
+EXIT_TERMINATED = 143   # SIGTERM: the same
+
+
 def cmd_grade(args) -> int:
     from .batch import grade_batch
     from .progress import ProgressMeter
+    from .tempdirs import Terminated
 
     assignment = load_assignment(args.assignment)
     meter = ProgressMeter(sys.stderr)
     try:
         batch = grade_batch(assignment, Path(args.submissions), Path(args.out), _settings(args),
                             public_only=args.public_only, meter=meter, jobs=args.jobs,
-                            regrade=args.regrade)
-    except KeyboardInterrupt:
+                            regrade=args.regrade, wait=args.wait)
+    except KeyboardInterrupt as exc:
         print("interrupted: what was graded is cached in "
               f"{Path(args.out) / 'cache'}; run the same command again to resume", file=sys.stderr)
-        return 130
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     statuses: dict[str, int] = {}
     for r in batch.results:
         statuses[r.status] = statuses.get(r.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(statuses.items()))
     print(f"{len(batch.results)} submission(s): {summary}")
     print(f"graded now: {len(batch.graded)}, reused from the cache: {len(batch.reused)}")
+    if batch.unreadable:
+        print(f"not readable as files (invalid_submission, named in their feedback): {', '.join(batch.unreadable)}")
+    if batch.skipped:
+        print(f"skipped, not submissions ({len(batch.skipped)}): {', '.join(batch.skipped)}")
     print(f"gradebook: {batch.gradebook}\nfeedback:  {batch.feedback_dir}/\nreport:    {batch.report}")
-    return _export(args, Path(args.out))
+    status = _export(args, Path(args.out))
+    if batch.grader_errors:
+        print(f"autograder: {len(batch.grader_errors)} submission(s) not graded because of a grader error "
+              f"({', '.join(batch.grader_errors[:10])}); they are not cached: run the same command again",
+              file=sys.stderr)
+        return EXIT_INCOMPLETE
+    return status
 
 
 def _export(args, out: Path) -> int:
@@ -189,9 +208,14 @@ two different entries with the same id keep separate rows named by their file na
 (a note says so).
 
 Outputs in DIR: gradebook.csv, feedback/<id>.txt, report.html, results.json, and
-cache/ (one result per student, written as soon as it is graded). A re-run grades only
-submissions whose content or tests (hidden material, limits, kit version) changed;
-Ctrl-C or a killed run loses nothing already graded.""")
+cache/ (one result per student, signed, written as soon as it is graded). A re-run grades
+only submissions whose content or tests (hidden material, limits, kit version) changed;
+Ctrl-C or a killed run loses nothing already graded. DIR holds one assignment, and one
+run at a time.
+
+Exit codes: 0 every submission graded (whatever its status); 1 some grader_error rows,
+or a fault of the machine (disk full, TMPDIR missing or full, --out not writable, --out
+busy); 2 bad arguments or input; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).""")
     g.add_argument("assignment", metavar="ASSIGNMENT", help="name, or a built autograder folder")
     g.add_argument("submissions", metavar="SUBMISSIONS")
     g.add_argument("--out", required=True, metavar="DIR")
@@ -200,6 +224,8 @@ Ctrl-C or a killed run loses nothing already graded.""")
                    help="submissions graded at once, each worker in its own sandbox uid "
                         "(default: all cores)")
     g.add_argument("--regrade", action="store_true", help="grade everything again, ignoring the cache")
+    g.add_argument("--wait", action="store_true",
+                   help="when another run is grading into DIR, wait for it instead of refusing")
     isolation_option(g)
     export_options(g)
     g.set_defaults(func=cmd_grade)
@@ -222,12 +248,26 @@ Ctrl-C or a killed run loses nothing already graded.""")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .faults import MachineFault
+    from .outdir import OutDirBusy, OutDirInUse
+    from .tempdirs import Terminated, exit_cleanly_on_sigterm
+
     args = parser().parse_args(argv)
     try:
-        return args.func(args)
+        with exit_cleanly_on_sigterm():
+            return args.func(args)
+    except (MachineFault, OutDirBusy) as exc:
+        print(f"autograder: error: {exc}", file=sys.stderr)
+        return EXIT_INCOMPLETE
+    except OutDirInUse as exc:
+        print(f"autograder: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt as exc:
+        print("autograder: interrupted", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except (AssignmentError, IsolationUnavailable, FileNotFoundError, ValueError) as exc:
         print(f"autograder: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -88,8 +88,9 @@ SECTIONS = (
 def report_html(results: Sequence[SubmissionResult], *, title: str, questions: Sequence[str],
                 question_points: dict[str, float], warning: str = "",
                 mistakes: Sequence[Mistake] = (), recognised: Mapping[str, Mapping[str, Sequence[str]]]
-                | None = None) -> str:
-    """The report; ``recognised``: submission -> question -> names of the mistakes it shows.
+                | None = None, skipped: Sequence[str] = ()) -> str:
+    """The report; ``recognised``: submission -> question -> names of the mistakes it shows;
+    ``skipped``: entries of the class folder that were not submissions (macOS metadata ...).
 
     Sections (each an ``<section id=...>``): see ``SECTIONS``. Rows are in a fixed order,
     so the same results give the same bytes.
@@ -184,6 +185,9 @@ def report_html(results: Sequence[SubmissionResult], *, title: str, questions: S
         out.append("</table>")
     else:
         out.append("<p>None.</p>")
+    if skipped:
+        out.append(f"<p id='skipped'>Skipped, not submissions ({len(skipped)}): "
+                   + ", ".join(f"<code>{e(s)}</code>" for s in sorted(skipped)) + "</p>")
     out.append("</section>")
 
     out.append(f"<section id='slowest'><h2>{heading['slowest']}</h2><table><tr><th>submission</th>"

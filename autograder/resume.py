@@ -1,33 +1,59 @@
-"""Resuming a batch: each graded submission is cached the moment it is done.
+"""Resuming a batch: each graded submission is cached the moment it is done, and a cached
+entry is believed only when the grader itself wrote it, for exactly this submission and plan.
 
     DIR/cache/<student>-<hash>.json   one file per student id, written atomically
-                                      (temporary file + os.replace), holding the result,
-                                      the hash of the submission's content and the
-                                      fingerprint of the tests it was graded against.
+                                      (temporary file + fsync + os.replace)
+    DIR/cache/.grader-key             32 random bytes (hex), mode 0600, made on first use
 
-An entry is reused only while both hashes still match: a student who resubmits, or a
-change to the hidden tests, the limits, the kit's grading code or the kit version,
-makes it stale and the submission is graded again. Killing the grader at any moment
-leaves only complete entries (a half-written temporary file is never read).
+An entry carries the student id, the SHA-256 of the submission's content as the grader
+copied it, the fingerprint of the tests (hidden material, limits, kit code), the kit
+version and the assignment's name, and an HMAC-SHA256 under the grader's key over all of
+it. ``ResultCache.load`` returns an entry only when
+
+- its signature verifies (anything written by anyone else, or edited by hand, fails),
+- it is bound to this student, content, fingerprint, kit version and assignment
+  (a resubmission or a change to the tests makes it stale), and
+- it follows the schema: every case of the current plan exactly once, each with a boolean
+  verdict and the points that verdict is worth, a score equal to their sum, a status from
+  the known set (never ``grader_error``), and the right type for every field.
+
+Anything else (truncated, foreign, forged, stale, schema-breaking, unreadable) is simply
+not a result: the submission is graded again. Loading never raises. A grader error is
+never stored.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import math
 import os
 import re
+import secrets
+import stat
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
+from . import grade as grading
 from .assignment import Assignment
 from .cases import Case
 from .evaluate import CaseResult
-from .grade import SubmissionResult
+from .grade import GRADER_ERROR, SubmissionResult
 from .sandbox import SandboxSettings
+from .submission import content_hash  # noqa: F401 - the hash the cache is keyed by, re-exported
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+KEY_FILE = ".grader-key"
+MAX_ENTRY_BYTES = 8 * 1024 * 1024
+# Statuses a cached result may hold: the contract's words for what a submission did.
+# grader_error is the kit's own fault, so it is retried, never kept.
+CACHEABLE_STATUSES = frozenset(
+    getattr(grading, name) for name in ("GRADED", "SYNTAX_ERROR", "TIMEOUT", "MEMORY", "CRASHED",
+                                        "INVALID", "TAMPERED") if hasattr(grading, name)
+)
 # The kit's own code that decides a grade (not the code that formats outputs, which is
 # re-run from the cache every time).
 GRADING_SOURCES = (
@@ -41,24 +67,6 @@ def _update_with_file(digest, path: Path) -> None:
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
-
-
-def content_hash(path: Path) -> str:
-    """SHA-256 of a submission: a file's bytes, or a folder's relative names and bytes."""
-    digest = hashlib.sha256()
-    path = Path(path)
-    if path.is_dir():
-        for item in sorted(path.rglob("*")):
-            rel = item.relative_to(path).as_posix().encode()
-            if item.is_symlink():
-                digest.update(b"L" + rel + b"\0" + os.readlink(item).encode() + b"\0")
-            elif item.is_file():
-                digest.update(b"F" + rel + b"\0" + str(item.stat().st_size).encode() + b"\0")
-                _update_with_file(digest, item)
-    else:
-        digest.update(b"F\0")
-        _update_with_file(digest, path)
-    return digest.hexdigest()
 
 
 def _tree_files(root: Path, skip: tuple[str, ...] = ()) -> list[Path]:
@@ -106,59 +114,246 @@ def result_to_json(result: SubmissionResult) -> dict:
         "isolated": result.isolated,
         "seconds": round(result.seconds, 3),
         "messages": list(result.messages),
-        "cases": [{"case": c.case.case_id, "passed": c.passed, "reason": c.reason}
+        "score": result.score,
+        "cases": [{"case": c.case.case_id, "passed": c.passed, "points": c.points, "reason": c.reason}
                   for c in result.case_results],
     }
 
 
 def result_from_json(data: dict, cases: tuple[Case, ...]) -> SubmissionResult:
-    """The inverse of ``result_to_json``; KeyError when the cases no longer line up."""
+    """The inverse of ``result_to_json``; ``CacheEntryError`` when ``data`` breaks the schema."""
+    problem = result_problem(data, cases)
+    if problem:
+        raise CacheEntryError(problem)
     by_id = {c["case"]: c for c in data["cases"]}
-    if set(by_id) != {case.case_id for case in cases}:
-        raise KeyError("cached cases differ from the assignment's")
     return SubmissionResult(
         submission=data["submission"], path=data["path"], status=data["status"],
-        case_results=[CaseResult(case, bool(by_id[case.case_id]["passed"]),
-                                 str(by_id[case.case_id]["reason"])) for case in cases],
-        messages=[str(m) for m in data["messages"]],
-        isolated=bool(data["isolated"]),
+        case_results=[CaseResult(case, by_id[case.case_id]["passed"], by_id[case.case_id]["reason"])
+                      for case in cases],
+        messages=list(data["messages"]),
+        isolated=data["isolated"],
         seconds=float(data["seconds"]),
     )
 
 
-class ResultCache:
-    """One JSON file per student id under ``directory``."""
+class CacheEntryError(ValueError):
+    """A cached result that does not follow the schema."""
 
-    def __init__(self, directory: Path):
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_str_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def result_problem(data, cases: tuple[Case, ...]) -> str | None:
+    """What is wrong with a cached result for the plan ``cases``; None when it is sound."""
+    if not isinstance(data, dict):
+        return "the result is not an object"
+    for key, ok in (("submission", isinstance(data.get("submission"), str)),
+                    ("path", isinstance(data.get("path"), str)),
+                    ("status", data.get("status") in CACHEABLE_STATUSES),
+                    ("isolated", isinstance(data.get("isolated"), bool)),
+                    ("seconds", _is_number(data.get("seconds")) and data.get("seconds", -1) >= 0),
+                    ("messages", _is_str_list(data.get("messages"))),
+                    ("score", _is_number(data.get("score"))),
+                    ("cases", isinstance(data.get("cases"), list))):
+        if not ok:
+            return f"bad or missing {key!r}"
+    rows = data["cases"]
+    if not all(isinstance(row, dict) and isinstance(row.get("case"), str) for row in rows):
+        return "a case without an id"
+    ids = [row["case"] for row in rows]
+    wanted = [case.case_id for case in cases]
+    if len(ids) != len(set(ids)) or sorted(ids) != sorted(wanted):
+        return "its cases are not the plan's cases, each exactly once"
+    by_id = {row["case"]: row for row in rows}
+    total = 0.0
+    for case in cases:
+        row = by_id[case.case_id]
+        if not isinstance(row.get("passed"), bool) or not isinstance(row.get("reason"), str):
+            return f"case {case.case_id}: bad verdict or reason"
+        points = case.points if row["passed"] else 0.0
+        if not _is_number(row.get("points")) or row["points"] != points:
+            return f"case {case.case_id}: points do not match its verdict"
+        total += points
+    if not math.isclose(data["score"], total, rel_tol=0, abs_tol=1e-9):
+        return "the score is not the sum of the cases' points"
+    return None
+
+
+def _owner_ok(owner) -> bool:
+    return isinstance(owner, dict) and all(
+        isinstance(k, str) and (v is None or isinstance(v, str | bool | int)) for k, v in owner.items())
+
+
+def _mistakes_ok(mistakes) -> bool:
+    return isinstance(mistakes, dict) and all(isinstance(k, str) and _is_str_list(v)
+                                              for k, v in mistakes.items())
+
+
+# --- The grader's key -------------------------------------------------------------------
+
+def grader_key(directory: Path) -> bytes:
+    """The HMAC key in ``directory/.grader-key`` (the cache folder), made (0600) on first use.
+
+    A key file that is not a regular file of ours, is readable or writable by others, or
+    holds anything but 64 hex digits is replaced: whoever could read or write it could sign
+    entries, so every entry it signed is regraded.
+    """
+    path = Path(directory) / KEY_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return _new_key(path)
+    except OSError:
+        return _new_key(path)  # a symbolic link or worse: never read through it
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        trusted = (stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid()
+                   and not st.st_mode & 0o077 and st.st_size == 64)
+        text = f.read(65) if trusted else b""
+    if trusted and re.fullmatch(rb"[0-9a-f]{64}", text):
+        return bytes.fromhex(text.decode())
+    return _new_key(path)
+
+
+def _new_key(path: Path) -> bytes:
+    key = secrets.token_bytes(32)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(key.hex().encode())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    return key
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _canonical(entry: dict) -> bytes:
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=False).encode()
+
+
+@dataclass(frozen=True)
+class CacheBinding:
+    """What every entry of one batch is made for: the assignment, its tests and plan, the kit."""
+
+    assignment: str
+    fingerprint: str
+    cases: tuple[Case, ...]
+    kit: str = __version__
+
+
+class ResultCache:
+    """One signed JSON file per student id under ``directory``, for one ``binding``.
+
+    ``rejected`` counts entries present but not believed (bad signature, broken schema,
+    unreadable), not the ones that are merely stale; ``problems`` says why, per student.
+    """
+
+    def __init__(self, directory: Path, key: bytes, binding: CacheBinding):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        self.key = key
+        self.binding = binding
+        self.problems: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     def path_for(self, student: str) -> Path:
         safe = re.sub(r"[^A-Za-z0-9._-]", "_", student)[:80]
         return self.directory / f"{safe}-{hashlib.sha256(student.encode()).hexdigest()[:12]}.json"
 
-    def load(self, student: str, content: str, fingerprint: str) -> dict | None:
-        """The cached entry when it was made from this content and these tests, else None."""
+    def _sign(self, entry: dict) -> str:
+        return hmac.new(self.key, _canonical(entry), hashlib.sha256).hexdigest()
+
+    def load(self, student: str, content: str) -> dict | None:
+        """The cached entry when this grader made it from this content and these tests, else None."""
         try:
-            entry = json.loads(self.path_for(student).read_text())
-        except (OSError, ValueError):
+            return self._load(student, content)
+        except Exception as exc:  # noqa: BLE001 - a cache file is data from disk: never a crash
+            self._reject(student, f"unreadable ({type(exc).__name__})")
             return None
-        if not isinstance(entry, dict) or entry.get("format") != CACHE_FORMAT:
+
+    def _load(self, student: str, content: str) -> dict | None:
+        path = self.path_for(student)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
             return None
-        if (entry.get("student"), entry.get("content"), entry.get("fingerprint")) != (
-            student, content, fingerprint
-        ):
-            return None
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return self._reject(student, "not a regular file")
+            raw = f.read(MAX_ENTRY_BYTES + 1)
+        if len(raw) > MAX_ENTRY_BYTES:
+            return self._reject(student, "too large")
+        try:
+            entry = json.loads(raw)
+        except (ValueError, RecursionError):
+            return self._reject(student, "not JSON (truncated?)")
+        if not isinstance(entry, dict):
+            return self._reject(student, "not an object")
+        if entry.get("format") != CACHE_FORMAT:
+            return None  # an older kit's entry: stale, not suspicious
+        mac = entry.pop("mac", None)
+        if not isinstance(mac, str) or not hmac.compare_digest(mac, self._sign(entry)):
+            return self._reject(student, "not signed by this grader")
+        b = self.binding
+        if (entry.get("student"), entry.get("content"), entry.get("fingerprint"), entry.get("kit"),
+                entry.get("assignment")) != (student, content, b.fingerprint, b.kit, b.assignment):
+            return None  # stale: another submission, other tests or another kit
+        problem = (result_problem(entry.get("result"), b.cases)
+                   or (None if _owner_ok(entry.get("owner")) else "bad 'owner'")
+                   or (None if _mistakes_ok(entry.get("mistakes")) else "bad 'mistakes'"))
+        if problem:
+            return self._reject(student, problem)
         return entry
 
+    def _reject(self, student: str, why: str) -> None:
+        with self._lock:
+            self.problems[student] = why
+        return None
+
     def store(self, entry: dict) -> Path:
-        """Write ``entry`` (with student, content and fingerprint keys) atomically."""
-        entry = {"format": CACHE_FORMAT, **entry}
+        """Sign and write ``entry`` (student, content, owner, mistakes, result) atomically.
+
+        Raises ValueError for a grader error (never cached) or a result that breaks the
+        schema, and OSError when the disk refuses (no temporary file is left behind).
+        """
+        result = entry["result"]
+        if result.get("status") == GRADER_ERROR:
+            raise ValueError("a grader error is never cached")
+        problem = result_problem(result, self.binding.cases)
+        if problem:
+            raise ValueError(f"refusing to cache a result that breaks the schema: {problem}")
+        b = self.binding
+        entry = {**entry, "format": CACHE_FORMAT, "fingerprint": b.fingerprint, "kit": b.kit,
+                 "assignment": b.assignment}
+        entry.pop("mac", None)
+        signed = {**entry, "mac": self._sign(entry)}
         path = self.path_for(entry["student"])
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        with open(tmp, "w") as f:
-            json.dump(entry, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "w") as f:
+                json.dump(signed, f, indent=1, allow_nan=False)  # key order kept: outputs follow it
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
         return path

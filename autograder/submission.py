@@ -10,16 +10,31 @@ A class arrives as a folder or a zip as LMS exports deliver it (``find_submissio
 one file per student, a folder per student, or a class zip holding per-student files,
 folders or zips. Canvas and Moodle names give the student id (``autograder.lms``);
 several entries of one student (Canvas: one file per uploaded file; Moodle: one folder
-per submission plugin) are gathered into one submission.
+per submission plugin) are gathered into one submission. Every entry of a class gets a row:
+dotfiles such as ``.bob.py`` are submissions; only what operating systems and Jupyter leave
+beside files (``__MACOSX/``, ``._*``, ``.DS_Store``, ``.ipynb_checkpoints`` ...) is skipped,
+and each skipped entry is listed. Entries that cannot be read as files (symbolic links,
+named pipes, devices, sockets, unreadable files, folders named like files) are examined
+without being opened and become ``invalid_submission`` rows naming the problem.
+
+The grader grades its own copy (``snapshot``): each file is read once, through a
+non-blocking, no-follow open of a regular file, into a private folder, and the content hash
+is taken of exactly those bytes, so what is graded and what is cached under a hash agree
+even if the student's file changes meanwhile.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import importlib.util
+import io
+import os
 import re
 import shutil
 import stat
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,11 +76,35 @@ def student_id(path: Path) -> str:
 
 
 def _hidden(name: str) -> bool:
+    """Hidden inside one student's folder or zip: never chosen as the notebook to grade."""
     return name.startswith((".", "__MACOSX"))
 
 
+# What operating systems and Jupyter leave beside a class's files: never a student's work.
+# Everything else at the top of a class folder or zip is a submission (``.bob.py`` included).
+METADATA_NAMES = frozenset({
+    "__MACOSX", ".DS_Store", ".ipynb_checkpoints", ".Spotlight-V100", ".Trashes", ".fseventsd",
+    ".TemporaryItems", "Thumbs.db", "desktop.ini",
+})
+
+
+def is_metadata(name: str) -> bool:
+    """macOS resource forks (``._name``, ``__MACOSX/``), Finder, Windows and Jupyter files."""
+    return name in METADATA_NAMES or name.startswith("._")
+
+
+def class_entries(path: Path) -> tuple[list[Path], list[Path]]:
+    """(entries to grade, metadata skipped) at the top of a class folder, both sorted."""
+    entries = sorted(path.iterdir())
+    return [p for p in entries if not is_metadata(p.name)], [p for p in entries if is_metadata(p.name)]
+
+
 def discover(path: Path) -> list[Path]:
-    """The submissions in ``path``: itself if a file, else every visible entry in it."""
+    """The visible entries of ``path`` (itself if a file), as a file browser lists them.
+
+    Used for exam answer folders; a class is listed by ``list_class``, which also counts
+    dotfiles as submissions and reports what it skips.
+    """
     if path.is_file():
         return [path]
     if not path.is_dir():
@@ -91,8 +130,24 @@ class FoundSubmission:
         return self.owner.student
 
 
+@dataclass
+class ClassListing:
+    """What ``list_class`` found: one submission per student, notes, and what it skipped."""
+
+    found: list[FoundSubmission]
+    notes: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # labels of metadata entries, not graded
+
+
 def find_submissions(path: Path, workdir: Path) -> tuple[list[FoundSubmission], list[str]]:
-    """Every student's submission under ``path``, sorted by student id, and notes for the TA.
+    """``list_class`` as (submissions, notes); skipped metadata entries are among the notes."""
+    listing = list_class(path, workdir)
+    return listing.found, listing.notes + [f"skipped (not a submission): {s}" for s in listing.skipped]
+
+
+def list_class(path: Path, workdir: Path) -> ClassListing:
+    """Every student's submission under ``path``, sorted by student id, notes for the TA, and
+    the metadata entries skipped.
 
     ``path`` is one submission file, a folder of submissions, or a class zip (a zip holding
     per-student zips, or more than one notebook or Python file, or LMS-named entries).
@@ -100,22 +155,25 @@ def find_submissions(path: Path, workdir: Path) -> tuple[list[FoundSubmission], 
     entries of one student are gathered into a folder under ``workdir``. Two different
     entries that would get the same student id are told apart by their file names (and,
     failing that, a numbered suffix), and a note says so: nothing is overwritten.
+    Nothing is opened here but a class zip; special files are only ``lstat``-ed.
     """
     path = Path(path)
     notes: list[str] = []
-    if not path.exists():
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"no such submission file or folder: {path}")
     root_label = ""
-    if path.is_file() and path.suffix.lower() == ".zip" and is_class_zip(path):
+    if _is_regular(path) and path.suffix.lower() == ".zip" and is_class_zip(path):
         unpacked = workdir / "unpacked"
         extract_class_zip(path, unpacked)
         root, root_label = _unwrap(unpacked), path.name
-    elif path.is_file():
-        return [FoundSubmission(path, owner_of(path), path.name)], notes
+    elif not _is_directory(path):
+        return ClassListing([FoundSubmission(path, owner_of(path), path.name)], notes)
     else:
         root = path
+    entries, metadata = class_entries(root)
+    skipped = ["/".join(filter(None, [root_label, p.relative_to(root).as_posix()])) for p in metadata]
     groups: dict[tuple[str, str], list[Path]] = {}
-    for entry in discover(root):
+    for entry in entries:
         owner = owner_of(entry)
         key = (owner.lms, owner.lms_id) if owner.lms else ("", entry.name)
         groups.setdefault(key, []).append(entry)
@@ -127,11 +185,27 @@ def find_submissions(path: Path, workdir: Path) -> tuple[list[FoundSubmission], 
             found.append(FoundSubmission(entries[0], owner, label))
             continue
         folder = workdir / "gathered" / hashlib.sha256(label.encode()).hexdigest()[:16]
-        _gather(entries, folder)
+        for problem in _gather(entries, folder):
+            notes.append(f"{owner.student}: left out of the submission: {problem}")
         names = ", ".join(e.name for e in entries[:4])
         found.append(FoundSubmission(folder, owner, label + f" (+{len(entries) - 1} more: {names})"))
     found = _distinct_ids(found, notes)
-    return sorted(found, key=lambda f: f.student), notes
+    return ClassListing(sorted(found, key=lambda f: f.student), notes, skipped)
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _is_directory(path: Path) -> bool:
+    """A real folder (a symbolic link to one is an entry of its own, and invalid)."""
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _distinct_ids(found: list[FoundSubmission], notes: list[str]) -> list[FoundSubmission]:
@@ -151,32 +225,34 @@ def _distinct_ids(found: list[FoundSubmission], notes: list[str]) -> list[FoundS
                 new, n = f"{base}~{n}", n + 1
             taken.add(new)
             owner = item.owner
-            out.append(FoundSubmission(item.path, Owner(new, owner.lms, owner.lms_id, owner.name, owner.late),
-                                       item.label))
+            out.append(FoundSubmission(item.path, dataclasses.replace(owner, student=new), item.label))
         notes.append(f"{len(items)} submissions would share the id {sid!r} "
                      f"({', '.join(sorted(i.label for i in items))}); each keeps its own row, "
                      f"named by its file name")
     return out
 
 
-def _gather(entries: list[Path], folder: Path) -> None:
-    """Copy one student's entries into one folder (real files: ``load`` skips symlinks)."""
+def _gather(entries: list[Path], folder: Path) -> list[str]:
+    """Copy one student's entries into one folder; returns the entries left out and why.
+
+    Copies are made by ``snapshot``: regular files only, read without following links or
+    blocking on a pipe.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    problems = []
     for n, entry in enumerate(sorted(entries)):
-        if entry.is_symlink():
-            continue
-        target = folder / f"{n:02d}_{entry.name}"
-        if entry.is_dir():
-            shutil.copytree(entry, target, symlinks=True)
-        else:
-            shutil.copyfile(entry, target)
+        try:
+            snapshot(entry, folder, name=f"{n:02d}_{entry.name}")
+        except InvalidSubmission as exc:
+            problems.append(str(exc))
+    return problems
 
 
 def _unwrap(root: Path) -> Path:
     """A class zip whose only entry is a plain wrapper folder ("submissions/"): look inside."""
-    entries = [p for p in root.iterdir() if not _hidden(p.name)]
-    if len(entries) == 1 and entries[0].is_dir() and not owner_of(entries[0]).lms:
-        inner = [p for p in entries[0].iterdir() if not _hidden(p.name)]
+    entries, _ = class_entries(root)
+    if len(entries) == 1 and _is_directory(entries[0]) and not owner_of(entries[0]).lms:
+        inner, _ = class_entries(entries[0])
         if len(inner) > 1 and any(p.is_dir() or p.suffix.lower() == ".zip" or owner_of(p).lms
                                   for p in inner):
             return entries[0]
@@ -195,7 +271,7 @@ def is_class_zip(path: Path) -> bool:
             names = [i.filename for i in archive.infolist() if not i.is_dir()]
     except (zipfile.BadZipFile, OSError):
         return False
-    visible = [n for n in names if not any(_hidden(part) for part in n.split("/"))]
+    visible = [n for n in names if not any(is_metadata(part) for part in n.split("/"))]
     code = [n for n in visible if Path(n).suffix.lower() in (".ipynb", ".py", ".zip")]
     if any(n.lower().endswith(".zip") for n in code):
         return True
@@ -235,10 +311,181 @@ def extract_class_zip(path: Path, dest: Path) -> None:
                 shutil.copyfileobj(src, out)
 
 
+# --- The grader's own copy: read once, without following links or blocking ---------------
+
+# Largest file a submission may hold, by suffix (anything else: the largest of these, so a
+# wrong file type is still read and rejected by ``load`` with its own message).
+SIZE_LIMITS = {".ipynb": MAX_NOTEBOOK_BYTES, ".py": MAX_PYTHON_BYTES, ".zip": MAX_ZIP_BYTES}
+MAX_FOLDER_FILES = MAX_ZIP_MEMBERS
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A submission as the grader copied it.
+
+    path:    the private copy (same file or folder name as the original); None when only hashed.
+    content: SHA-256 over the copied files' relative names, sizes and bytes.
+    """
+
+    path: Path | None
+    content: str
+
+
+def special_file_problem(path: Path, st: os.stat_result) -> str | None:
+    """Why an entry with this ``lstat`` result is not a file we may read; None for a regular file."""
+    mode = st.st_mode
+    name = path.name
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        broken = "" if os.path.exists(path) else "broken "
+        return f"{name} is a {broken}symbolic link, not a file; submit the file itself"
+    if stat.S_ISFIFO(mode):
+        return f"{name} is a named pipe (FIFO), not a file"
+    if stat.S_ISSOCK(mode):
+        return f"{name} is a socket, not a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return f"{name} is a device, not a file"
+    if stat.S_ISDIR(mode):
+        return f"{name} is a folder, not a file"
+    return f"{name} is not a regular file"
+
+
+def _open_no_follow(path: Path) -> int:
+    """Open for reading without following a symbolic link or waiting for a pipe's writer."""
+    return os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY | os.O_CLOEXEC)
+
+
+def _unreadable(name: str, exc: OSError) -> InvalidSubmission:
+    if isinstance(exc, PermissionError):
+        return InvalidSubmission(f"{name} cannot be read (permission denied): the file's permissions "
+                                 "must let the grader read it")
+    return InvalidSubmission(f"{name} cannot be read ({exc.strerror or exc})")
+
+
+def read_regular_file(path: Path, limit: int, shown: str | None = None) -> bytes:
+    """The bytes of ``path`` if it is a readable regular file of at most ``limit`` bytes.
+
+    ``lstat`` first, so a pipe, device or link is never opened; then a no-follow,
+    non-blocking open and ``fstat`` of what was opened, so an entry swapped for one meanwhile
+    is refused too. Raises ``InvalidSubmission`` naming the problem.
+    """
+    name = shown or path.name
+    try:
+        problem = special_file_problem(Path(name), os.lstat(path))
+    except OSError as exc:
+        raise _unreadable(name, exc) from None
+    if problem:
+        raise InvalidSubmission(problem)
+    try:
+        fd = _open_no_follow(path)
+    except OSError as exc:
+        raise _unreadable(name, exc) from None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        problem = special_file_problem(Path(name), st)
+        if problem:
+            raise InvalidSubmission(problem)
+        if st.st_size > limit:
+            raise _too_large(name, st.st_size, limit)
+        try:
+            data = f.read(limit + 1)
+        except OSError as exc:
+            raise _unreadable(name, exc) from None
+    if len(data) > limit:
+        raise _too_large(name, len(data), limit)
+    return data
+
+
+def _too_large(name: str, size: int, limit: int) -> InvalidSubmission:
+    return InvalidSubmission(f"{name}: the file is {size / 2**20:.1f} MiB, more than the "
+                             f"{limit / 2**20:.0f} MiB allowed (clear large outputs before submitting)")
+
+
+def _size_limit(name: str) -> int:
+    return SIZE_LIMITS.get(Path(name).suffix.lower(), max(SIZE_LIMITS.values()))
+
+
+def _folder_files(folder: Path) -> Iterator[tuple[str, Path]]:
+    """(relative name, path) of the files ``load`` could choose in a student's folder.
+
+    Walks without following links; hidden and metadata parts are pruned; links, pipes and
+    devices inside are passed over (``load`` never picks them).
+    """
+    count = 0
+
+    def refuse(exc: OSError):
+        raise _unreadable(f"{folder.name}/{Path(exc.filename or '').name}", exc)
+
+    for top, dirs, files in os.walk(folder, onerror=refuse, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not _hidden(d))
+        for name in sorted(files):
+            path = Path(top) / name
+            if _hidden(name) or path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                continue
+            try:
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    continue
+            except OSError as exc:
+                raise _unreadable(name, exc) from None
+            count += 1
+            if count > MAX_FOLDER_FILES:
+                raise InvalidSubmission(f"folder {folder.name} holds more than {MAX_FOLDER_FILES} "
+                                        ".ipynb, .py or .zip files")
+            yield path.relative_to(folder).as_posix(), path
+
+
+def snapshot(source: Path, dest: Path | None, *, name: str | None = None) -> Snapshot:
+    """Read the submission at ``source`` once; copy it to ``dest/<name>`` and hash the copy.
+
+    ``source`` is a file or a student's folder (only the files ``load`` may choose are copied).
+    With ``dest`` None nothing is written: the hash alone (what ``content_hash`` gives).
+    Raises ``InvalidSubmission`` for links, pipes, devices, sockets, unreadable or oversized
+    files and folders named like a file, without opening anything that is not a regular file.
+    """
+    source = Path(source)
+    name = name or source.name
+    try:
+        st = os.lstat(source)
+    except OSError as exc:
+        raise _unreadable(source.name, exc) from None
+    digest = hashlib.sha256()
+    target = dest / name if dest is not None else None
+    if stat.S_ISDIR(st.st_mode):
+        if source.suffix.lower() in SUPPORTED_SUFFIXES:
+            raise InvalidSubmission(f"{source.name} is a folder, not a {source.suffix.lower()} file")
+        files = list(_folder_files(source))
+        if target is not None:
+            target.mkdir(parents=True, exist_ok=True)
+        for rel, path in files:
+            data = read_regular_file(path, _size_limit(rel), shown=f"{source.name}/{rel}")
+            _add(digest, rel, data)
+            if target is not None:
+                (target / rel).parent.mkdir(parents=True, exist_ok=True)
+                (target / rel).write_bytes(data)
+    else:
+        data = read_regular_file(source, _size_limit(source.name))
+        _add(digest, "", data)
+        if target is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    return Snapshot(target, digest.hexdigest())
+
+
+def _add(digest, rel: str, data: bytes) -> None:
+    digest.update(b"F" + rel.encode("utf-8", "surrogateescape") + b"\0" + str(len(data)).encode() + b"\0")
+    digest.update(data)
+
+
+def content_hash(source: Path) -> str:
+    """SHA-256 of a submission as ``snapshot`` would copy it (``InvalidSubmission`` if it cannot)."""
+    return snapshot(source, None).content
+
+
 def load(path: Path) -> SubmissionCode:
     if path.is_symlink():
         raise InvalidSubmission(f"{path.name} is a symbolic link; submit the file itself")
-    if path.is_dir():
+    if _is_directory(path):
         return _load_folder(path)
     suffix = path.suffix.lower()
     if suffix == ".ipynb":
@@ -254,13 +501,16 @@ def load(path: Path) -> SubmissionCode:
 
 
 def _read_capped(path: Path, limit: int, what: str) -> bytes:
-    size = path.stat().st_size
+    try:
+        size = os.lstat(path).st_size
+    except OSError as exc:
+        raise _unreadable(path.name, exc) from None
     if size > limit:
         raise InvalidSubmission(
             f"{path.name}: the {what} is {size / 2**20:.1f} MiB, more than the "
             f"{limit / 2**20:.0f} MiB allowed (clear large outputs before submitting)"
         )
-    return path.read_bytes()
+    return read_regular_file(path, limit)
 
 
 def _load_folder(folder: Path) -> SubmissionCode:
@@ -286,10 +536,10 @@ def _choose(items, *, key, name):
 
 
 def _load_zip(path: Path) -> SubmissionCode:
-    if path.stat().st_size > MAX_ZIP_BYTES:
+    if os.lstat(path).st_size > MAX_ZIP_BYTES:
         raise InvalidSubmission(f"{path.name}: zip larger than {MAX_ZIP_BYTES // 2**20} MiB")
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(io.BytesIO(read_regular_file(path, MAX_ZIP_BYTES)))
     except (zipfile.BadZipFile, OSError) as exc:
         raise InvalidSubmission(f"{path.name} is not a valid zip file ({exc})") from None
     with archive:
@@ -333,11 +583,28 @@ def _check_member(zip_name: str, info: zipfile.ZipInfo) -> None:
         raise InvalidSubmission(f"{zip_name}: the zip is encrypted")
 
 
+# PEP 263: a comment in the first two lines naming the source encoding.
+CODING_LINE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
+
+
 def python_code(data: bytes, origin: str) -> SubmissionCode:
+    """A ``.py`` file decoded as Python itself would (PEP 263): a BOM or a ``coding:`` line in
+    the first two lines names the encoding, UTF-8 otherwise. The text keeps its coding line,
+    which ``compile`` ignores in a str."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidSubmission(f"{origin}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        text = importlib.util.decode_source(data)
+    except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
+        cookie = next((m.group(1).decode("ascii", "replace") for line in data.splitlines()[:2]
+                       if (m := CODING_LINE.match(line))), None)
+        if cookie:
+            raise InvalidSubmission(f"{origin}: cannot be decoded as {cookie}, the encoding its coding "
+                                    f"line names ({_first_line(exc)})") from None
+        try:
+            data.decode("utf-8-sig")
+        except UnicodeDecodeError as utf8:
+            raise InvalidSubmission(f"{origin}: not UTF-8 text ({utf8.reason} at byte {utf8.start}), and no "
+                                    "coding line (PEP 263) names another encoding") from None
+        raise InvalidSubmission(f"{origin}: cannot be decoded ({_first_line(exc)})") from None
     return SubmissionCode(cells=[text], module_name="submission", origin=origin)
 
 

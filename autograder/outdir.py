@@ -1,0 +1,93 @@
+"""One output folder, one assignment, one run at a time.
+
+    DIR/.autograder-out.json   {"assignment": "<name>"}: what this folder holds, written once
+    DIR/cache/.lock            flock()ed by the run grading into DIR; holds its pid
+
+Grading a second assignment into a folder is refused (its cache and gradebook would be
+mixed with the first's). A second run into a folder that a live run holds either waits
+for it (``wait=True``) or is refused, and says which; the lock dies with its process, so a
+killed run never leaves the folder locked.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .faults import machine_fault
+
+MARKER = ".autograder-out.json"
+LOCK = Path("cache") / ".lock"  # beside the cache: outputs stay byte-identical between runs
+
+
+class OutDirInUse(Exception):
+    """The output folder belongs to another assignment, or another run holds it."""
+
+
+class OutDirBusy(OutDirInUse):
+    """Another live run holds the output folder."""
+
+
+def _read_marker(out_dir: Path) -> str | None:
+    try:
+        data = json.loads((out_dir / MARKER).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return ""  # unreadable: claimed by someone, but we cannot tell by whom
+    return data.get("assignment") if isinstance(data, dict) and isinstance(data.get("assignment"), str) else ""
+
+
+def _write_marker(out_dir: Path, assignment: str) -> None:
+    path = out_dir / MARKER
+    tmp = out_dir / f".{MARKER}.{os.getpid()}.tmp"
+    try:
+        tmp.write_text(json.dumps({"assignment": assignment}) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise machine_fault(exc, path, already_saved=False) from None
+
+
+@contextmanager
+def claim(out_dir: Path, assignment: str, *, wait: bool = False,
+          say: Callable[[str], None] = lambda message: None) -> Iterator[Path]:
+    """Hold ``out_dir`` for grading ``assignment`` while inside.
+
+    Raises ``OutDirInUse`` when the folder records another assignment, or when another run
+    holds it and ``wait`` is False; ``MachineFault`` when it cannot be created or written.
+    """
+    out_dir = Path(out_dir)
+    try:
+        (out_dir / LOCK).parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out_dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise machine_fault(exc, out_dir, already_saved=False) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            if not wait:
+                raise OutDirBusy(f"another autograder run (pid {holder}) is grading into {out_dir}: "
+                                  "wait for it to finish, pass --wait to queue behind it, or choose "
+                                  "another --out") from None
+            say(f"waiting: another autograder run (pid {holder}) is grading into {out_dir}")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            say(f"the other run into {out_dir} has finished; starting")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        recorded = _read_marker(out_dir)
+        if recorded is None:
+            _write_marker(out_dir, assignment)
+        elif recorded != assignment:
+            what = f"grades of {recorded}" if recorded else f"an unreadable {MARKER}"
+            raise OutDirInUse(f"{out_dir} holds {what}, not {assignment}: grade {assignment} into "
+                              f"another --out folder (or delete {out_dir} first)")
+        yield out_dir
+    finally:
+        os.close(fd)  # releases the lock

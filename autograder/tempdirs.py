@@ -1,0 +1,136 @@
+"""The kit's temporary folders: named after the process that owns them, swept when it is gone.
+
+    $TMPDIR/ag-<kind>-p<pid>.<start>-<random>/
+
+``<pid>`` and ``<start>`` (the process's start time in clock ticks since boot, field 22
+of ``/proc/<pid>/stat``) name the owner; a pid alone is not enough, because the kernel
+reuses pids. A folder whose owner is no longer running (the grader was SIGKILLed, the
+machine lost power) is stale, and ``sweep_stale`` removes it at the next start. Folders
+of other programs, and the kit's folders of a live process, are never touched.
+
+Every folder the kit makes in TMPDIR comes from ``kit_tempdir``: ``ag-class`` (a batch:
+unpacked class zips, private copies of submissions), ``ag-in`` (a sandbox's inputs),
+``ag-work`` (a sandbox's writable folder). ``exit_cleanly_on_sigterm`` turns SIGTERM
+into an exception, so that the context managers that remove them run on ``kill`` too,
+as they already do on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+PREFIX = "ag-"
+# ag-<kind>-p<pid>.<start>-<random>; <kind> is letters only, so the pattern is unambiguous.
+OWNED_NAME = re.compile(r"^ag-(?P<kind>[a-z]+)-p(?P<pid>\d+)\.(?P<start>\d+)-")
+
+
+def process_start(pid: int) -> int | None:
+    """The start time of process ``pid`` (clock ticks since boot), None when it is not running.
+
+    /proc/<pid>/stat is "pid (comm) state ppid ... starttime ..."; comm may hold spaces and
+    parentheses, so the fields are counted after the last ')'. starttime is field 22, the
+    20th after comm.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            text = f.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2:].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def _owner_tag() -> str:
+    pid = os.getpid()
+    return f"p{pid}.{process_start(pid) or 0}"
+
+
+@contextmanager
+def kit_tempdir(kind: str) -> Iterator[str]:
+    """A fresh private folder ``$TMPDIR/ag-<kind>-p<pid>.<start>-...``, removed on exit.
+
+    Removal also runs on Ctrl-C and (with ``exit_cleanly_on_sigterm``) on SIGTERM; after a
+    SIGKILL the folder stays until ``sweep_stale`` finds its owner gone.
+    """
+    if not kind.isalpha() or not kind.islower():
+        raise ValueError(f"temporary folder kind must be lower-case letters: {kind!r}")
+    path = tempfile.mkdtemp(prefix=f"{PREFIX}{kind}-{_owner_tag()}-")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def is_stale(name: str) -> bool:
+    """True for a kit folder name whose owner process is no longer running.
+
+    Names without an owner tag (another program's, or an older kit's) are never stale:
+    nobody can tell whether their owner is alive.
+    """
+    match = OWNED_NAME.match(name)
+    if not match:
+        return False
+    pid, start = int(match["pid"]), int(match["start"])
+    running = process_start(pid)
+    return running is None or (start != 0 and running != start)
+
+
+def sweep_stale(directory: str | Path | None = None) -> list[Path]:
+    """Remove the kit's folders in ``directory`` (default: TMPDIR) whose owner has exited.
+
+    Returns what was removed. Errors (a folder removed meanwhile, no permission to list
+    TMPDIR) are not the TA's problem at this point and are ignored.
+    """
+    root = Path(directory or tempfile.gettempdir())
+    removed = []
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(PREFIX) or not is_stale(entry.name):
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        if not os.path.lexists(entry.path):
+            removed.append(Path(entry.path))
+    return removed
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every ``finally`` and ``with`` runs."""
+
+
+def _raise_terminated(signum, frame):  # noqa: ARG001 - the signal module's signature
+    raise Terminated
+
+
+@contextmanager
+def exit_cleanly_on_sigterm() -> Iterator[None]:
+    """While inside, SIGTERM raises ``Terminated`` in the main thread (then the old handler is back).
+
+    A no-op outside the main thread, where Python does not allow signal handlers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
