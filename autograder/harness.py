@@ -5,12 +5,16 @@ need more, and each need has one place:
 
 - ``probes.py`` (runs in the sandbox, next to the student's code, and in the grader for
   the expected value): drives the student's functions, e.g. builds a PyTorch module,
-  calls ``kaiming_init_`` on it and returns the weights as arrays. What it returns is
-  untrusted data like any other result.
+  calls ``kaiming_init_`` on it and returns the weights as arrays. A probe returns RAW
+  DATA only (draws, weights, shapes as ints, states), never a verdict: no 0/1 flag, no
+  "within 10%", no equality. Nothing guards it in the sandbox; the submission can patch,
+  hook or forge anything there, so the rule that keeps grades right is that a forged
+  result can only carry values the submission could have returned honestly.
 - ``checks.py`` (grader only): judges returned arrays when equality with the reference is
-  the wrong test, e.g. the mean, spread and shape of a random draw, or the accuracy of
-  returned weights re-evaluated here (``checks.DATA`` maps mounts to host folders). A
-  judgement made here cannot be forged by the student's code, unlike one a probe makes.
+  the wrong test, e.g. the mean, spread and shape of a random draw, whether two draws
+  under different global seeds agree, or the accuracy of returned weights re-evaluated
+  here (``checks.DATA`` maps mounts to host folders). Every verdict is made here or by
+  the value comparison with the reference's probe output, never in the sandbox.
 - mounts: read-only data folders (a dataset) the probes read, under ``/sandbox/data/<name>``
   in the sandbox; ``probes.DATA`` maps each name to its path wherever the probes run. A
   mount named ``support`` (the assignment's student-side modules, e.g. a5's ``flowers.py``)
