@@ -87,8 +87,8 @@ def test_bubblewrap_hides_the_kit_and_allows_only_private_writes(tmp_path):
     assert facts["work dir writable"] == 1
     assert facts["root's HOME"] == 0
     assert facts["network"] == 0
-    if ROOT:
-        assert facts["uid"] == isolation.sandbox_uid(0)
+    if ROOT:  # a uid leased for this run (61000 unless another grader holds it)
+        assert 61000 <= facts["uid"] < 62000 and f"uid {int(facts['uid'])}" in outcome.isolation
     else:
         assert facts["uid"] != 0
 
@@ -106,7 +106,10 @@ def test_without_bubblewrap_code_never_runs_as_root(tmp_path):
     facts, outcome = probe(tmp_path, settings)
     assert not outcome.isolated
     assert facts["work dir writable"] == 1
-    assert facts["uid"] == (isolation.sandbox_uid(0) if ROOT else os.getuid())
+    if ROOT:
+        assert 61000 <= facts["uid"] < 62000 and f"uid {int(facts['uid'])}" in outcome.isolation
+    else:
+        assert facts["uid"] == os.getuid()
 
 
 def test_unavailable_bubblewrap_falls_back_with_a_loud_warning(monkeypatch):
@@ -157,3 +160,27 @@ def test_grade_submission_uses_only_the_cases_given(a1, write_py, reference_sour
     result = grade_submission(write_py("ref", reference_source), cases=cases, expected=a1.expected,
                               settings=SandboxSettings())
     assert len(result.case_results) == len(cases) and result.score == sum(c.points for c in cases)
+
+
+def test_bubblewrap_command_hands_over_seccomp_and_the_leased_uid(monkeypatch):
+    monkeypatch.setattr(isolation, "running_as_root", lambda: True)
+    layout = isolation.PythonLayout.current()
+    cmd = isolation.bubblewrap_command(bwrap="/usr/bin/bwrap", layout=layout, inputs=KIT_ROOT / "x",
+                                       limits=Limits(), uid=61007, results_fd=5, seccomp_fd=9)
+    runner_at = cmd.index("--")
+    options, runner = cmd[:runner_at], cmd[runner_at + 1:]
+    assert options[options.index("--seccomp") + 1] == "9"
+    for flag in ("--die-with-parent", "--new-session", "--unshare-ipc", "--unshare-pid", "--unshare-net",
+                 "--clearenv"):
+        assert flag in options
+    assert options[options.index("--cap-drop") + 1] == "ALL"
+    assert runner[runner.index("--uid") + 1] == "61007" and runner[runner.index("--gid") + 1] == "61007"
+    assert runner[runner.index("--results-fd") + 1] == "5"
+    # Nothing of the kit is mounted but the runner itself and the inputs given.
+    kit_sources = [options[i + 1] for i, arg in enumerate(options)
+                   if arg == "--ro-bind" and options[i + 1].startswith(str(KIT_ROOT))]
+    assert sorted(kit_sources) == sorted([str(isolation.RUNNER), str(KIT_ROOT / "x")]
+                                         + [str(s) for s in layout.site_dirs if s.is_relative_to(KIT_ROOT)])
+    unprivileged = isolation.bubblewrap_command(bwrap="bwrap", layout=layout, inputs=KIT_ROOT / "x",
+                                                limits=Limits(), uid=None, results_fd=5)
+    assert "--seccomp" not in unprivileged and "--uid" not in unprivileged

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .limits import Limits
+from .uids import FIRST_UID
 
-SANDBOX_UID_BASE = 61000  # == uids.FIRST_UID
+SANDBOX_UID_BASE = FIRST_UID
 RUNNER = Path(__file__).with_name("runner.py")
 INSIDE_PYTHON = "/sandbox/python"
 INSIDE_RUNNER = "/sandbox/runner.py"
