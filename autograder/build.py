@@ -24,6 +24,7 @@ import numpy as np
 
 from .assignment import ASSIGNMENTS_DIR, STUDENT_SKIP, Assignment
 from .gradescope import GradescopeOptions, write_gradescope_zip
+from .late_policy import LatePolicy
 from .public_tests import otter_test_file, public_cases_json
 
 HIDDEN_FILES = ("spec.py", "reference.py", "mistakes.py", "probes.py", "checks.py", "oracles.py")
@@ -44,7 +45,9 @@ class BuildResult:
 
 
 def build_assignment(assignment: Assignment, out: Path, *, gradescope: GradescopeOptions | None = None,
-                     otter: bool = True) -> BuildResult:
+                     otter: bool = True, late_policy: LatePolicy | None = None) -> BuildResult:
+    """late_policy: the course's, for the Gradescope zip (default: the assignment's own
+    ``late_policy.toml``, if any)."""
     source = ASSIGNMENTS_DIR / assignment.name
     if not (source / f"{assignment.name}.ipynb").is_file():
         raise BuildError(f"missing student notebook {source / (assignment.name + '.ipynb')}")
@@ -79,7 +82,8 @@ def build_assignment(assignment: Assignment, out: Path, *, gradescope: Gradescop
     if leaks:
         shutil.rmtree(student)
         raise BuildError("the student folder would contain hidden material:\n  " + "\n  ".join(leaks))
-    gradescope_zip = write_gradescope_zip(assignment, hidden / f"{assignment.name}-gradescope.zip", gradescope)
+    gradescope_zip = write_gradescope_zip(assignment, hidden / f"{assignment.name}-gradescope.zip", gradescope,
+                                          late_policy=late_policy)
     otter_zip, notes = None, []
     own = (ASSIGNMENTS_DIR / assignment.name).resolve()
     outside = [(name, folder) for name, folder in assignment.mounts
