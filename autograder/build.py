@@ -27,7 +27,10 @@ from .gradescope import GradescopeOptions, write_gradescope_zip
 from .late_policy import LatePolicy
 from .public_tests import otter_test_file, public_cases_json
 
-HIDDEN_FILES = ("spec.py", "reference.py", "mistakes.py", "probes.py", "checks.py", "oracles.py")
+# The late policy travels with the hidden material (it names due dates, not secrets, but it is
+# the course staff's configuration, not the student's).
+HIDDEN_FILES = ("spec.py", "reference.py", "mistakes.py", "probes.py", "checks.py", "oracles.py",
+                "late_policy.toml", "late_policy.json")
 
 
 class BuildError(RuntimeError):

@@ -180,3 +180,19 @@ def test_a_policy_in_the_gradescope_zip(tmp_path, a1):
         config = json.loads(zf.read(CONFIG_NAME))
     assert policy_from_mapping(config["late_policy"]) == POLICY
     assert Path(path).is_file()
+
+
+def test_an_assignments_own_policy_file_reaches_the_gradescope_zip(tmp_path, a1):
+    import dataclasses
+    import shutil
+    import zipfile
+
+    from autograder.gradescope import CONFIG_NAME, write_gradescope_zip
+
+    hidden = tmp_path / "a1_softmax"
+    shutil.copytree(a1.hidden_dir, hidden, ignore=shutil.ignore_patterns("samples", "__pycache__"))
+    (hidden / "late_policy.toml").write_text("penalty_percent = 5\nper = \"hour\"\n")
+    path = write_gradescope_zip(dataclasses.replace(a1, hidden_dir=hidden), tmp_path / "gs.zip")
+    with zipfile.ZipFile(path) as zf:
+        config = json.loads(zf.read(CONFIG_NAME))
+    assert policy_from_mapping(config["late_policy"]) == LatePolicy(penalty_percent=5, per="hour")
