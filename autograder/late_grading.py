@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .batch import BatchResult, feedback_names
+from .cases import points_per_question
 from .gradebook import format_points, write_gradebook
 from .late_policy import (
     LatePolicy,
@@ -120,3 +121,51 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.late.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+# --- the command line (autograder grade's options; cli.py only registers and calls these) --------
+
+def add_options(parser) -> None:
+    """``--late-policy``, ``--extensions`` and ``--submission-times`` on ``autograder grade``."""
+    parser.add_argument("--late-policy", metavar="FILE",
+                        help="apply a late policy (TOML/JSON: due, timezone, grace_minutes, penalty_percent, "
+                             "per day|hour, max_penalty_percent, zero_after_days); default: the "
+                             "assignment's own late_policy.toml, if any. Adds raw_score and late_penalty "
+                             "to the gradebook; score becomes the final score")
+    parser.add_argument("--extensions", metavar="CSV",
+                        help="per-student due dates: a student column (id, e-mail or LMS id) and 'due'")
+    parser.add_argument("--submission-times", metavar="CSV",
+                        help="when each student submitted: 'student,submitted' (a TA's file) or Moodle's "
+                             "grading worksheet export; without a time no penalty is applied (and reported)")
+
+
+def inputs_from_args(args, assignment) -> LateInputs | None:
+    """The policy, extensions and times the options name (read before grading starts, so a
+    broken file stops the command at once); the assignment's own policy when no
+    ``--late-policy``; None when there is no policy at all."""
+    from .gradescope import assignment_late_policy
+
+    extensions, times = _path(args, "extensions"), _path(args, "submission_times")
+    if _path(args, "late_policy"):
+        return LateInputs.from_files(_path(args, "late_policy"), extensions, times)
+    policy = assignment_late_policy(assignment)
+    if policy is None:
+        if extensions or times:
+            raise ValueError("--extensions and --submission-times need a --late-policy")
+        return None
+    return LateInputs(policy, read_extensions(extensions, policy.tz) if extensions else {},
+                      read_submission_times(times, policy.tz) if times else {})
+
+
+def apply_to_batch(inputs: LateInputs | None, assignment, batch: BatchResult) -> list[str]:
+    """``apply_late_policy`` on a finished batch (no-op without a policy); lines to print."""
+    if inputs is None or not batch.results:
+        return []
+    graded_cases = [r.case for r in batch.results[0].case_results]  # all cases, or the public ones
+    max_score = sum(points_per_question(assignment.questions, graded_cases).values())
+    return apply_late_policy(batch, questions=assignment.questions, max_score=max_score, inputs=inputs)
+
+
+def _path(args, name: str) -> Path | None:
+    value = getattr(args, name, None)
+    return Path(value) if value else None

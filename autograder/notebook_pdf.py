@@ -151,3 +151,44 @@ def render_submissions(submissions: Path, out_dir: Path, *, browser: str | None 
         writer.writerow([r.pdf.name if r.pdf else "", r.student, owner.name, owner.lms_id, r.source, r.problem])
     (out_dir / "manifest.csv").write_text(buffer.getvalue(), encoding="utf-8")
     return rendered
+
+
+# --- the command line (cli.py registers these) --------------------------------------------------
+
+def _print_rendered(rendered: list[RenderedPdf], out_dir: Path) -> int:
+    failed = [r for r in rendered if r.pdf is None]
+    print(f"pdf:       {len(rendered) - len(failed)} of {len(rendered)} notebook(s) -> {out_dir}/ "
+          f"(manifest.csv maps files to students)")
+    for r in failed[:10]:
+        print(f"           not rendered: {r.student}: {r.problem}")
+    return 1 if failed and len(failed) == len(rendered) else 0
+
+
+def cmd_pdf(args) -> int:
+    out_dir = Path(args.out)
+    return _print_rendered(render_submissions(Path(args.submissions), out_dir), out_dir)
+
+
+def register(sub) -> None:
+    """``autograder pdf SUBMISSIONS --out DIR``."""
+    p = sub.add_parser("pdf", help="one PDF per submitted notebook, for manual grading (Gradescope upload)",
+                       description="Render each student's notebook (cells, outputs, plots) to DIR/<id>.pdf "
+                                   "with headless Chromium; no LaTeX. SUBMISSIONS: any layout `grade` reads.")
+    p.add_argument("submissions", metavar="SUBMISSIONS")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_pdf)
+
+
+def add_grade_option(parser) -> None:
+    """``--pdf DIR`` on ``autograder grade``."""
+    parser.add_argument("--pdf", metavar="DIR",
+                        help="also render each submitted notebook to DIR/<id>.pdf for manual grading")
+
+
+def pdf_from_args(args) -> None:
+    """After ``autograder grade``: the PDFs ``--pdf`` asks for (a rendering failure never fails grading)."""
+    if getattr(args, "pdf", None):
+        try:
+            _print_rendered(render_submissions(Path(args.submissions), Path(args.pdf)), Path(args.pdf))
+        except PdfError as exc:
+            print(f"pdf:       not written: {exc}")

@@ -196,3 +196,21 @@ def test_an_assignments_own_policy_file_reaches_the_gradescope_zip(tmp_path, a1)
     with zipfile.ZipFile(path) as zf:
         config = json.loads(zf.read(CONFIG_NAME))
     assert policy_from_mapping(config["late_policy"]) == LatePolicy(penalty_percent=5, per="hour")
+
+
+def test_options_are_read_before_grading_and_need_a_policy(tmp_path, a1):
+    from argparse import Namespace
+
+    from autograder.late_grading import inputs_from_args
+
+    (tmp_path / "times.csv").write_text("student,submitted\nada,2026-10-02T10:00:00Z\n")
+    assert inputs_from_args(Namespace(late_policy=None, extensions=None, submission_times=None), a1) is None
+    with pytest.raises(ValueError, match="need a --late-policy"):
+        inputs_from_args(Namespace(late_policy=None, extensions=None, submission_times=tmp_path / "times.csv"), a1)
+    (tmp_path / "p.toml").write_text('due = "2026-10-01T23:59:00Z"\npenalty_percent = 10\n')
+    inputs = inputs_from_args(Namespace(late_policy=tmp_path / "p.toml", extensions=None,
+                                        submission_times=tmp_path / "times.csv"), a1)
+    assert inputs.policy.due == DUE and inputs.times == {"ada": datetime(2026, 10, 2, 10, tzinfo=timezone.utc)}
+    (tmp_path / "bad.toml").write_text("penalty_percent = lots\n")
+    with pytest.raises(LatePolicyError):
+        inputs_from_args(Namespace(late_policy=tmp_path / "bad.toml", extensions=None, submission_times=None), a1)
