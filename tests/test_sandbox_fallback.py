@@ -70,6 +70,7 @@ def softmax(z, axis=-1):
         float(os.getuid()),
         _readable(REFERENCE),
         _readable(OUT_FILE),
+        _writable(OUT_FILE + ".forged"),
         _writable("/tmp/ag-fallback-probe-" + str(os.getpid())),
         _writable("/dev/shm/ag-fallback-probe-" + str(os.getpid())),
         _writable("probe.txt"),
@@ -77,7 +78,7 @@ def softmax(z, axis=-1):
         _keyctl_errno(),
     ])
 '''
-FACTS = ["uid", "reads solutions", "reads out dir", "writes /tmp", "writes /dev/shm", "writes workdir",
+FACTS = ["uid", "reads solutions", "reads out dir", "writes out dir", "writes /tmp", "writes /dev/shm", "writes workdir",
          "inet socket", "add_key errno"]
 
 
@@ -122,10 +123,10 @@ def test_fallback_reads_no_solution_no_out_dir_and_writes_only_its_workdir(tmp_p
     with tempfile.TemporaryDirectory(prefix="ag-out-") as out:
         out_file = Path(out) / "cache.json"
         out_file.write_text("{}")
-        Path(out).chmod(0o755)
+        Path(out).chmod(0o777)  # even world-writable
         out_file.chmod(0o644)  # world-readable: only Landlock stands in the way
         facts, outcome = _run_probe(tmp_path, out_file)
-    assert facts["reads solutions"] == 0 and facts["reads out dir"] == 0
+    assert facts["reads solutions"] == 0 and facts["reads out dir"] == 0 and facts["writes out dir"] == 0
     assert facts["writes /tmp"] == 0 and facts["writes /dev/shm"] == 0
     assert facts["writes workdir"] == 1
     assert facts["inet socket"] == 0

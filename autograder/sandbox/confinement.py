@@ -218,5 +218,10 @@ def _processes_of(uid: int) -> set[int]:
 
 
 def _own_process_count() -> int:
-    uid = os.getuid()
-    return sum(1 for owner in (u for _, u in _proc_table().values()) if owner == uid)
+    """Our uid's processes (a stat per entry: for a non-root grader the owner is exact)."""
+    uid, count = os.getuid(), 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                count += entry.stat().st_uid == uid
+    return count
