@@ -2,6 +2,11 @@
 
 ASSIGNMENT is a built student folder (it has ``tests/public_cases.json``), or, on a
 machine with the kit's hidden material, an assignment name.
+
+Every input of a self-check run is public, so its feedback may quote the student's own
+words (exception messages and classes, warnings, the last lines printed before a crash,
+numbers redacted); graded feedback, whose runs had hidden inputs, never does (see
+``autograder.redact``).
 """
 
 from __future__ import annotations
