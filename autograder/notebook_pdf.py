@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -28,6 +29,9 @@ from .batch import feedback_names
 from .submission import find_submissions
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+# Any <meta ...> tag, whatever its case or line breaks; a ">" inside a quoted value ends the
+# match early, and what is left then starts with no "<", so it is plain text.
+META_TAG = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
 RENDER_SECONDS = 120
 # Nothing may load or run: only the inline styles nbconvert writes and embedded images.
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"
@@ -94,7 +98,11 @@ def notebook_html(notebook, *, title: str) -> str:
     exporter = HTMLExporter(template_name="lab", embed_images=True)
     exporter.exclude_input_prompt = False
     html, _ = exporter.from_notebook_node(notebook, resources={"metadata": {"name": title}})
-    head = (f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+    # A CSP cannot stop <meta http-equiv="refresh"> (a navigation, e.g. to file:///etc/...,
+    # that would end up printed in the student's PDF): every <meta> goes, ours come first.
+    html = META_TAG.sub("", html)
+    head = ('<meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f"<style>{PRINT_CSS}</style>")
     return html.replace("<head>", "<head>" + head, 1) if "<head>" in html else head + html
 

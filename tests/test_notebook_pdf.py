@@ -56,8 +56,20 @@ def student_notebook() -> nbformat.NotebookNode:
 def test_html_has_the_csp_first_so_nothing_can_run_or_load():
     html = notebook_html(student_notebook(), title="ada")
     head = html.split("<head>", 1)[1]
-    assert head.lstrip().startswith(f'<meta http-equiv="Content-Security-Policy" content="{CSP}">')
+    assert head.lstrip().startswith(f'<meta charset="utf-8"><meta http-equiv="Content-Security-Policy" '
+                                    f'content="{CSP}">')
     assert "script-src" not in CSP and "default-src 'none'" in CSP  # scripts fall back to 'none'
+
+
+def test_a_notebook_cannot_navigate_the_page_away_with_a_meta_refresh():
+    """CSP does not cover <meta http-equiv=refresh>: a page sent to file:///etc/... would be
+    printed into the student's own PDF. Every <meta> the notebook wrote is gone."""
+    nb = student_notebook()
+    nb.cells.append(nbformat.v4.new_markdown_cell(
+        'x <META\n http-equiv="refresh" content="0;url=file:///etc/passwd"> y'))
+    nb.cells[3].outputs[0]["data"]["text/html"] += '<meta http-equiv=refresh content="0;url=file:///etc">'
+    html = notebook_html(nb, title="ada")
+    assert html.lower().count("<meta") == 2 and "file:///etc" not in html and "x  y" in html
 
 
 def test_each_student_gets_a_pdf_with_every_cell_outputs_and_plots(tmp_path):
