@@ -135,3 +135,19 @@ def test_allow_lists_hold_builtin_names_only():
     assert all(issubclass(getattr(builtins, name), Warning) for name in BUILTIN_WARNINGS)
     assert raised("Exception") == "raised an exception" and raised(["ValueError"]) == "raised an exception"
     assert warning_words(None) == "emitted a warning"
+
+
+def test_shapes_a_submission_chooses_freely_are_not_echoed_on_hidden_cases():
+    assert returned(HIDDEN, np.zeros((3, 1))) == "returned shape (3, 1); expected shape (3,)"
+    chosen = np.zeros((0, 4_607_182, 418_800, 17_408))  # empty: any dimensions fit the budget
+    assert returned(HIDDEN, chosen) == "returned an array of another shape; expected shape (3,)"
+    assert "4607182" in returned(PUBLIC, chosen)
+
+
+def test_a_check_s_figures_are_redacted_on_hidden_cases():
+    def check(case, got, expected):
+        return f"standard deviation {float(got[0][0]) + 0.5:.4f} for 3 layers"
+
+    record = Record(meta={"kind": "call", "n_results": 1, "tuple": False}, arrays={"r0": np.zeros(3)})
+    assert evaluate_case(HIDDEN, EXPECTED, record, check).reason == "standard deviation # for 3 layers"
+    assert evaluate_case(PUBLIC, EXPECTED, record, check).reason == "standard deviation 0.5000 for 3 layers"
