@@ -335,6 +335,9 @@ def export_grades(out_dir: Path, *, canvas: str | None = None, moodle: bool = Fa
     title = data.get("title", data["assignment"])
     written = []
     if canvas is not None:
+        # `grade --canvas 555` then `export --canvas`: the id given once is kept, so the column
+        # still names the existing Canvas assignment instead of creating a new one.
+        canvas = canvas or _previous_canvas_header(out_dir / "canvas_grades.csv")
         text, unmatched = canvas_csv(rows, column=canvas_column(title, canvas),
                                      max_score=float(data["max_score"]), roster=people)
         written.append((_write(out_dir / "canvas_grades.csv", text), unmatched))
@@ -349,6 +352,17 @@ def export_grades(out_dir: Path, *, canvas: str | None = None, moodle: bool = Fa
         text, unmatched = moodle_csv(rows, max_score=float(data["max_score"]), column=title, roster=people)
         written.append((_write(out_dir / "moodle_grades.csv", text), unmatched))
     return written
+
+
+def _previous_canvas_header(path: Path) -> str:
+    """The "<title> (<id>)" column of an earlier canvas_grades.csv, or ""."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            header = next(csv.reader(f), [])
+    except OSError:
+        return ""
+    last = header[-1] if len(header) > len(CANVAS_COLUMNS) else ""
+    return last if re.search(r"\(\d+\)$", last) else ""
 
 
 def _write(path: Path, text: str) -> Path:

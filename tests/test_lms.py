@@ -265,6 +265,8 @@ def test_exports_are_utf8_and_formula_safe(tmp_path):
     assert [p.name for p, _ in written] == ["canvas_grades.csv", "moodle_worksheet.csv", "moodle_grades.csv"]
     assert "Zoë Ågren" in (tmp_path / "moodle_worksheet.csv").read_bytes().decode("utf-8")
     assert parse((tmp_path / "canvas_grades.csv").read_text(encoding="utf-8"))[0][-1] == "A1 (555)"
+    export_grades(tmp_path, canvas="")  # the id given once is kept
+    assert parse((tmp_path / "canvas_grades.csv").read_text(encoding="utf-8"))[0][-1] == "A1 (555)"
 
 
 def test_cli_export_after_grading_a_canvas_zip(tmp_path, capsys):
@@ -277,7 +279,7 @@ def test_cli_export_after_grading_a_canvas_zip(tmp_path, capsys):
     assert main(["export", str(out), "--canvas", "--moodle", "--roster", str(roster)]) == 0
     printed = capsys.readouterr().out
     table = parse((out / "canvas_grades.csv").read_text())
-    assert table[0][-1] == "a1_softmax: probabilities from scores"
+    assert table[0][-1] == "a1_softmax: probabilities from scores (555)"  # the id from `grade --canvas 555`
     assert [r[:2] + r[-1:] for r in table[2:]] == [
         ["dandan", "1004", "48"], ["Doe, Eve", "1003", "0"], ["jonesben", "1002", "35"],
         ["Lovelace, Ada", "1001", "48"]]
