@@ -4,20 +4,30 @@
 assignment's autograder. Its layout (Gradescope unpacks it into ``/autograder/source``):
 
     setup.sh          run once when Gradescope builds the image (as root, network allowed):
-                      bubblewrap, Python >= 3.11, a venv with the kit's pinned requirements
+                      bubblewrap, a final Python >= 3.10 (Ubuntu 22.04's own), a venv with
+                      the pinned requirements, the file modes the fallback sandbox relies on,
+                      and the reference's expected values, cached in the image
     run_autograder    run for every submission: ``python -m autograder gradescope-run``
-    gradescope.json   which assignment, where its hidden material is, visibility settings
-    requirements.txt  the pinned packages grading needs (a subset of requirements.lock)
+    gradescope.json   which assignment, where its hidden material is, visibility settings,
+                      the late policy (if any)
+    requirements.txt  the pinned packages grading needs, from requirements.lock (Python 3.11+)
+                      and requirements-py310.lock, told apart by environment markers
     kit/              the kit's package source (installed by setup.sh)
     hidden/           the assignment's hidden material (spec, reference, mistakes, ...)
+    student/          what students receive (a5's modules and photo excerpt): the only part
+                      of source/ the sandbox uid may read
 
 ``gradescope-run`` grades ``<root>/submission/`` with the same ``grade_for_assignment`` as
 ``autograder grade`` (one grading path) and turns the ``SubmissionResult`` into Gradescope's
 results format: one test per case (public cases ``visible``, hidden ones ``after_published``
-by default), the overall score, and a student-facing summary. ``<root>`` is ``/autograder``
-on Gradescope; ``--root`` or the ``AUTOGRADER_ROOT`` environment variable move it (tests
-reproduce the layout in a temporary folder that way). Whatever happens, a results.json is
-written: a submission that cannot run scores 0 with a message saying why.
+by default), the overall score, and an always-visible summary of the public tests only.
+Gradescope's Docker containers usually refuse bubblewrap's namespaces, so the fallback
+(resource limits and the sandbox uid) is what runs there: ``protect_from_sandbox`` first
+closes ``submission_metadata.json`` and the hidden material to that uid, and the
+instructor-only stdout says which isolation ran. ``<root>`` is ``/autograder`` on Gradescope;
+``--root`` or the ``AUTOGRADER_ROOT`` environment variable move it (tests reproduce the
+layout in a temporary folder that way). Whatever happens, a results.json is written: a
+submission that cannot run scores 0 with a message saying why.
 """
 
 from __future__ import annotations
@@ -64,7 +74,9 @@ class GradescopeOptions:
 
     hidden_tests:  the hidden cases' tests (default after_published: once grades are published)
     public_tests:  the public cases' tests (students have them anyway)
-    score:         the overall result (top-level ``visibility``); it includes hidden cases
+    score:         the overall result (top-level ``visibility``). Its score includes the
+                   hidden cases' points; its text (``output``) speaks of public tests only.
+                   ``after_published`` keeps the whole result back until grades are published.
     stdout:        the grader's log (``stdout_visibility``); instructors only by default
     """
 
