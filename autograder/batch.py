@@ -26,6 +26,7 @@ import queue
 import re
 import shutil
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -201,7 +202,8 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
         note(f"skipped (not a submission): {label}")
     found = listing.found
     names = feedback_names([f.student for f in found])
-    done: dict[str, GradedSubmission] = {}
+    done: dict[str, GradedSubmission] = {}  # student -> result, reused or graded now
+    graded_now: list[str] = []
     contents: dict[str, str] = {}
     unreadable = []
     for f in found:
@@ -252,8 +254,12 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
         passed = {c.case.case_id: c.passed for c in result.case_results}
         mistakes: dict[str, list[str]] = {}
         if result.status != GRADER_ERROR and diagnoser is not None:
-            for mistake in diagnoser.match(passed, result.outputs):
-                mistakes.setdefault(mistake.question, []).append(mistake.name)
+            try:
+                for mistake in diagnoser.match(passed, result.outputs):
+                    mistakes.setdefault(mistake.question, []).append(mistake.name)
+            except Exception:  # noqa: BLE001 - naming a mistake is a nicety; the grade stands without it
+                traceback.print_exc(file=sys.stderr)
+                mistakes = {}
         graded = GradedSubmission(_settled(result, cases), f.owner.as_json(), mistakes)
         if snap is not None and result.status in CACHEABLE_STATUSES:
             entry = {"student": f.student, "content": snap.content, "owner": graded.owner,
@@ -262,7 +268,30 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
                 cache.store(entry)
             except OSError as exc:
                 raise machine_fault(exc, cache.path_for(f.student)) from None
+        record(graded)
         return graded
+
+    lock = threading.Lock()
+    finished = [0]
+    last_gradebook = [time.monotonic()]
+
+    def record(graded: GradedSubmission) -> None:
+        """Keep a finished result and write it out at once (its feedback file; the gradebook
+        every few results), in the worker, before it takes the next submission."""
+        sid = graded.result.submission
+        with lock:
+            done[sid] = graded
+            graded_now.append(sid)
+            finished[0] += 1
+            try:
+                _write_feedback_file(assignment, graded, out_dir / "feedback" / names[sid], cases=cases,
+                                     public_only=public_only)
+                if (finished[0] % GRADEBOOK_EVERY_RESULTS == 0
+                        or time.monotonic() - last_gradebook[0] >= GRADEBOOK_EVERY_SECONDS):
+                    _write_progress_gradebook(assignment, done, out_dir, cases)
+                    last_gradebook[0] = time.monotonic()
+            except OSError as exc:  # our own output folder refuses: the machine's fault, not the student's
+                raise machine_fault(exc) from None
 
     free_workers: queue.SimpleQueue[int] = queue.SimpleQueue()
     for worker in range(jobs):
@@ -275,11 +304,9 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
         finally:
             free_workers.put(worker)
 
-    graded_now: list[str] = []
     max_score = sum(points_per_question(assignment.questions, cases).values())
     interrupted: BaseException | None = None
     fault: MachineFault | None = None
-    last_gradebook = time.monotonic()
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grader")
     futures = []
     try:
@@ -293,14 +320,6 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
                     other.cancel()
                 note(f"stopping: {exc}")
                 break
-            done[graded.result.submission] = graded
-            graded_now.append(graded.result.submission)
-            _write_feedback_file(assignment, graded, out_dir / "feedback" / names[graded.result.submission],
-                                 cases=cases, public_only=public_only)
-            if (n % GRADEBOOK_EVERY_RESULTS == 0
-                    or time.monotonic() - last_gradebook >= GRADEBOOK_EVERY_SECONDS):
-                _write_progress_gradebook(assignment, done, out_dir, cases)
-                last_gradebook = time.monotonic()
             data = graded.result
             if meter:
                 meter.update(data.status == GRADED)
@@ -313,22 +332,10 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
             future.cancel()
         note("interrupted: waiting for the submissions being graded to finish; "
              "everything graded is cached, run the same command again to resume")
-    except OSError as exc:  # our own outputs: the feedback file or the gradebook could not be written
-        if not is_machine_fault(exc, roots):
-            raise
-        fault = machine_fault(exc)
-        for future in futures:
-            future.cancel()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         if meter:
             meter.close()
-    for future in futures:  # results that finished after the loop stopped are kept too
-        if future.done() and not future.cancelled() and future.exception() is None:
-            graded = future.result()
-            if graded.result.submission not in done:
-                done[graded.result.submission] = graded
-                graded_now.append(graded.result.submission)
     try:
         batch = write_outputs(assignment, found, done, out_dir, cases=cases, public_only=public_only,
                               warning=warning, skipped=listing.skipped)
