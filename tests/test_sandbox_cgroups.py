@@ -269,3 +269,18 @@ def test_a_setsid_cpu_hog_leaves_its_neighbours_results_unchanged(a1, reference_
                                           for _ in range(3)])
         assert hogging.result().score == 0
         assert [verdicts(r) for r in neighbours.result()] == [quiet] * 3
+
+
+def test_v2_falls_back_to_the_root_when_our_own_cgroup_cannot_hand_out_controllers(tmp_path, monkeypatch):
+    """A login session's scope holds processes, so v2 refuses to enable controllers in it."""
+    own = tmp_path / "user.slice" / "session-1.scope"
+    own.mkdir(parents=True)
+    (own / "cgroup.controllers").write_text("cpu memory pids\n")
+    (own / "cgroup.subtree_control").mkdir()  # writing it fails, as EBUSY would
+    (tmp_path / "cgroup.subtree_control").write_text("cpu memory pids\n")
+    monkeypatch.setattr(cgroups, "_cleaned", set())
+    hierarchy, _ = find_hierarchy(f"cgroup2 {tmp_path} cgroup2 rw 0 0\n", "0::/user.slice/session-1.scope\n")
+    assert hierarchy.parents["memory"] == own and hierarchy.fallback == tmp_path
+    box = cgroups.create_box(LIMITS, hierarchy)
+    assert box.dirs["memory"].parent == tmp_path
+    assert (box.dirs["memory"] / "pids.max").read_text() == "12"

@@ -16,7 +16,8 @@ A cgroup holds every process the runner ever starts, whatever it does, so
 Both hierarchies are supported: v2 (one tree, controllers enabled in the parent's
 ``cgroup.subtree_control``) and v1 (one tree per controller, e.g. ``/sys/fs/cgroup/memory``).
 Boxes are created below the grader's own cgroup, so the limits of the grader's machine
-or container still bind them, and are named ``autograder-box-<pid>-<start>-<n>`` after
+or container still bind them (on v2, where that cgroup holds processes and so may not hand
+out controllers, below the hierarchy's root instead), and are named ``autograder-box-<pid>-<start>-<n>`` after
 the grader that made them: a later grader removes those whose grader is gone.
 """
 
@@ -257,11 +258,17 @@ class BoxV1(Box):
 
 @dataclass(frozen=True)
 class Hierarchy:
-    """Where this grader may create boxes: v2 (one parent) or v1 (a parent per controller)."""
+    """Where this grader may create boxes: v2 (one parent) or v1 (a parent per controller).
+
+    v2's rule "no processes in a cgroup that hands controllers to children" means the
+    grader's own cgroup (a login session's scope, say) usually cannot be the parent; then
+    the hierarchy's root, which is exempt, is the next candidate (``fallback``).
+    """
 
     version: str
     parents: dict[str, Path]  # controller -> parent directory (the grader's own cgroup)
     controllers: frozenset[str]
+    fallback: Path | None = None  # v2: the mount's root, when it is not our own cgroup
 
 
 def _mounts(mounts_text: str) -> list[tuple[str, str, set[str]]]:
@@ -297,7 +304,9 @@ def find_hierarchy(mounts_text: str | None = None, cgroup_text: str | None = Non
             available = set(_read(parent / "cgroup.controllers").split())
             if all(c in available for c in REQUIRED):
                 wanted = available & {"memory", "pids", "cpu"}
-                return Hierarchy("v2", {c: parent for c in wanted}, frozenset(wanted)), ""
+                root = Path(mount)
+                return Hierarchy("v2", {c: parent for c in wanted}, frozenset(wanted),
+                                 fallback=None if parent == root else root), ""
     parents = {}
     for kind, mount, options in mounts:
         if kind != "cgroup":
@@ -338,7 +347,13 @@ def create_box(limits: BoxLimits, hierarchy: Hierarchy) -> Box:
     """A new, empty box with the limits written; raises OSError where that is not allowed."""
     if hierarchy.version == "v2":
         parent = next(iter(hierarchy.parents.values()))
-        _enable_v2_controllers(parent, hierarchy.controllers)
+        try:
+            _enable_v2_controllers(parent, hierarchy.controllers)
+        except OSError:
+            if hierarchy.fallback is None:
+                raise
+            parent = hierarchy.fallback
+            _enable_v2_controllers(parent, hierarchy.controllers)
         remove_stale([parent])
         return BoxV2.create(parent, box_name(), limits, set(hierarchy.controllers))
     remove_stale(list(hierarchy.parents.values()))
