@@ -18,6 +18,7 @@ from .redact import raised, redact
 from .sandbox.protocol import Record
 
 MAX_LOAD_MESSAGES = 50
+HIDDEN_LOAD_MESSAGES = 5
 # Compiling costs the grader about 250 bytes of memory and a microsecond per byte of source
 # (a 20 MB cell: 5.6 GB and 20 s), so only this much is compiled here; a larger cell's syntax
 # error is taken from the sandbox's report, which can change only the student's own status.
@@ -63,18 +64,23 @@ def load_cells(load: Record | None) -> list[dict]:
 
 
 def runtime_errors(load: Record | None, cells: Sequence[str], *, echo: bool) -> list[str]:
-    """One message per cell that raised while it ran."""
+    """One message per cell that raised while it ran (a few, where hidden inputs were readable).
+
+    The runner reports cell i at position i; an entry anywhere else is not its report and is
+    skipped. Each kit-words message can still carry which allow-listed exception and which
+    line: at most ``HIDDEN_LOAD_MESSAGES`` of them are shown, then a count.
+    """
     messages = []
-    for entry in load_cells(load)[:MAX_LOAD_MESSAGES]:
+    for position, entry in enumerate(load_cells(load)[: len(cells)]):
         err = entry.get("error")
-        if not isinstance(err, dict):
+        if entry.get("cell") != position or not isinstance(err, dict):
             continue
-        running = location({"cell": entry.get("cell")}, cells) or "a code cell"
+        running = location({"cell": position}, cells)
         if entry.get("timeout"):
             messages.append(f"{running} did not finish within the time limit for loading")
             continue
         inner = location(err, cells)
-        if inner and err.get("cell") != entry.get("cell"):
+        if inner and err.get("cell") != position:
             at = f" (at {inner})"
         elif inner and ", line " in inner:
             at = ", line " + inner.rpartition(", line ")[2]
@@ -85,4 +91,7 @@ def runtime_errors(load: Record | None, cells: Sequence[str], *, echo: bool) -> 
         else:
             what = raised(err.get("type"))
         messages.append(f"while running {running}{at}: {what}")
+    limit = MAX_LOAD_MESSAGES if echo else HIDDEN_LOAD_MESSAGES
+    if len(messages) > limit:
+        messages[limit:] = [f"... and {len(messages) - limit} more code cells failed as they ran"]
     return messages
