@@ -284,3 +284,39 @@ def test_v2_falls_back_to_the_root_when_our_own_cgroup_cannot_hand_out_controlle
     box = cgroups.create_box(LIMITS, hierarchy)
     assert box.dirs["memory"].parent == tmp_path
     assert (box.dirs["memory"] / "pids.max").read_text() == "12"
+
+
+def _v2_mount() -> Path | None:
+    mounts = cgroups._mounts(Path("/proc/self/mounts").read_text())
+    return next((Path(mount) for kind, mount, _ in mounts if kind == "cgroup2"), None)
+
+
+def test_real_v2_cgroup_kill_takes_setsid_children_and_the_box_is_removed():
+    """The v2 kill switch on this kernel (limits need controllers this v2 mount may lack)."""
+    mount = _v2_mount()
+    if os.geteuid() != 0 or mount is None:
+        pytest.skip("needs root and a cgroup v2 mount")
+    path = mount / f"{cgroups.box_name()}"
+    try:
+        path.mkdir()
+    except OSError as exc:
+        pytest.skip(f"cgroup v2 not writable here: {exc}")
+    box = BoxV2({"memory": path, "pids": path})
+    try:
+        join = box.join_fds()
+        spinner = ("import os, time\nfor _ in range(3):\n    if os.fork() == 0:\n        os.setsid()\n"
+                   "        while True: time.sleep(0.01)\ntime.sleep(60)\n")
+        proc = subprocess.Popen([sys.executable, "-c", spinner], pass_fds=join,
+                                preexec_fn=lambda: [os.write(fd, b"0") for fd in join])
+        for fd in join:
+            os.close(fd)
+        deadline = time.monotonic() + 10
+        while len(box.procs()) < 4 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(box.procs()) == 4 and len(box.threads()) >= 4
+        assert box.kill()
+        proc.wait(timeout=5)
+        assert box.procs() == []
+    finally:
+        assert box.remove()
+    assert not path.exists()
