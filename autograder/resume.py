@@ -58,7 +58,7 @@ CACHEABLE_STATUSES = frozenset(
 # re-run from the cache every time).
 GRADING_SOURCES = (
     "assignment.py", "cases.py", "diagnose.py", "evaluate.py", "grade.py", "harness.py", "inputs.py",
-    "mistakes.py", "redact.py", "submission.py", "tolerances.py", "sandbox",
+    "load_messages.py", "mistakes.py", "redact.py", "submission.py", "tolerances.py", "sandbox",
 )
 _PACKAGE = Path(__file__).resolve().parent
 
