@@ -168,6 +168,17 @@ def cached(name: str, key: str | None, case_ids: list[str], compute: Callable[[]
     expected = compute()
     try:
         store(path, expected, case_ids)
+        _prune(path.parent, name, keep=path)
     except OSError:
         pass
     return expected
+
+
+KEEP_PER_ASSIGNMENT = 8
+
+
+def _prune(folder: Path, name: str, keep: Path) -> None:
+    """Old fingerprints are never asked for again: keep the newest few per assignment."""
+    files = sorted(folder.glob(f"{name}-*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in [f for f in files if f != keep][KEEP_PER_ASSIGNMENT - 1:]:
+        old.unlink(missing_ok=True)
