@@ -399,17 +399,32 @@ METADATA = {
 }
 
 
-def test_without_bubblewrap_student_code_cannot_read_metadata_or_hidden_files(built, open_root, a1):
+def without_landlock(venv: Path) -> None:
+    """This venv's kit as on a kernel without Landlock (Docker's seccomp profile may refuse it
+    too): file modes alone must then keep the files closed."""
+    module = next((venv / "lib").glob("python3*/site-packages")) / "autograder" / "sandbox" / "landlock.py"
+    module.write_text(module.read_text() + "\n\ndef abi_version():  # test: no Landlock here\n    return 0\n")
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", "from autograder.sandbox import landlock; "
+                           "print(landlock.build_ruleset(read_only=['/usr'], read_write=[]))"],
+                          capture_output=True, text=True, cwd=venv)
+    assert done.stdout.strip() == "None", done.stdout + done.stderr  # the fallback then has no ruleset
+
+
+@pytest.mark.parametrize("landlock", ["kernel", "absent"])
+def test_without_bubblewrap_student_code_cannot_read_metadata_or_hidden_files(built, open_root, a1, landlock):
     """Gradescope's container refuses bubblewrap: the fallback runs, says so to the instructor,
     and the submission (as the sandbox uid) can read neither submission_metadata.json nor the
-    hidden material, nor write a results.json. The submission earns full marks only if
-    every attempt failed, so the test fails if any file is readable."""
+    hidden material, nor write a results.json; with Landlock, and without it (file modes
+    alone). The submission earns full marks only if every attempt failed, so the test fails
+    if any file is readable."""
     if os.geteuid() != 0:
         pytest.skip("the fallback's file modes need the grader to run as root, as on Gradescope")
     with zipfile.ZipFile(built.gradescope_zip) as zf:
         zf.extract("requirements.txt", open_root / "req")
         zf.extractall(open_root / "unpacked", [n for n in zf.namelist() if n.startswith("kit/")])
     venv = cached_venv(open_root / "req" / "requirements.txt", open_root / "unpacked" / "kit")
+    if landlock == "absent":
+        without_landlock(venv)
     root = open_root / "autograder"
     reference = (SOLUTIONS_DIR / "a1_softmax" / "reference.py").read_text()
     probe = f"""
