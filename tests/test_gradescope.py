@@ -526,3 +526,32 @@ def test_a5_runs_on_gradescope_in_a_fresh_venv_from_its_own_requirements(open_ro
     results, log = run_in_container(open_root / "autograder", built.gradescope_zip,
                                     SOLUTIONS_DIR / "a5_finetune" / "samples" / "amara.ipynb", venv, **env)
     assert results["score"] == a5.max_score, log + json.dumps(results)[:2000]
+
+
+def test_setup_sets_the_modes_gradescope_run_relies_on(built, tmp_path):
+    """setup.sh's file modes at image build: the venv and source/student readable by all,
+    source/ traversable only, everything else in it root's alone (as protect_from_sandbox)."""
+    with zipfile.ZipFile(built.gradescope_zip) as zf:
+        setup = zf.read("setup.sh").decode()
+    block = setup[setup.index('chmod -R a+rX "$(dirname "$VENV")"'):setup.index("# Fail the image build")]
+    root, venv = tmp_path / "autograder", tmp_path / "opt" / "venv"
+    for folder in (root / "source" / "hidden", root / "source" / "student" / "data", venv / "bin"):
+        folder.mkdir(parents=True)
+    for name in ("source/hidden/reference.py", "source/gradescope.json", "source/student/data/x.png"):
+        (root / name).write_text("x")
+        (root / name).chmod(0o600)
+    (venv / "bin" / "python").write_text("")
+    (venv / "bin" / "python").chmod(0o700)
+    done = subprocess.run(["/bin/bash", "-c", f'set -euo pipefail\nROOT={root}\nSOURCE=$ROOT/source\nVENV={venv}\n'
+                           + block], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+    def mode(path):
+        return path.stat().st_mode & 0o777
+
+    assert mode(root / "source") == 0o711 and mode(root / "source" / "hidden") == 0o700
+    assert mode(root / "source" / "hidden" / "reference.py") == 0o600
+    assert mode(root / "source" / "gradescope.json") == 0o600
+    assert mode(root / "source" / "student" / "data") == 0o755
+    assert mode(root / "source" / "student" / "data" / "x.png") == 0o644
+    assert mode(venv / "bin" / "python") == 0o755
