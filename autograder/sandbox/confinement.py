@@ -98,10 +98,14 @@ class Confinement(contextlib.ExitStack):
         except OSError as exc:
             self.box_note = f"cannot create a {hierarchy.version} cgroup ({exc.strerror or exc})"
             return
-        self.callback(self.box.remove)  # runs after kill(): see kill_all
+        self.callback(self._kill_and_remove_box)  # whatever happened: nothing outlives the block
         self._join_fds = self.box.join_fds()
         for fd in self._join_fds:
             self.callback(os.close, fd)
+
+    def _kill_and_remove_box(self) -> None:
+        self.box.kill()  # one read of cgroup.procs when kill_all has already emptied it
+        self.box.remove()
 
     # --- in the child, between fork and exec -----------------------------------------------
 
