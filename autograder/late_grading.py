@@ -123,21 +123,7 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-# --- the command line (autograder grade's options; cli.py only registers and calls these) --------
-
-def add_options(parser) -> None:
-    """``--late-policy``, ``--extensions`` and ``--submission-times`` on ``autograder grade``."""
-    parser.add_argument("--late-policy", metavar="FILE",
-                        help="apply a late policy (TOML/JSON: due, timezone, grace_minutes, penalty_percent, "
-                             "per day|hour, max_penalty_percent, zero_after_days); default: the "
-                             "assignment's own late_policy.toml, if any. Adds raw_score and late_penalty "
-                             "to the gradebook; score becomes the final score")
-    parser.add_argument("--extensions", metavar="CSV",
-                        help="per-student due dates: a student column (id, e-mail or LMS id) and 'due'")
-    parser.add_argument("--submission-times", metavar="CSV",
-                        help="when each student submitted: 'student,submitted' (a TA's file) or Moodle's "
-                             "grading worksheet export; without a time no penalty is applied (and reported)")
-
+# --- the command line (the options live in late_policy.add_grade_options; cli.py calls these) ---
 
 def inputs_from_args(args, assignment) -> LateInputs | None:
     """The policy, extensions and times the options name (read before grading starts, so a

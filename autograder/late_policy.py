@@ -333,3 +333,20 @@ def gradescope_times(metadata: Mapping) -> tuple[datetime | None, datetime | Non
     own = [d for d in own if d is not None]
     due = max(own) if own else when((metadata.get("assignment") or {}).get("due_date"))
     return submitted, due
+
+
+# --- the command line ---------------------------------------------------------------------
+
+def add_grade_options(parser) -> None:
+    """``--late-policy``, ``--extensions`` and ``--submission-times`` on ``autograder grade``
+    (here, with nothing heavy imported, so that building the parser stays fast)."""
+    parser.add_argument("--late-policy", metavar="FILE",
+                        help="apply a late policy (TOML/JSON: due, timezone, grace_minutes, penalty_percent, "
+                             "per day|hour, max_penalty_percent, zero_after_days); default: the "
+                             "assignment's own late_policy.toml, if any. Adds raw_score and late_penalty "
+                             "to the gradebook; score becomes the final score")
+    parser.add_argument("--extensions", metavar="CSV",
+                        help="per-student due dates: a student column (id, e-mail or LMS id) and 'due'")
+    parser.add_argument("--submission-times", metavar="CSV",
+                        help="when each student submitted: 'student,submitted' (a TA's file) or Moodle's "
+                             "grading worksheet export; without a time no penalty is applied (and reported)")
