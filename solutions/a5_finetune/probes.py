@@ -37,6 +37,7 @@ bit-for-bit where the property is "unchanged", via per-tensor digests) or in ``c
   ``spec.py`` says so.
 """
 
+import copy
 import hashlib
 import os
 import sys
@@ -88,8 +89,24 @@ class TinyNet(nn.Module):
         return self.classifier(self.features(x))
 
 
+_BUILT = {}  # name -> (pristine model, torch RNG state right after building it)
+
+
 def _model(name):
-    """A freshly built model, same weights on every call (seeded)."""
+    """A freshly built model, same weights on every call (seeded).
+
+    Built once per process and copied afterwards (DenseNet-121's initialisation alone takes
+    a second); the global RNG is left exactly as a fresh build leaves it, so what the
+    student's code draws next (a new head's weights) does not depend on the cache."""
+    if name not in _BUILT:
+        model = _build(name)
+        _BUILT[name] = (model, torch.get_rng_state())
+    model, state = _BUILT[name]
+    torch.set_rng_state(state)
+    return copy.deepcopy(model)
+
+
+def _build(name):
     torch.manual_seed(SEED)
     if name == "tiny":
         model = TinyNet()
