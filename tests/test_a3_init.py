@@ -393,3 +393,29 @@ def test_checks_never_name_a_hidden_seed():
             got = probes.kaiming_normal_sample(fns, *case.args)
             problem = checks.kaiming_normal_weights(case, (got,), A3.expected[case.case_id]) or ""
             assert str(case.args[2]) not in problem
+
+
+def _forged_variants(output):
+    """What a forged record may hold instead of ``output``: any numeric array."""
+    yield np.array(np.nan)
+    yield np.zeros(0)
+    yield np.full(output.shape, np.nan)
+    yield np.ones(output.shape, dtype=np.int64)
+    yield np.ones((2,) + output.shape)
+    yield np.array([np.inf, -np.inf])
+
+
+def test_every_check_answers_any_forged_output_without_raising():
+    """A forged record passes the protocol with any numeric arrays in it; the checks must
+    then give a verdict (a reason, or None), never a grader error."""
+    for case in A3.cases:
+        if not case.check:
+            continue
+        expected = A3.expected[case.case_id]
+        check = A3.harness.checks[case.check]
+        for i, output in enumerate(expected):
+            for forged in _forged_variants(np.asarray(output)):
+                got = expected[:i] + (forged,) + expected[i + 1:]
+                with np.errstate(all="ignore"):
+                    verdict = check(case, got, expected)
+                assert verdict is None or isinstance(verdict, str), (case.case_id, i)

@@ -254,7 +254,8 @@ def reproducibility_failures(case, got) -> list[bool]:
     first, second, other, global_next, state_after = (np.asarray(g) for g in got)
     same = first.shape == second.shape and bool(np.array_equal(first, second))
     differs = first.shape != other.shape or not bool(np.array_equal(first, other))
-    untouched = global_next.shape == (1,) and int(global_next[0]) == untouched_global_next()
+    untouched = (global_next.shape == (1,) and global_next.dtype.kind in "iu"
+                 and int(global_next[0]) == untouched_global_next())
     advanced = state_after.shape != (4,) or state_after.astype(object).tolist() != \
         generator_state_words(_probe_seed(case))
     return [not same, not differs, not untouched, not advanced]
@@ -277,13 +278,16 @@ def init_mlp_params(case, got, expected) -> str | None:
     shapes, weights, biases = (np.asarray(g) for g in got)
     want = np.asarray(expected[0])
     if shapes.shape != want.shape:
-        return f"returned {shapes.shape[0]} (W, b) pairs; expected {want.shape[0]}, one per layer"
+        pairs = shapes.shape[0] if shapes.ndim else 0
+        return f"returned {pairs} (W, b) pairs; expected {want.shape[0]}, one per layer"
     for layer, (row, row_want) in enumerate(zip(shapes.tolist(), want.tolist(), strict=True), start=1):
         if row != row_want:
             return (f"layer {layer}: W has shape {tuple(row[:2])} and b shape ({row[2]},); expected "
                     f"W {tuple(row_want[:2])} = (out, in) and b ({row_want[2]},)")
     if biases.shape != np.asarray(expected[2]).shape or not np.all(biases == 0.0):
         return "every bias must be exactly 0 at initialisation"
+    if weights.shape != np.asarray(expected[1]).shape:  # only a forged result gets here
+        return "the weights do not match the shapes of the layers"
     start, heads = 0, []
     for layer, (fan_out, fan_in, _) in enumerate(want.tolist(), start=1):
         stop = start + fan_out * fan_in

@@ -13,13 +13,14 @@ Three kinds of case:
 
 What data cannot show. Everything a probe sends is computed inside the submission's own
 process, so a result proves what was returned, not how. Three properties are about *how*:
-"draws only from the rng argument" (the reproducible cases: the global seeds are set in
-the sandbox, and a function that memoises its draws by the generator's state would pass),
+"draws only from the rng argument" (the reproducible cases, and the public summaries'
+gaps between draws and np.random's next number: the global seeds are set in the sandbox,
+and a function that memoises its draws by the generator's state would pass),
 "returns the same object" (the grader sees only that the returned module holds the
 initialised parameters: a copy passes), and "leaves its inputs unchanged" (the arguments
 as they are after the call are read in the sandbox). A forged result can fake them without
 knowing the right formula, so they carry few points: 2 per reproducible case (of 52 in
-all), 1 for returns_module, and activation_stds' value cases fail for a changed input only
+all), 1 per summary, 1 for returns_module, and activation_stds' value cases fail for a changed input only
 when the values themselves are right.
 
 Layer shapes have fan_in != fan_out (ratio at least 4/3 either way) wherever a fan-out
