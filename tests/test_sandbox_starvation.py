@@ -35,3 +35,47 @@ def test_sampler_keeps_the_largest_figures_of_each_task():
     assert sampler.ran_seconds() >= first > 0
     assert sampler.waited_seconds() >= 0
     assert read_schedstat(2**22 + 12345) is None  # a task that is gone
+
+
+def test_a_timeout_behind_busy_neighbours_on_its_cpu_is_marked_starved(tmp_path, monkeypatch):
+    """The run and six spinners outside it share one CPU: it gets about a seventh of it.
+    (Each spinner in its own session: autogroups would otherwise weigh all six as one.)"""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from autograder.cases import Case
+    from autograder.grade import CallPlan, write_inputs
+    from autograder.sandbox import Limits, SandboxSettings, confinement, launch, run_runner
+
+    cpu = max(os.sched_getaffinity(0))
+    original = confinement.Confinement.child_setup
+
+    def pinned(self):
+        setup = original(self)
+
+        def run():
+            os.sched_setaffinity(0, {cpu})
+            setup()
+
+        return run
+
+    monkeypatch.setattr(confinement.Confinement, "child_setup", pinned)
+    seen = []  # the figures, for the failure message
+    monkeypatch.setattr(launch, "starved", lambda **figures: seen.append(figures) or starved(**figures))
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    tmp_path.chmod(0o755)
+    write_inputs(inputs, ["while True:\n    pass\n"], "submission",
+                 CallPlan.for_cases((Case("softmax", "probe", "x", (np.zeros(1),)),)))
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                                 preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
+                                 start_new_session=True) for _ in range(6)]
+    try:
+        outcome = run_runner(inputs, SandboxSettings(limits=Limits(wall_seconds=2, load_seconds=2)))
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+    assert outcome.timed_out and outcome.starved, (outcome, seen)
