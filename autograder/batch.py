@@ -243,8 +243,8 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
             snap, result = None, _not_graded(f, cases, INVALID, str(exc),
                                              "not graded: the submission could not be read")
         except OSError as exc:
-            if is_machine_fault(exc, roots):
-                raise machine_fault(exc) from None
+            if is_machine_fault(exc, roots):  # a write without a file name: the copy or the inputs, in TMPDIR
+                raise machine_fault(exc, exc.filename or roots[0]) from None
             snap, result = None, _grader_error(f, cases, exc)
         except Exception as exc:  # noqa: BLE001 - a kit bug must not cost anyone their row
             snap, result = None, _grader_error(f, cases, exc)
@@ -283,15 +283,18 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
             done[sid] = graded
             graded_now.append(sid)
             finished[0] += 1
-            try:
-                _write_feedback_file(assignment, graded, out_dir / "feedback" / names[sid], cases=cases,
-                                     public_only=public_only)
-                if (finished[0] % GRADEBOOK_EVERY_RESULTS == 0
-                        or time.monotonic() - last_gradebook[0] >= GRADEBOOK_EVERY_SECONDS):
+            feedback = out_dir / "feedback" / names[sid]
+            try:  # our own output folder refusing is the machine's fault, not the student's
+                _write_feedback_file(assignment, graded, feedback, cases=cases, public_only=public_only)
+            except OSError as exc:
+                raise machine_fault(exc, feedback) from None
+            if (finished[0] % GRADEBOOK_EVERY_RESULTS == 0
+                    or time.monotonic() - last_gradebook[0] >= GRADEBOOK_EVERY_SECONDS):
+                try:
                     _write_progress_gradebook(assignment, done, out_dir, cases)
-                    last_gradebook[0] = time.monotonic()
-            except OSError as exc:  # our own output folder refuses: the machine's fault, not the student's
-                raise machine_fault(exc) from None
+                except OSError as exc:
+                    raise machine_fault(exc, out_dir / "gradebook.csv") from None
+                last_gradebook[0] = time.monotonic()
 
     free_workers: queue.SimpleQueue[int] = queue.SimpleQueue()
     for worker in range(jobs):
@@ -314,11 +317,10 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
         for n, future in enumerate(as_completed(futures), start=1):
             try:
                 graded = future.result()
-            except MachineFault as exc:
+            except MachineFault as exc:  # the command prints it, once
                 fault = exc
                 for other in futures:
                     other.cancel()
-                note(f"stopping: {exc}")
                 break
             data = graded.result
             if meter:
@@ -340,10 +342,7 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
         batch = write_outputs(assignment, found, done, out_dir, cases=cases, public_only=public_only,
                               warning=warning, skipped=listing.skipped)
     except OSError as exc:
-        if fault is None and is_machine_fault(exc, roots):
-            fault = machine_fault(exc)
-        elif fault is None:
-            raise
+        fault = fault or machine_fault(exc, exc.filename or out_dir)
         batch = None
     if fault is not None:
         remove_temporary_files(out_dir)
