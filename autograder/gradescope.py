@@ -407,6 +407,43 @@ def _package_files() -> list[tuple[Path, str]]:
     return files
 
 
+def _imported_modules(source: str) -> set[str]:
+    """Top-level module names ``source`` imports (IPython magics and shell lines skipped)."""
+    import ast
+
+    lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return set()
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def imported_distributions(assignment: Assignment) -> list[str]:
+    """The installed distributions that the assignment's notebook, its student-side modules
+    and its hidden material import (matplotlib for a notebook's plots, a5's backbone
+    weights ...), so the zip's venv has them all. The standard library, the folder's own
+    modules, the kit itself and otter (the sandbox stands in for it) need nothing."""
+    import nbformat
+
+    folder = ASSIGNMENTS_DIR / assignment.name
+    sources = [p.read_text() for p in [*student_files(assignment), *hidden_files(assignment.hidden_dir)]
+               if p.suffix == ".py"]
+    for book in folder.glob("*.ipynb"):
+        notebook = nbformat.read(book, as_version=4)
+        sources += [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    local = {p.stem for p in folder.rglob("*.py")} | {"autograder", "otter"}
+    modules = set().union(*map(_imported_modules, sources)) - local - set(sys.stdlib_module_names)
+    owners = importlib.metadata.packages_distributions()
+    return sorted({dist for module in modules for dist in owners.get(module, ())})
+
+
 def hidden_files(hidden_dir: Path) -> list[Path]:
     """The assignment's hidden modules (spec, reference, mistakes, probes, checks, oracles)."""
     return sorted(p for p in hidden_dir.glob("*.py") if p.is_file())
@@ -528,8 +565,9 @@ def write_gradescope_zip(assignment: Assignment, path: Path, options: Gradescope
     """
     options = options or GradescopeOptions()
     late_policy = late_policy or assignment_late_policy(assignment)
-    torch = needs_torch(assignment.hidden_dir)
-    roots = CORE_DISTRIBUTIONS + (TORCH_DISTRIBUTIONS if torch else ())
+    imported = imported_distributions(assignment)
+    torch = needs_torch(assignment.hidden_dir) or "torch" in imported  # the CPU wheels' index
+    roots = CORE_DISTRIBUTIONS + (TORCH_DISTRIBUTIONS if torch else ()) + tuple(imported)
     config = {"assignment": assignment.name, "hidden": "hidden", "options": asdict(options),
               "kit_version": _kit_version()}
     if late_policy is not None:

