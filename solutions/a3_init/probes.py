@@ -188,7 +188,7 @@ def activation_stds_of(fns, x, *weights_and_biases):
     """activation_stds([(W1, b1), (W2, b2), ...], x) as a float64 array.
 
     The arrays are passed on as they came, so the runner's copy of the arguments after
-    the call shows whether the function changed them (the cases ask ``inputs_unchanged``).
+    the call shows whether the function changed them (a case with ``inputs_unchanged``).
     """
     arrays = list(weights_and_biases)
     params = [(arrays[i], arrays[i + 1]) for i in range(0, len(arrays), 2)]

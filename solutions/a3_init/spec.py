@@ -18,10 +18,10 @@ gaps between draws and np.random's next number: the global seeds are set in the 
 and a function that memoises its draws by the generator's state would pass),
 "returns the same object" (the grader sees only that the returned module holds the
 initialised parameters: a copy passes), and "leaves its inputs unchanged" (the arguments
-as they are after the call are read in the sandbox). A forged result can fake them without
-knowing the right formula, so they carry few points: 2 per reproducible case (of 52 in
-all), 1 per summary, 1 for returns_module, and activation_stds' value cases fail for a changed input only
-when the values themselves are right.
+as they are after the call are read in the sandbox). A forged result can fake these
+without knowing the right formula, so they carry few points: 2 per reproducible case and
+1 per public summary (of 52 in all), 1 for returns_module, and 1 for activation_stds'
+unchanged inputs (asked by one case only, as in a1).
 
 Layer shapes have fan_in != fan_out (ratio at least 4/3 either way) wherever a fan-out
 mistake should show, and every statistically checked weight tensor has at least 10,000
@@ -147,17 +147,17 @@ def _network(rng, sizes, std=None, bias_scale=0.0):
 def activation_stds_cases():
     q = "activation_stds"
     deep = [100] * 11  # the lecture's 10-layer experiment, 100 units wide to keep the inputs small
-    # Vanishing spreads: compared relatively. The arguments must come back unchanged.
-    exact = {"probe": "activation_stds_of", "atol": 0.0, "inputs_unchanged": True}
+    exact = {"probe": "activation_stds_of", "atol": 0.0}  # vanishing spreads: compare relatively
     x_deep = _rng("act/deep/x").normal(size=(200, 100))
     hand_W1 = _a([[1.0, 0.0], [0.0, 1.0]])
     hand_W2 = _a([[1.0, -1.0]])
     return [
         Case(q, "by_hand", "x = [[1, 2], [-3, 4]], W1 = identity, W2 = [[1, -1]]: z1 = x, z2 = relu(x) @ [1, -1]",
              (_a([[1.0, 2.0], [-3.0, 4.0]]), hand_W1, np.zeros(2), hand_W2, np.zeros(1)), public=True, **exact),
-        Case(q, "small_network", "a 3-layer Kaiming-initialised network on a (50, 8) batch",
+        Case(q, "small_network", "a 3-layer Kaiming-initialised network on a (50, 8) batch, leaving x and "
+             "every W and b as they were",
              (_rng("act/small/x").normal(size=(50, 8)), *_network(_rng("act/small"), [8, 16, 16, 4])),
-             public=True, **exact),
+             public=True, inputs_unchanged=True, **exact),
         Case(q, "lecture_small_weights", "10 layers initialised N(0, 0.01^2): the spreads shrink towards 0 "
              "layer by layer (compared relatively, however small)",
              (x_deep, *_network(_rng("act/deep/tiny"), deep, std=lambda n: 0.01)), **exact),
