@@ -133,7 +133,7 @@ for _ in range(5):
     pid = os.fork()
     if pid == 0:
         block = np.ones(150 * 1024 * 1024 // 8)  # 150 MiB, every page touched
-        time.sleep(1)  # all five hold theirs at once
+        time.sleep(0.5)  # all five hold theirs at once
         os._exit(0)
     children.append(pid)
 for pid in children:
@@ -253,7 +253,7 @@ def test_a_setsid_cpu_hog_leaves_its_neighbours_results_unchanged(a1, reference_
 
     from autograder.grade import grade_for_assignment
 
-    settings = SandboxSettings(overrides=(("wall_seconds", 4.0), ("load_seconds", 3.0)))
+    settings = SandboxSettings(overrides=(("wall_seconds", 3.0), ("load_seconds", 2.0)))
     good = tmp_path / "good.py"
     good.write_text(reference_source)
     hog = tmp_path / "hog.py"
