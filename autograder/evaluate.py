@@ -78,7 +78,12 @@ def _problem(case: Case, expected: tuple[np.ndarray, ...], record: Record | None
     if any(got is None for got in got_all):
         return "returned something that is not a numeric array"
     if check is not None:
-        problem = check(case, got_all, expected)
+        try:
+            problem = check(case, got_all, expected)
+        except Exception:  # noqa: BLE001 - arrays of any shape and dtype reach a check
+            # The reference's outputs pass every check (the kit's tests see to it), so a check
+            # that breaks on these is looking at outputs of a shape or kind it does not expect.
+            return "returned arrays the grader's check cannot judge (unexpected shape or dtype?)"
         if problem:
             # A check's figures are computed from arrays the submission chose, so on a hidden
             # case they could carry anything it read: decimals go (words and counts stay).

@@ -159,3 +159,12 @@ def test_a_check_s_figures_are_redacted_on_hidden_cases():
     record = Record(meta={"kind": "call", "n_results": 1, "tuple": False}, arrays={"r0": np.zeros(3)})
     assert evaluate_case(HIDDEN, EXPECTED, record, check).reason == "standard deviation # for 3 layers"
     assert evaluate_case(PUBLIC, EXPECTED, record, check).reason == "standard deviation 0.5000 for 3 layers"
+
+
+def test_a_check_that_breaks_on_odd_outputs_fails_the_case_not_the_grader():
+    def check(case, got, expected):
+        return "fine" if got[0][1] > 0 else None  # a 0-d output has no [1]
+
+    record = Record(meta={"kind": "call", "n_results": 1, "tuple": False}, arrays={"r0": np.zeros(())})
+    result = evaluate_case(HIDDEN, EXPECTED, record, check)
+    assert not result.passed and "cannot judge" in result.reason
