@@ -131,3 +131,74 @@ def test_discover_lists_every_visible_entry(tmp_path):
         (tmp_path / name).write_text("")
     (tmp_path / "dee").mkdir()
     assert [p.name for p in discover(tmp_path)] == ["a.ipynb", "b.py", "c.txt", "dee"]
+
+
+# --- Python's own source decoding (PEP 263) -------------------------------------------------
+
+def test_a_latin1_file_with_a_coding_line_is_read_as_python_reads_it(tmp_path):
+    path = tmp_path / "lea.py"
+    path.write_bytes(b"# -*- coding: latin-1 -*-\nname = 'caf\xe9'\n")
+    code = load(path)
+    namespace: dict = {}
+    exec(compile(code.cells[0], "lea.py", "exec"), namespace)
+    assert namespace["name"] == "café"
+
+
+def test_a_utf8_bom_is_dropped(tmp_path):
+    path = tmp_path / "bo.py"
+    path.write_bytes(b"\xef\xbb\xbfx = '\xc3\xa9'\n")
+    assert load(path).cells == ["x = 'é'\n"]
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"# coding: no-such-codec\nx = 1\n", "cannot be decoded as no-such-codec"),
+    (b"# coding: ascii\nx = '\xe9'\n", "cannot be decoded as ascii"),
+])
+def test_a_coding_line_that_does_not_fit_is_named(tmp_path, data, message):
+    path = tmp_path / "kai.py"
+    path.write_bytes(data)
+    with pytest.raises(InvalidSubmission, match=message):
+        load(path)
+
+
+# --- Entries read without blocking, and the grader's own copy --------------------------------
+
+def test_special_entries_are_refused_without_being_opened(tmp_path, monkeypatch):
+    import os
+
+    from autograder import submission as submissions
+
+    os.mkfifo(tmp_path / "pipe.py")
+    (tmp_path / "link.py").symlink_to(tmp_path / "pipe.py")
+    opened = []
+    monkeypatch.setattr(submissions, "_open_no_follow", lambda path: opened.append(path))
+    for name, words in (("pipe.py", "named pipe"), ("link.py", "symbolic link")):
+        with pytest.raises(InvalidSubmission, match=words):
+            submissions.snapshot(tmp_path / name, None)
+        with pytest.raises(InvalidSubmission, match=words):
+            load(tmp_path / name)
+    assert opened == []
+
+
+def test_the_copy_holds_exactly_the_bytes_that_were_hashed(tmp_path):
+    from autograder.submission import content_hash, snapshot
+
+    path = tmp_path / "ann.py"
+    path.write_text("x = 1\n")
+    copy = snapshot(path, tmp_path / "copy")
+    path.write_text("x = 2\n")  # the student's file changes after the copy
+    assert copy.path.read_text() == "x = 1\n" and copy.path.name == "ann.py"
+    assert copy.content != content_hash(path)
+    assert snapshot(copy.path, None).content == copy.content
+
+
+def test_a_class_counts_dotfiles_and_lists_the_metadata_it_skips(tmp_path):
+    from autograder.submission import list_class
+
+    for name in (".bob.py", "__MACOSX_carol.py", "ann.py", ".DS_Store", "._ann.py", "Thumbs.db"):
+        (tmp_path / name).write_text("x = 1\n")
+    (tmp_path / "__MACOSX").mkdir()
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    listing = list_class(tmp_path, tmp_path / "work")
+    assert [f.student for f in listing.found] == [".bob", "__MACOSX_carol", "ann"]
+    assert listing.skipped == [".DS_Store", "._ann.py", ".ipynb_checkpoints", "Thumbs.db", "__MACOSX"]
