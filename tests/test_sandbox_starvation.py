@@ -9,9 +9,9 @@ from autograder.sandbox.starvation import RunQueueSampler, read_schedstat, starv
 
 
 def test_only_a_timeout_that_waited_and_barely_ran_is_starved():
-    assert starved(timed_out=True, wall=10, waited=8, ran=1)
-    assert not starved(timed_out=True, wall=10, waited=8, ran=4)  # a busy machine, not a starved one
-    assert not starved(timed_out=False, wall=10, waited=8, ran=1)  # it finished: nothing to retry
+    assert starved(timed_out=True, wall=10, waited=8, ran=0.5)
+    assert not starved(timed_out=True, wall=10, waited=8, ran=3)  # a busy machine, not a starved one
+    assert not starved(timed_out=False, wall=10, waited=8, ran=0.5)  # it finished: nothing to retry
     assert not starved(timed_out=True, wall=10, waited=0.1, ran=0.1)  # it slept: its own doing
     # Ten spinning children under their own one-CPU quota wait a lot, but the box ran all along.
     assert not starved(timed_out=True, wall=10, waited=90, ran=9.9)
@@ -38,8 +38,8 @@ def test_sampler_keeps_the_largest_figures_of_each_task():
 
 
 def test_a_timeout_behind_busy_neighbours_on_its_cpu_is_marked_starved(tmp_path, monkeypatch):
-    """The run and six spinners outside it share one CPU: it gets about a seventh of it.
-    (Each spinner in its own session: autogroups would otherwise weigh all six as one.)"""
+    """The run and fifteen spinners outside it share one CPU: it gets about a sixteenth.
+    (Each spinner in its own session: autogroups would otherwise weigh them all as one.)"""
     import subprocess
     import sys
 
@@ -71,7 +71,7 @@ def test_a_timeout_behind_busy_neighbours_on_its_cpu_is_marked_starved(tmp_path,
                  CallPlan.for_cases((Case("softmax", "probe", "x", (np.zeros(1),)),)))
     spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
                                  preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
-                                 start_new_session=True) for _ in range(6)]
+                                 start_new_session=True) for _ in range(15)]
     try:
         outcome = run_runner(inputs, SandboxSettings(limits=Limits(wall_seconds=2, load_seconds=2)))
     finally:

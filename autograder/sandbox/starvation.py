@@ -12,11 +12,13 @@ that exit take their figures with them, so each task's largest sample counts):
     starved  <=>  timed out  and  ran < RAN_FRACTION * wall  and  waited > WAIT_FRACTION * wall
                   and  throttled < THROTTLED_FRACTION * wall
 
-i.e. it got less than a quarter of a CPU over its wall time while it had work ready for
-at least half of it, and not because it asked for more than its quota. (A quarter, not a
-half: a box is one cgroup, weighted like one task, so on a machine merely busy with other
-work even a tree of spinning children gets well under its one CPU; that is not the
-starvation that turns a correct submission's run into a timeout.) A box that sleeps or
+i.e. it got less than a tenth of a CPU over its wall time while it had work ready for at
+least half of it, and not because it asked for more than its quota. Why so low: a box is
+one cgroup, weighted like one task, so on a machine merely busy with other work (load 4 on
+2 cores) even an endless loop gets a third of a CPU, and its timeout is its own; while the
+kit's wall limits are ten times or more what a correct submission needs, so a correct run
+times out only when it got a small fraction of a CPU. (Calls cut by the runner's per-call
+alarm are not covered: only the run's own timeout is judged here.) A box that sleeps or
 blocks waits on no run queue (not starved: its own doing); a tree of spinning children
 wants more than its one CPU, is throttled, and competes with itself (not starved either,
 even on a busy machine: its run would not have ended anyway).
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-RAN_FRACTION = 0.25  # a quarter of one CPU: far below what a box gets on a sound machine
+RAN_FRACTION = 0.1  # a tenth of one CPU: far below what a box gets even on a busy machine
 WAIT_FRACTION = 0.5
 THROTTLED_FRACTION = 0.1
 SAMPLE_SECONDS = 0.2
