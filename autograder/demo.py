@@ -32,6 +32,7 @@ def run_demo(out: Path, settings: SandboxSettings | None = None, echo=print,
     names = assignments or demo_assignments()
     isolated = True
     warning = ""
+    grader_errors: list[str] = []
     for step, name in enumerate(names, start=1):
         started = time.monotonic()
         assignment = load_assignment(name)
@@ -55,5 +56,9 @@ def run_demo(out: Path, settings: SandboxSettings | None = None, echo=print,
         ran = [r for r in batch.results if r.status != "invalid_submission"]
         isolated = isolated and all(r.isolated for r in ran)
         warning = warning or batch.warning
+        grader_errors += [f"{name}/{sid}" for sid in batch.grader_errors]
     echo("Sandbox: " + ("bubblewrap (isolated)" if isolated else "NOT isolated: " + warning))
+    if grader_errors:  # the kit's own fault: the demo did not show what it should (exit code 1)
+        echo(f"grader errors (not cached; run again): {', '.join(grader_errors)}")
+        return 1
     return 0
