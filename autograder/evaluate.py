@@ -8,9 +8,11 @@ Two kinds of text come from elsewhere, and each has its rule:
 - The submission's own words (an exception's type and message, a warning) are shown only
   when ``echo`` is set, i.e. every input of the run was public (``autograder check``);
   otherwise only names from ``redact``'s fixed lists appear (see ``autograder.redact``).
-- Figures the grader computes from a hidden case's expected values (the size of the error,
-  how many entries differ) are shown for public cases only: a submission returning zeros
-  would otherwise read the hidden expected values back from its own feedback.
+- Figures the grader computes from the returned arrays (the size of the error, how many
+  entries differ, a shape no mistake would make, a check's statistics) are shown only with
+  ``echo`` too: the submission chooses those arrays, so where it could read hidden inputs
+  (or, on hidden cases, see hidden expected values come back: return zeros, read the error)
+  every such figure is a channel.
 """
 
 from __future__ import annotations
@@ -85,13 +87,13 @@ def _problem(case: Case, expected: tuple[np.ndarray, ...], record: Record | None
             # that breaks on these is looking at outputs of a shape or kind it does not expect.
             return "returned arrays the grader's check cannot judge (unexpected shape or dtype?)"
         if problem:
-            # A check's figures are computed from arrays the submission chose, so on a hidden
-            # case they could carry anything it read: decimals go (words and counts stay).
-            return str(problem) if case.public or context.echo else redact(str(problem))
+            # A check's figures are computed from arrays the submission chose, so where it
+            # could read hidden inputs they could carry them: decimals go (words and counts stay).
+            return str(problem) if context.echo else redact(str(problem))
     else:
         for i, (want, got) in enumerate(zip(expected, got_all, strict=True)):
             label = f"output {i + 1}: " if len(expected) > 1 else ""
-            problem = _compare(case, want, got)
+            problem = _compare(case, want, got, figures=context.echo)
             if problem:
                 return label + problem
     if case.inputs_unchanged:
@@ -176,9 +178,10 @@ def _describe_error(case: Case, error: dict, context: Context) -> str:
     return f"raised {redact(kind)}: {redact(message)}{suffix}" if message else f"raised {redact(kind)}{suffix}"
 
 
-def _compare(case: Case, want: np.ndarray, got: np.ndarray) -> str | None:
+def _compare(case: Case, want: np.ndarray, got: np.ndarray, *, figures: bool) -> str | None:
+    """What is wrong with ``got``; ``figures``: may say by how much (see the module's notes)."""
     if got.shape != want.shape:
-        if case.public or _plausible_shape(got.shape, want.shape):
+        if figures or _plausible_shape(got.shape, want.shape):
             return f"returned shape {got.shape}; expected shape {want.shape}"
         return f"returned an array of another shape; expected shape {want.shape}"
     if case.integer_dtype and got.dtype.kind not in "iu":
@@ -187,7 +190,7 @@ def _compare(case: Case, want: np.ndarray, got: np.ndarray) -> str | None:
         if got.dtype.kind == "f" and not np.all(np.isfinite(got)):
             return "result contains NaN or infinity; expected integers"
         if not np.array_equal(got, want):
-            if not case.public:
+            if not figures:
                 return "some entries differ from the correct answer"
             wrong = int(np.count_nonzero(got != want))
             return f"{wrong} of {want.size} entries differ from the correct answer"
@@ -199,7 +202,7 @@ def _compare(case: Case, want: np.ndarray, got: np.ndarray) -> str | None:
         bad = "NaN" if np.any(finite & np.isnan(got_f)) else "infinity"
         return f"result contains {bad} where the correct value is finite (numerical overflow or underflow?)"
     if not np.allclose(got_f, want_f, rtol=case.rtol, atol=case.atol, equal_nan=True):
-        if not case.public:
+        if not figures:
             return (f"values differ from the correct ones by more than allowed "
                     f"(rtol={case.rtol:g}, atol={case.atol:g})")
         with np.errstate(all="ignore"):
