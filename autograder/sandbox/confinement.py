@@ -144,7 +144,7 @@ class Confinement(contextlib.ExitStack):
 
     def kill_all(self, pid: int, known: set[int] = frozenset()) -> None:
         """Kill the whole tree: through the cgroup, else the process group and its descendants."""
-        _kill_group(pid)
+        kill_group(pid)
         if self.box is not None:
             self.box.kill()
             return
@@ -179,7 +179,8 @@ class Confinement(contextlib.ExitStack):
         return ", ".join(parts)
 
 
-def _kill_group(pid: int) -> None:
+def kill_group(pid: int) -> None:
+    """SIGKILL the process group the runner leads (a first sweep; the cgroup is the sure one)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
 

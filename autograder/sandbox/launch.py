@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import isolation
-from .confinement import Confinement
+from .confinement import Confinement, kill_group
 from .limits import Limits
 from .starvation import SAMPLE_SECONDS, RunQueueSampler, starved
 
@@ -272,7 +272,7 @@ def _collect(proc: subprocess.Popen, results_fd: int, limits: Limits, started: f
             if now >= deadline and wait is None:
                 timed_out = True
                 sample()  # the last figures before the kill
-                _kill_group(proc.pid)
+                kill_group(proc.pid)
                 stop_at = now + DRAIN_SECONDS
                 deadline = float("inf")
             if stop_at is not None and now >= stop_at:
@@ -285,7 +285,7 @@ def _collect(proc: subprocess.Popen, results_fd: int, limits: Limits, started: f
                 if key.data == "results":
                     if len(results) + len(chunk) > limits.result_bytes:
                         overflow = True
-                        _kill_group(proc.pid)
+                        kill_group(proc.pid)
                         sel.unregister(key.fd)
                         continue
                     results += chunk
@@ -298,7 +298,7 @@ def _collect(proc: subprocess.Popen, results_fd: int, limits: Limits, started: f
         os.close(results_fd)
         proc.stdout.close()
     if wait is None:
-        _kill_group(proc.pid)
+        kill_group(proc.pid)
         _, status, rusage = os.wait4(proc.pid, 0)
         wait = (status, rusage)
     proc.returncode = os.waitstatus_to_exitcode(wait[0])
@@ -306,9 +306,3 @@ def _collect(proc: subprocess.Popen, results_fd: int, limits: Limits, started: f
     return {"results": bytes(results), "log": text, "timed_out": timed_out,
             "overflow": overflow, "wait": wait}
 
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
