@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,25 @@ class OutDirInUse(Exception):
 
 class OutDirBusy(OutDirInUse):
     """Another live run holds the output folder."""
+
+
+def _check_private(out_dir: Path) -> None:
+    """Refuse an output folder that another user could rearrange, and keep the cache ours alone.
+
+    Sandboxed submissions run under other uids: a folder every user may write (without the
+    sticky bit) would let one replace the cache folder; a cache folder owned by someone else
+    could hold anything. Our own cache folder is made private (0700).
+    """
+    st = os.stat(out_dir)
+    if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+        raise OutDirInUse(f"{out_dir} is writable by every user, so a submission running as another user "
+                          f"could replace its cache: use a private folder (chmod o-w {out_dir})")
+    cache = out_dir / LOCK.parent
+    st = os.lstat(cache)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise OutDirInUse(f"{cache} is not a folder of this user's: remove it, or choose another --out")
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(cache, 0o700)
 
 
 def _read_marker(out_dir: Path) -> str | None:
@@ -63,7 +83,8 @@ def claim(out_dir: Path, assignment: str, *, wait: bool = False,
     """
     out_dir = Path(out_dir)
     try:
-        (out_dir / LOCK).parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / LOCK).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _check_private(out_dir)
         fd = os.open(out_dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
     except OSError as exc:
         raise machine_fault(exc, out_dir, already_saved=False) from None

@@ -431,3 +431,15 @@ def test_sigterm_removes_the_temporary_folders(tmp_path, private_tmp):
     proc.communicate(timeout=120)
     assert proc.returncode == 143
     assert list(private_tmp.iterdir()) == []
+
+
+def test_an_out_dir_every_user_may_write_is_refused_and_the_cache_is_private(tmp_path, capsys):
+    shutil.copy(SAMPLES / "jo.py", tmp_path / "jo.py")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # a sandbox uid could swap its cache folder
+    assert main(["grade", "a1_softmax", str(tmp_path / "jo.py"), "--out", str(shared)]) == 2
+    assert "is writable by every user" in capsys.readouterr().err
+    shared.chmod(0o755)
+    assert main(["grade", "a1_softmax", str(tmp_path / "jo.py"), "--out", str(shared)]) == 0
+    assert stat.S_IMODE((shared / "cache").stat().st_mode) == 0o700
