@@ -155,3 +155,13 @@ def test_root_without_bubblewrap_still_falls_back(monkeypatch):
     monkeypatch.setattr(isolation, "sandbox_uid_can_run", lambda layout, uid: True)
     use, warning = resolve_isolation(SandboxSettings(isolation="auto"))
     assert not use and "NOT isolated" in warning
+
+
+@pytest.mark.skipif(not ROOT, reason="checks what the sandbox uid can read")
+def test_without_landlock_the_warning_says_the_solutions_are_readable(monkeypatch):
+    monkeypatch.setattr(isolation, "probe_bubblewrap", lambda: (False, "bubblewrap (bwrap) is not installed"))
+    monkeypatch.setattr(isolation, "sandbox_uid_can_run", lambda layout, uid: True)
+    monkeypatch.setattr(landlock, "abi_version", lambda: 0)
+    assert os.stat(REFERENCE).st_mode & 0o004 and os.stat(REFERENCE.parent).st_mode & 0o001
+    _, warning = resolve_isolation(SandboxSettings(isolation="auto"))
+    assert "no Landlock" in warning and "can READ the hidden tests" in warning

@@ -220,6 +220,12 @@ def sandbox_uid_can_run(layout: PythonLayout, uid: int) -> bool:
     )
 
 
+def uid_can_read_tree(path: Path, uid: int) -> bool:
+    """Can ``uid`` list ``path`` and read the files right under it?"""
+    files = sorted(p for p in path.glob("*/*") if p.is_file())[:3] if path.is_dir() else []
+    return _uid_can_read((str(path), *map(str, files)), uid)
+
+
 @functools.lru_cache(maxsize=8)
 def _uid_can_read(paths: tuple[str, ...], uid: int) -> bool:
     child = os.fork()

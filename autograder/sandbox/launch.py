@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import isolation
+from . import isolation, landlock
 from .confinement import Confinement, kill_group
 from .limits import Limits
 from .starvation import SAMPLE_SECONDS, RunQueueSampler, starved
@@ -137,6 +137,8 @@ def resolve_isolation(settings: SandboxSettings) -> tuple[bool, str]:
             )
         warning = f"{reason}; submissions run with resource limits only, NOT isolated"
     layout = isolation.PythonLayout.current()
+    if landlock.abi_version() < 1:
+        warning += "; " + _without_landlock(isolation.running_as_root())
     if isolation.running_as_root() and not isolation.sandbox_uid_can_run(layout, isolation.sandbox_uid(0)):
         # Without a sandbox the runner must switch to the unprivileged uid before student
         # code runs; if that uid cannot even read Python, the only way left would be to run
@@ -147,6 +149,19 @@ def resolve_isolation(settings: SandboxSettings) -> tuple[bool, str]:
             f"bubblewrap (apt-get install bubblewrap) or run the grader as a normal user"
         )
     return False, warning
+
+
+def _without_landlock(root: bool) -> str:
+    """What the fallback cannot hide on a kernel without Landlock, in words."""
+    from ..assignment import SOLUTIONS_DIR  # (the sandbox package does not import the kit)
+
+    who = "the sandbox uid" if root else "submissions (running as you)"
+    readable = (isolation.uid_can_read_tree(SOLUTIONS_DIR, isolation.sandbox_uid(0)) if root
+                else os.access(SOLUTIONS_DIR, os.R_OK | os.X_OK))
+    if readable:
+        return (f"this kernel has no Landlock, so {who} can READ the hidden tests and reference "
+                f"solutions in {SOLUTIONS_DIR}: chmod 700 that folder, or install bubblewrap")
+    return f"this kernel has no Landlock: {who} see the file system as that uid may"
 
 
 def run_runner(inputs: Path, settings: SandboxSettings, *, worker: int = 0,
