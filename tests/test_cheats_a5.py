@@ -306,24 +306,28 @@ def train_one_epoch(model, loader, optimizer, device):
 
 def test_fitting_the_head_on_the_validation_photos_is_impossible(tmp_path):
     """The sandbox's flowers mount holds train/ only and its support mount no data, so the
-    hunter finds nothing and scores as its twin. With the validation photos mounted (the
-    old layout: the full flowers folder and the assignment folder with its excerpt) the
-    same cheat reaches the check's bar easily: the attack is real, the layout stops it."""
+    hunter finds nothing: it scores as its twin and its head is an honest one. With the
+    validation photos mounted (the old layout: the full flowers folder and the assignment
+    folder with its excerpt) the same cheat memorises them: the attack is real, the
+    layout stops it."""
     case = next(c for c in A5.cases if c.name == "short_finetune")
+    classes, size = int(case.kwargs["classes"]), int(case.kwargs["image_size"])
     twin = _twin_source(("train_bn_train_mode",))
     cheat = twin + VALIDATION_HUNTER
-    checks = A5.harness.checks
     got, result = _cheat_scores(cheat, (case,), tmp_path)
     honest = _twin_scores(twin, (case,))
     assert got["train_one_epoch"] <= honest["train_one_epoch"]
+    head = result.outputs[case.case_id]
+    assert A5.checks.head_accuracy(*head, classes, size) < 0.9
 
     from autograder.assignment import ASSIGNMENTS_DIR
 
-    old_layout = Harness(probes_source=A5.harness.probes_source, checks=checks,
+    old_layout = Harness(probes_source=A5.harness.probes_source, checks=A5.harness.checks,
                          mounts=(("flowers", A5.checks.DATA["flowers"]),
                                  ("support", str(ASSIGNMENTS_DIR / "a5_finetune"))))
-    exposed, _ = _cheat_scores(cheat, (case,), tmp_path, harness=old_layout)
-    assert exposed["train_one_epoch"] == case.points  # the attack works where val/ is mounted
+    exposed, result = _cheat_scores(cheat, (case,), tmp_path, harness=old_layout)
+    assert exposed["train_one_epoch"] == case.points
+    assert A5.checks.head_accuracy(*result.outputs[case.case_id], classes, size) >= 0.95
 
 
 def test_twins_are_the_catalogued_mistakes():
