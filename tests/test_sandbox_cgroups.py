@@ -196,14 +196,9 @@ def _named(tag: str) -> list[str]:
 def test_fallback_kills_an_orphan_in_a_new_session(tmp_path, monkeypatch, with_cgroup):
     """Without namespaces nothing dies with the runner: the cgroup (or, without one, the
     leased uid's processes and /proc's descendants) must take the orphan too."""
-    from test_sandbox_fallback import _system_python_layout
+    from test_sandbox_fallback import use_a_python_the_sandbox_uid_can_read
 
-    layout = isolation.PythonLayout.current()
-    if os.geteuid() == 0 and not isolation.sandbox_uid_can_run(layout, isolation.sandbox_uid(0)):
-        layout = _system_python_layout()
-        if layout is None or not isolation.sandbox_uid_can_run(layout, isolation.sandbox_uid(0)):
-            pytest.skip("no Python installation the sandbox uid can read")
-        monkeypatch.setattr(isolation.PythonLayout, "current", staticmethod(lambda: layout))
+    use_a_python_the_sandbox_uid_can_read(monkeypatch)
     if not with_cgroup:
         if os.geteuid() != 0:
             pytest.skip("without a cgroup only a root grader's leased uid finds the orphan")

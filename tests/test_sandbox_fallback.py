@@ -91,8 +91,8 @@ def _system_python_layout() -> isolation.PythonLayout | None:
                                   site_dirs=isolation.PythonLayout.current().site_dirs)
 
 
-@pytest.fixture
-def fallback_layout(monkeypatch):
+def use_a_python_the_sandbox_uid_can_read(monkeypatch) -> isolation.PythonLayout:
+    """The fallback's interpreter for this test (skips where there is none)."""
     layout = isolation.PythonLayout.current()
     if ROOT and not isolation.sandbox_uid_can_run(layout, isolation.sandbox_uid(0)):
         layout = _system_python_layout()
@@ -100,6 +100,11 @@ def fallback_layout(monkeypatch):
             pytest.skip("no Python installation the sandbox uid can read")
         monkeypatch.setattr(isolation.PythonLayout, "current", staticmethod(lambda: layout))
     return layout
+
+
+@pytest.fixture
+def fallback_layout(monkeypatch):
+    return use_a_python_the_sandbox_uid_can_read(monkeypatch)
 
 
 def _run_probe(tmp_path, out_file: Path):
