@@ -155,3 +155,11 @@ def apply_to_batch(inputs: LateInputs | None, assignment, batch: BatchResult) ->
 def _path(args, name: str) -> Path | None:
     value = getattr(args, name, None)
     return Path(value) if value else None
+
+
+def report_lines(out_dir: Path) -> list[str]:
+    """What the last run's late policy did (late_report.txt), for the command to print."""
+    try:
+        return (Path(out_dir) / "late_report.txt").read_text().splitlines()
+    except FileNotFoundError:
+        return []
