@@ -9,12 +9,15 @@ inputs only) the same submission still gets a useful, redacted message.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from cohort_helpers import hidden_input_fragments
 
 from autograder.check import run_check
 from autograder.feedback import feedback_text
 from autograder.grade import TAMPERED, grade_for_assignment
+from autograder.gradescope import GradescopeOptions, results_json
 from autograder.sandbox import SandboxSettings
 
 MARK = "Qz9LEAK"  # in every string a leaky submission writes
@@ -144,3 +147,11 @@ def sigmoid(z):
     before_sigmoid = sum(1 for c in a1.cases if c.question in ("softmax", "log_softmax"))
     assert result.score == before_sigmoid
     assert all(r.passed == (r.case.question in ("softmax", "log_softmax")) for r in result.case_results)
+
+
+@pytest.mark.parametrize("variant", sorted(LEAKS))
+def test_gradescope_results_show_none_of_the_submission_s_words(graded, a1, variant):
+    payload = json.dumps(results_json(graded[variant][0], title="a1", questions=a1.questions,
+                                      options=GradescopeOptions(hidden_tests="visible")))
+    for secret in (MARK, SECRET_CLASS, "last lines your code printed", *hidden_input_fragments(a1)):
+        assert secret not in payload, secret
