@@ -16,10 +16,12 @@ class Limits:
     load_seconds:    time for executing the submission's top-level code (notebook cells).
     call_seconds:    time for one call of a student function; a function that overruns
                      once is not called again, so one infinite loop costs one function.
-    memory_bytes:    RLIMIT_AS (address space) of each process.
+    memory_bytes:    RLIMIT_AS (address space) of each process, and the memory cap of the
+                     whole process tree (the sandbox's cgroup) where there is one.
     file_bytes:      RLIMIT_FSIZE: largest file the submission may write.
     tmp_bytes:       size of the private tmpfs working directory and /tmp.
-    processes:       RLIMIT_NPROC for the sandbox uid (bounds fork bombs).
+    processes:       pids.max of the sandbox's cgroup and RLIMIT_NPROC for its leased uid
+                     (bounds fork bombs; threads count too).
     open_files:      RLIMIT_NOFILE.
     result_bytes:    most bytes of results the grader reads back and keeps, all runs of a
                      submission together (the raw stream is capped at the same figure).
