@@ -163,7 +163,9 @@ def grade_batch(
     out_dir = Path(out_dir).resolve()
     if not os.path.lexists(submissions_path):
         raise FileNotFoundError(f"no such submission file or folder: {submissions_path}")
-    if submissions_path.is_dir() and out_dir.is_relative_to(submissions_path.resolve()):
+    if submissions_path.exists():  # the TA's own path may go through links; a broken one is a row
+        submissions_path = submissions_path.resolve()
+    if submissions_path.is_dir() and out_dir.is_relative_to(submissions_path):
         raise ValueError(f"--out {out_dir} is inside the submissions folder; choose another folder")
     swept = sweep_stale()
     if swept:

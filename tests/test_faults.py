@@ -443,3 +443,12 @@ def test_an_out_dir_every_user_may_write_is_refused_and_the_cache_is_private(tmp
     shared.chmod(0o755)
     assert main(["grade", "a1_softmax", str(tmp_path / "jo.py"), "--out", str(shared)]) == 0
     assert stat.S_IMODE((shared / "cache").stat().st_mode) == 0o700
+
+
+def test_the_tas_own_path_may_be_a_link_to_the_class(tmp_path, a1, settings):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(SAMPLES / "jo.py", folder / "jo.py")
+    (tmp_path / "current").symlink_to(folder)
+    batch = grade_batch(a1, tmp_path / "current", tmp_path / "out", settings)
+    assert [(r.submission, r.status) for r in batch.results] == [("jo", "syntax_error")]
