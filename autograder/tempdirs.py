@@ -69,7 +69,22 @@ def kit_tempdir(kind: str) -> Iterator[str]:
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path)
+
+
+def remove_tree(path: str | Path) -> None:
+    """``rm -rf``, also through folders a submission made unwritable (chmod 0500) inside."""
+
+    def make_writable_and_retry(function, failed, _exc_info):
+        try:
+            os.chmod(os.path.dirname(failed), 0o700)
+            if os.path.isdir(failed) and not os.path.islink(failed):
+                os.chmod(failed, 0o700)
+            function(failed)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=make_writable_and_retry)
 
 
 def is_stale(name: str) -> bool:
@@ -106,7 +121,7 @@ def sweep_stale(directory: str | Path | None = None) -> list[Path]:
                 continue
         except OSError:
             continue
-        shutil.rmtree(entry.path, ignore_errors=True)
+        remove_tree(entry.path)
         if not os.path.lexists(entry.path):
             removed.append(Path(entry.path))
     return removed

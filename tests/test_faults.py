@@ -452,3 +452,27 @@ def test_the_tas_own_path_may_be_a_link_to_the_class(tmp_path, a1, settings):
     (tmp_path / "current").symlink_to(folder)
     batch = grade_batch(a1, tmp_path / "current", tmp_path / "out", settings)
     assert [(r.submission, r.status) for r in batch.results] == [("jo", "syntax_error")]
+
+
+def test_temporary_folders_go_even_when_a_submission_made_them_unwritable(tmp_path):
+    """As a normal user (root could delete anything): folders chmod 0500 inside are removed too."""
+    code = ("import os, sys; sys.path.insert(0, sys.argv[1]); from autograder.tempdirs import kit_tempdir\n"
+            "with kit_tempdir('work') as d:\n"
+            "    os.makedirs(d + '/a/b'); open(d + '/a/b/f', 'w').close(); os.chmod(d + '/a/b', 0o500)\n"
+            "    os.chmod(d + '/a', 0o500)\n"
+            "print(os.path.exists(d))\n")
+    repo = Path(__file__).resolve().parent.parent
+    command = [sys.executable, "-c", code, str(repo)]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if not setpriv or not os.access("/usr/bin/python3", os.X_OK):
+            pytest.skip("running as root without setpriv to become a normal user")
+        command = [setpriv, "--reuid", "65534", "--regid", "65534", "--clear-groups", "/usr/bin/python3",
+                   "-c", code, str(repo)]
+    tmp_path.chmod(0o777)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                          env={"TMPDIR": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    if done.returncode != 0 and "Permission denied" in done.stderr:
+        pytest.skip(f"the kit is not readable by a normal user here: {done.stderr.strip()[-200:]}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False" and list(tmp_path.iterdir()) == []
