@@ -641,3 +641,33 @@ def test_forged_values_are_judged_like_returned_ones():
     assert check(case, expected, expected) is None
     ones = tuple(np.ones_like(e) for e in expected)
     assert check(case, ones, expected)
+
+
+STALLING_RESULT = '''
+class _Stalling:
+    """Returned by softmax: turning it into an array never ends."""
+
+    def __array__(self, dtype=None, copy=None):
+        while True:
+            pass
+
+
+def softmax(z, axis=-1):
+    return _Stalling()
+'''
+
+
+def test_a_result_that_stalls_when_read_costs_its_own_call_only(targets, tmp_path):
+    """Reading a result runs the submission's code (__array__ here); the runner does it
+    under the call's alarm, so the stall is that call's timeout and the run goes on."""
+    a1 = targets["a1"].assignment
+    path = tmp_path / "stalling.py"
+    path.write_text((a1.hidden_dir / "reference.py").read_text() + STALLING_RESULT)
+    cases = tuple(c for c in a1.cases if c.question in ("softmax", "sigmoid"))
+    settings = SandboxSettings(overrides=(("call_seconds", 0.5),)).with_default_limits(a1.limits)
+    result = grade_submission(path, cases=cases, expected=a1.expected, settings=settings,
+                              harness=a1.harness)
+    scores = result.question_scores(a1.questions)
+    assert result.status == GRADED, result.messages
+    assert scores["softmax"] == 0
+    assert scores["sigmoid"] == sum(c.points for c in cases if c.question == "sigmoid")

@@ -280,29 +280,46 @@ def run_call(namespace, call, arrays, seconds, probes=None, probes_error=None):
                 _alarm(seconds)
                 try:
                     result = function(*args, **kwargs)
+                    # Reading the result runs the submission's code too (a tuple subclass,
+                    # __array__, __float__, a warning's __str__): under the same alarm, so a
+                    # stall there is this call's timeout, not the whole run's.
+                    report = {"warnings": [
+                        _short("%s: %s" % (w.category.__name__, w.message)) for w in caught[:5]
+                    ]}
+                    results = tuple(result) if isinstance(result, tuple) else (result,)
+                    report["tuple"] = isinstance(result, tuple)
+                    report["n_results"] = len(results)
+                    for i, item in enumerate(results[:16]):
+                        out["r%d" % i] = _to_numeric(item)
+                    for i, item in enumerate(given):
+                        if isinstance(item, np.ndarray):
+                            out["a%d" % i] = np.array(item, copy=True, subok=False)
                 finally:
                     _cancel_alarm()
-        meta["warnings"] = [
-            _short("%s: %s" % (w.category.__name__, w.message)) for w in caught[:5]
-        ]
-        results = result if isinstance(result, tuple) else (result,)
-        meta["tuple"] = isinstance(result, tuple)
-        meta["n_results"] = len(results)
-        for i, item in enumerate(results[:16]):
-            out["r%d" % i] = _to_numeric(item)
-        for i, item in enumerate(given):
-            if isinstance(item, np.ndarray):
-                out["a%d" % i] = np.array(item, copy=True)
+        meta.update(report)
     except CallTimeout:
         meta["error"] = {"type": "CallTimeout", "message": "did not return in time"}
         meta["timeout"] = True
+        out = {}
     except MissingFunction as exc:
         meta["error"] = _missing(exc.args[0] if exc.args else "?")
         out = {}
     except BaseException as exc:  # noqa: BLE001
-        meta["error"] = _error_info(exc)
+        meta["error"] = _describe(exc, seconds)
         out = {}
     return meta, out
+
+
+def _describe(exc, seconds):
+    """``_error_info`` under an alarm: str() of the submission's exception is its own code."""
+    try:
+        _alarm(seconds)
+        try:
+            return _error_info(exc)
+        finally:
+            _cancel_alarm()
+    except BaseException:  # noqa: BLE001 - a message that cannot be read is just not shown
+        return {"type": "Exception", "message": "(the error could not be described)"}
 
 
 def main(argv):
