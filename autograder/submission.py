@@ -95,7 +95,10 @@ def is_metadata(name: str) -> bool:
 
 def class_entries(path: Path) -> tuple[list[Path], list[Path]]:
     """(entries to grade, metadata skipped) at the top of a class folder, both sorted."""
-    entries = sorted(path.iterdir())
+    try:
+        entries = sorted(path.iterdir())
+    except OSError as exc:  # the TA's own folder: a usage problem, not a student's
+        raise ValueError(f"cannot list the class folder {path} ({exc.strerror or exc})") from None
     return [p for p in entries if not is_metadata(p.name)], [p for p in entries if is_metadata(p.name)]
 
 
