@@ -229,9 +229,9 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
                                                entry["mistakes"])
     for student, why in sorted(cache.problems.items()):
         note(f"note: the cached result of {student} was not used ({why}); grading it again")
-    early = len(done)
     if meter:
-        meter.start(len(found), early, sum(1 for g in done.values() if g.result.status != GRADED))
+        meter.start(len(found), len(reused), sum(1 for s in reused if done[s].result.status != GRADED),
+                    unreadable=len(unreadable))
     elif reused:
         say(f"{len(reused)} of {len(found)} already graded (cache; --regrade to grade again)")
 

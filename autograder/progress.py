@@ -41,12 +41,16 @@ class ProgressMeter:
         self._started = self._last_line = clock()
         self._drawn = False
 
-    def start(self, total: int, reused: int = 0, reused_failed: int = 0) -> None:
+    def start(self, total: int, reused: int = 0, reused_failed: int = 0, unreadable: int = 0) -> None:
+        """``reused`` results come from the cache (``reused_failed`` of them not ``graded``);
+        ``unreadable`` entries were settled without grading (each one a failure)."""
         with self._lock:
-            self.total, self.done, self.reused, self.failed = total, reused, reused, reused_failed
+            settled = reused + unreadable
+            self.total, self.done, self.reused = total, settled, settled
+            self.failed = reused_failed + unreadable
             self._started = self._last_line = self.clock()
             if reused:
-                self._line(f"{reused} of {total} already graded (cache); grading {total - reused}")
+                self._line(f"{reused} of {total} already graded (cache); grading {total - settled}")
             self._render(force=True)
 
     def update(self, ok: bool) -> None:
