@@ -32,9 +32,11 @@ A5 = load_assignment("a5_finetune")
 MISTAKES = {m.name: m for m in A5.mistakes}
 
 
-def _quick_cases(questions):
+def _quick_cases(questions, lite0=()):
+    """The questions' cases on the tiny model (and on EfficientNet-Lite0 for ``lite0``)."""
+    models = {q: ("tiny", "efficientnet_lite0") if q in lite0 else ("tiny",) for q in questions}
     return tuple(c for c in A5.cases if c.question in questions and c.name != "short_finetune"
-                 and c.kwargs.get("model") in ("tiny", "efficientnet_lite0"))
+                 and c.kwargs.get("model") in models[c.question])
 
 
 def _twin_source(names):
@@ -256,7 +258,7 @@ PATCH_TWINS = ("set_trainable_counts_tensors", "make_optimizer_no_momentum", "tr
 
 def test_patching_torch_and_the_probes_models_gains_nothing(tmp_path):
     questions = ("set_trainable", "make_optimizer", "train_one_epoch")
-    cases = _quick_cases(questions)
+    cases = _quick_cases(questions, lite0=("set_trainable",))  # where backbones.load_backbone is used
     twin = _twin_source(PATCH_TWINS)
     honest = _twin_scores(twin, cases)
     cheat, _ = _cheat_scores(twin + PATCHES, cases, tmp_path)
@@ -304,30 +306,38 @@ def train_one_epoch(model, loader, optimizer, device):
 '''
 
 
+FINETUNE_CASE = next(c for c in A5.cases if c.name == "short_finetune")
+
+
+def _head_accuracy(result):
+    kwargs = FINETUNE_CASE.kwargs
+    return A5.checks.head_accuracy(*result.outputs[FINETUNE_CASE.case_id], int(kwargs["classes"]),
+                                   int(kwargs["image_size"]))
+
+
 def test_fitting_the_head_on_the_validation_photos_is_impossible(tmp_path):
     """The sandbox's flowers mount holds train/ only and its support mount no data, so the
-    hunter finds nothing: it scores as its twin and its head is an honest one. With the
-    validation photos mounted (the old layout: the full flowers folder and the assignment
-    folder with its excerpt) the same cheat memorises them: the attack is real, the
-    layout stops it."""
-    case = next(c for c in A5.cases if c.name == "short_finetune")
-    classes, size = int(case.kwargs["classes"]), int(case.kwargs["image_size"])
+    hunter finds nothing: it scores as its twin and its head is an honest one."""
     twin = _twin_source(("train_bn_train_mode",))
-    cheat = twin + VALIDATION_HUNTER
-    got, result = _cheat_scores(cheat, (case,), tmp_path)
-    honest = _twin_scores(twin, (case,))
+    got, result = _cheat_scores(twin + VALIDATION_HUNTER, (FINETUNE_CASE,), tmp_path)
+    honest = _twin_scores(twin, (FINETUNE_CASE,))
     assert got["train_one_epoch"] <= honest["train_one_epoch"]
-    head = result.outputs[case.case_id]
-    assert A5.checks.head_accuracy(*head, classes, size) < 0.9
+    assert _head_accuracy(result) < 0.9
 
+
+def test_the_validation_hunter_works_where_the_photos_are_mounted(tmp_path):
+    """With the validation photos mounted (the old layout: the full flowers folder and the
+    assignment folder with its excerpt) the same cheat memorises them: the attack is real,
+    the layout is what stops it."""
     from autograder.assignment import ASSIGNMENTS_DIR
 
     old_layout = Harness(probes_source=A5.harness.probes_source, checks=A5.harness.checks,
                          mounts=(("flowers", A5.checks.DATA["flowers"]),
                                  ("support", str(ASSIGNMENTS_DIR / "a5_finetune"))))
-    exposed, result = _cheat_scores(cheat, (case,), tmp_path, harness=old_layout)
-    assert exposed["train_one_epoch"] == case.points
-    assert A5.checks.head_accuracy(*result.outputs[case.case_id], classes, size) >= 0.95
+    cheat = _twin_source(("train_bn_train_mode",)) + VALIDATION_HUNTER
+    exposed, result = _cheat_scores(cheat, (FINETUNE_CASE,), tmp_path, harness=old_layout)
+    assert exposed["train_one_epoch"] == FINETUNE_CASE.points
+    assert _head_accuracy(result) >= 0.95
 
 
 def test_twins_are_the_catalogued_mistakes():
