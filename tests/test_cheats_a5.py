@@ -221,7 +221,9 @@ def _one_tensor_per_layer(*args, **kwargs):
 
 def set_trainable(model, flavour, k=1):
     probe_globals = _sys._getframe(1).f_globals
-    probe_globals["TinyNet"] = _one_tensor_per_layer       # the probe's own model class
+    probe_globals["TinyNet"] = _one_tensor_per_layer       # the probe's own model class,
+    probe_globals["_model"] = _one_tensor_per_layer        # its model builder and cache
+    probe_globals.get("_BUILT", {}).clear()
     _backbones.load_backbone = _one_tensor_per_layer          # what the probe imports lazily
     return _honest_set_trainable(model, flavour, k)           # the mistake: counts tensors
 
