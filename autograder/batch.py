@@ -436,7 +436,7 @@ def write_outputs(assignment: Assignment, found, done: dict[str, GradedSubmissio
         recognised={g.result.submission: g.mistakes for g in graded}, skipped=skipped,
     ))
     _write_atomic(out_dir / "results.json",
-                  json.dumps(_results_json(assignment, graded, max_score), indent=1) + "\n")
+                  json.dumps(_results_json(assignment, graded, max_score, skipped), indent=1) + "\n")
     return BatchResult(results, out_dir, gradebook, feedback_dir, report, warning, submissions=graded)
 
 
@@ -451,12 +451,14 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def _results_json(assignment: Assignment, graded: list[GradedSubmission], max_score: float) -> dict:
+def _results_json(assignment: Assignment, graded: list[GradedSubmission], max_score: float,
+                  skipped=()) -> dict:
     return {
         "assignment": assignment.name,
         "title": assignment.title,
         "max_score": max_score,
         "generated": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "skipped": sorted(skipped),  # entries of the class that are not submissions (metadata)
         "submissions": [
             {
                 "submission": g.result.submission,

@@ -161,6 +161,7 @@ def test_every_entry_gets_a_row_or_is_listed_as_skipped(tmp_path, capsys, monkey
     assert f"skipped, not submissions (3): {', '.join(skipped)}" in printed
     report = (out / "report.html").read_text()
     assert all(f"<code>{name}</code>" in report for name in skipped)
+    assert json.loads((out / "results.json").read_text())["skipped"] == skipped
 
 
 def test_a_fifo_given_alone_is_an_invalid_row_not_a_hang(tmp_path, a1, settings, no_hang):
