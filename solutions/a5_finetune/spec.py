@@ -26,7 +26,7 @@ environment variables read when the assignment is loaded:
     AUTOGRADER_A5_CPU_SECONDS  AUTOGRADER_A5_WALL_SECONDS  AUTOGRADER_A5_LOAD_SECONDS
     AUTOGRADER_A5_CALL_SECONDS AUTOGRADER_A5_MEMORY_MIB    AUTOGRADER_FLOWERS (dataset folder)
 
-Raw results are a few MiB per submission (float32; the largest is the three trained top
+Raw results are about 2 MB per submission (float32; the largest is the three trained top
 layers of EfficientNet-Lite0), well inside the default ``Limits.result_bytes``.
 """
 
