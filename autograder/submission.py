@@ -441,7 +441,7 @@ def _folder_files(folder: Path) -> Iterator[tuple[str, Path]]:
 def snapshot(source: Path, dest: Path | None, *, name: str | None = None) -> Snapshot:
     """Read the submission at ``source`` once; copy it to ``dest/<name>`` and hash the copy.
 
-    ``source`` is a file or a student's folder (only the files ``load`` may choose are copied).
+    ``source`` is a file or a student's folder (of which only the file ``load`` chooses is copied).
     With ``dest`` None nothing is written: the hash alone (what ``content_hash`` gives).
     Raises ``InvalidSubmission`` for links, pipes, devices, sockets, unreadable or oversized
     files and folders named like a file, without opening anything that is not a regular file.
@@ -457,15 +457,17 @@ def snapshot(source: Path, dest: Path | None, *, name: str | None = None) -> Sna
     if stat.S_ISDIR(st.st_mode):
         if source.suffix.lower() in SUPPORTED_SUFFIXES:
             raise InvalidSubmission(f"{source.name} is a folder, not a {source.suffix.lower()} file")
-        files = list(_folder_files(source))
+        # Only the file ``load`` would choose is read and copied (others cannot change the grade).
+        chosen = _choose(list(_folder_files(source)), key=lambda f: Path(f[0]).suffix.lower(),
+                         name=lambda f: f[0])
+        if chosen is None:
+            raise InvalidSubmission(f"folder {source.name} holds no .ipynb, .py or .zip file")
+        rel, path = chosen
+        data = read_regular_file(path, _size_limit(rel), shown=f"{source.name}/{rel}")
+        _add(digest, rel, data)
         if target is not None:
-            target.mkdir(parents=True, exist_ok=True)
-        for rel, path in files:
-            data = read_regular_file(path, _size_limit(rel), shown=f"{source.name}/{rel}")
-            _add(digest, rel, data)
-            if target is not None:
-                (target / rel).parent.mkdir(parents=True, exist_ok=True)
-                (target / rel).write_bytes(data)
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            (target / rel).write_bytes(data)
     else:
         data = read_regular_file(source, _size_limit(source.name))
         _add(digest, "", data)

@@ -202,3 +202,19 @@ def test_a_class_counts_dotfiles_and_lists_the_metadata_it_skips(tmp_path):
     listing = list_class(tmp_path, tmp_path / "work")
     assert [f.student for f in listing.found] == [".bob", "__MACOSX_carol", "ann"]
     assert listing.skipped == [".DS_Store", "._ann.py", ".ipynb_checkpoints", "Thumbs.db", "__MACOSX"]
+
+
+def test_a_folder_is_copied_as_the_one_file_load_chooses(tmp_path):
+    from autograder.submission import MAX_ZIP_BYTES, snapshot
+
+    folder = tmp_path / "dora"
+    folder.mkdir()
+    (folder / "work.ipynb").write_text(notebook("x = 3"))
+    with open(folder / "photos.zip", "wb") as f:  # too large to read, and never the one graded
+        f.truncate(MAX_ZIP_BYTES + 1)
+    copy = snapshot(folder, tmp_path / "copy")
+    assert [p.name for p in copy.path.iterdir()] == ["work.ipynb"]
+    assert load(copy.path).cells == load(folder).cells == ["x = 3"]
+    (folder / "notes.ipynb").write_text(notebook("x = 4"))
+    with pytest.raises(InvalidSubmission, match=r"notes\.ipynb, work\.ipynb"):
+        snapshot(folder, None)
