@@ -117,12 +117,17 @@ def odd_class(folder: Path) -> dict[str, str]:
     (folder / "locked.py").chmod(0)
     (folder / "folder.ipynb").mkdir()
     (folder / "empty").mkdir()
-    server = socket.socket(socket.AF_UNIX)
-    server.bind(str(folder / "sock.py"))
-    server.close()
     expected = {"link": "symbolic link", "broken": "broken symbolic link", "pipe": "named pipe (FIFO)",
                 "locked": "permission denied", "folder.ipynb": "is a folder, not a .ipynb file",
-                "sock": "is a socket", "empty": "holds no .ipynb"}
+                "empty": "holds no .ipynb"}
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(str(folder / "sock.py"))
+        expected["sock"] = "is a socket"
+    except OSError:
+        pass  # a socket path longer than the kernel's 108 bytes: the other kinds still run
+    finally:
+        server.close()
     try:
         os.mknod(folder / "dev.py", stat.S_IFCHR | 0o600, os.makedev(1, 3))
         expected["dev"] = "is a device"
