@@ -73,7 +73,7 @@ def cmd_grade(args) -> int:
     print(f"{len(batch.results)} submission(s): {summary}")
     print(f"graded now: {len(batch.graded)}, reused from the cache: {len(batch.reused)}")
     if batch.unreadable:
-        print(f"not readable as files (invalid_submission, named in their feedback): {', '.join(batch.unreadable)}")
+        print(f"could not be read (invalid_submission, the reason in each feedback file): {', '.join(batch.unreadable)}")
     if batch.skipped:
         print(f"skipped, not submissions ({len(batch.skipped)}): {', '.join(batch.skipped)}")
     print(f"gradebook: {batch.gradebook}\nfeedback:  {batch.feedback_dir}/\nreport:    {batch.report}")
