@@ -94,8 +94,8 @@ def is_stale(name: str) -> bool:
     nobody can tell whether their owner is alive.
     """
     match = OWNED_NAME.match(name)
-    if not match:
-        return False
+    if not match or process_start(os.getpid()) is None:
+        return False  # not ours, or no /proc (not Linux): nobody's liveness can be told
     pid, start = int(match["pid"]), int(match["start"])
     running = process_start(pid)
     return running is None or (start != 0 and running != start)
