@@ -1,10 +1,11 @@
 """The kit's temporary folders: named after the process that owns them, swept when it is gone.
 
-    $TMPDIR/ag-<kind>-p<pid>.<start>-<random>/
+    $TMPDIR/ag-<kind>-p<pid>.<start>.n<namespace>-<random>/
 
 ``<pid>`` and ``<start>`` (the process's start time in clock ticks since boot, field 22
 of ``/proc/<pid>/stat``) name the owner; a pid alone is not enough, because the kernel
-reuses pids. A folder whose owner is no longer running (the grader was SIGKILLed, the
+reuses pids. ``<namespace>`` is the owner's pid namespace: a folder of a grader in another
+container (sharing TMPDIR) is never judged by pids this process cannot see. A folder whose owner is no longer running (the grader was SIGKILLed, the
 machine lost power) is stale, and ``sweep_stale`` removes it at the next start. Folders
 of other programs, and the kit's folders of a live process, are never touched.
 
@@ -28,8 +29,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 PREFIX = "ag-"
-# ag-<kind>-p<pid>.<start>-<random>; <kind> is letters only, so the pattern is unambiguous.
-OWNED_NAME = re.compile(r"^ag-(?P<kind>[a-z]+)-p(?P<pid>\d+)\.(?P<start>\d+)-")
+# ag-<kind>-p<pid>.<start>[.n<pid namespace>]-<random>; <kind> is letters only, so the
+# pattern is unambiguous. The namespace tells apart graders in containers sharing one TMPDIR,
+# whose pids this process cannot see.
+OWNED_NAME = re.compile(r"^ag-(?P<kind>[a-z]+)-p(?P<pid>\d+)\.(?P<start>\d+)(?:\.n(?P<ns>\d+))?-")
 
 
 def process_start(pid: int) -> int | None:
@@ -51,9 +54,17 @@ def process_start(pid: int) -> int | None:
         return None
 
 
+def pid_namespace() -> int | None:
+    """The inode of this process's pid namespace (``/proc/self/ns/pid`` -> ``pid:[N]``)."""
+    try:
+        return int(re.sub(r"\D", "", os.readlink("/proc/self/ns/pid")))
+    except (OSError, ValueError):
+        return None
+
+
 def _owner_tag() -> str:
-    pid = os.getpid()
-    return f"p{pid}.{process_start(pid) or 0}"
+    pid, ns = os.getpid(), pid_namespace()
+    return f"p{pid}.{process_start(pid) or 0}" + (f".n{ns}" if ns is not None else "")
 
 
 @contextmanager
@@ -96,6 +107,8 @@ def is_stale(name: str) -> bool:
     match = OWNED_NAME.match(name)
     if not match or process_start(os.getpid()) is None:
         return False  # not ours, or no /proc (not Linux): nobody's liveness can be told
+    if match["ns"] is not None and int(match["ns"]) != pid_namespace():
+        return False  # a grader in another container: its pids are not ours to look up
     pid, start = int(match["pid"]), int(match["start"])
     running = process_start(pid)
     return running is None or (start != 0 and running != start)

@@ -34,7 +34,7 @@ from autograder.faults import MachineFault
 from autograder.grade import GRADER_ERROR, INVALID
 from autograder.resume import CacheBinding, ResultCache, grader_key
 from autograder.sandbox import SandboxSettings
-from autograder.tempdirs import is_stale, process_start, sweep_stale
+from autograder.tempdirs import is_stale, kit_tempdir, pid_namespace, process_start, sweep_stale
 
 SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"
 REFERENCE = SOLUTIONS_DIR / "a1_softmax" / "reference.py"
@@ -398,10 +398,13 @@ def test_only_folders_of_dead_owners_are_swept(tmp_path):
     me, start = os.getpid(), process_start(os.getpid())
     child = subprocess.Popen(["true"])
     child.wait()  # a pid that is gone
+    ns = pid_namespace()
     names = {
-        f"ag-class-p{child.pid}.12345-abc": True,        # its owner has exited
-        f"ag-in-p{me}.{start + 1}-abc": True,            # the pid was reused by another process
-        f"ag-work-p{me}.{start}-abc": False,             # ours: alive
+        f"ag-class-p{child.pid}.12345.n{ns}-abc": True,  # its owner has exited
+        f"ag-in-p{me}.{start + 1}.n{ns}-abc": True,      # the pid was reused by another process
+        f"ag-box-p{child.pid}.12345-abc": True,          # no namespace recorded: judged here
+        f"ag-work-p{me}.{start}.n{ns}-abc": False,       # ours: alive
+        f"ag-class-p{child.pid}.1.n{ns + 1}-abc": False, # another container's grader: cannot tell
         "ag-class-legacy123": False,                     # no owner tag: cannot tell, left alone
         "other-program-p1.1-x": False,
     }
@@ -482,3 +485,10 @@ def test_temporary_folders_go_even_when_a_submission_made_them_unwritable(tmp_pa
         pytest.skip(f"the kit is not readable by a normal user here: {done.stderr.strip()[-200:]}")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False" and list(tmp_path.iterdir()) == []
+
+
+def test_a_kit_folder_names_its_owner_and_is_not_stale_while_it_lives():
+    with kit_tempdir("class") as path:
+        name = Path(path).name
+        assert name.startswith(f"ag-class-p{os.getpid()}.{process_start(os.getpid())}.n{pid_namespace()}-")
+        assert not is_stale(name)
