@@ -190,6 +190,12 @@ def test_the_key_is_private_and_a_readable_key_is_replaced(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 and grader_key(tmp_path) == key
     path.chmod(0o644)  # anyone could have read it, so anyone could have signed entries
     assert grader_key(tmp_path) != key and stat.S_IMODE(path.stat().st_mode) == 0o600
+    planted = tmp_path / "planted"
+    planted.write_text("ab" * 32)
+    planted.chmod(0o600)
+    path.unlink()
+    path.symlink_to(planted)  # a key someone else knows, through a link
+    assert grader_key(tmp_path) != bytes.fromhex("ab" * 32) and not path.is_symlink()
 
 
 def test_a_grader_error_is_never_cached(graded_once, tmp_path, a1):
