@@ -57,8 +57,9 @@ CACHEABLE_STATUSES = frozenset(
 # The kit's own code that decides a grade (not the code that formats outputs, which is
 # re-run from the cache every time).
 GRADING_SOURCES = (
-    "assignment.py", "cases.py", "diagnose.py", "evaluate.py", "grade.py", "harness.py", "inputs.py",
-    "load_messages.py", "mistakes.py", "redact.py", "submission.py", "tolerances.py", "sandbox",
+    "assignment.py", "cases.py", "data_views.py", "diagnose.py", "evaluate.py", "expected_cache.py",
+    "grade.py", "harness.py", "inputs.py", "load_messages.py", "mistakes.py", "redact.py", "submission.py",
+    "tolerances.py", "sandbox",
 )
 _PACKAGE = Path(__file__).resolve().parent
 
