@@ -59,6 +59,8 @@ class SubmissionResult:
     case_results: list[CaseResult] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)  # for the student, in order
     isolated: bool = False
+    # How the run was confined, in words for the instructor (RunOutcome.isolation).
+    isolation: str = ""
     seconds: float = 0.0
     # case_id -> what the call returned (None: raised, or never ran); for recognising
     # common mistakes in reports. Untrusted data, already validated by the protocol.
@@ -171,6 +173,7 @@ def grade_submission(
                 for case in run.plan.cases if case.case_id not in run.calls}
     stopped = {run.stopped_by for run in runs if run.stopped_by}
     result.isolated = runs[-1].outcome.isolated
+    result.isolation = runs[-1].outcome.isolation
     compile_messages = syntax_errors(code.cells, runs[0].stream.load)
     result.messages.extend(compile_messages)
     result.messages.extend(runtime_errors(runs[0].stream.load, code.cells, echo=context.echo))
