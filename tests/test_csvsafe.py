@@ -6,8 +6,8 @@ import io
 import pytest
 
 from autograder import csvsafe
-from autograder.gradebook import gradebook_text
 from autograder.grade import SubmissionResult
+from autograder.gradebook import gradebook_text
 
 
 @pytest.mark.parametrize("text", ["=HYPERLINK(\"http://x\",\"y\")", "@SUM(A1:A9)", "+1+2", "-2+3",
