@@ -113,6 +113,7 @@ def result_to_json(result: SubmissionResult) -> dict:
         "path": result.path,
         "status": result.status,
         "isolated": result.isolated,
+        "isolation": getattr(result, "isolation", ""),
         "seconds": round(result.seconds, 3),
         "messages": list(result.messages),
         "score": result.score,
@@ -127,7 +128,7 @@ def result_from_json(data: dict, cases: tuple[Case, ...]) -> SubmissionResult:
     if problem:
         raise CacheEntryError(problem)
     by_id = {c["case"]: c for c in data["cases"]}
-    return SubmissionResult(
+    result = SubmissionResult(
         submission=data["submission"], path=data["path"], status=data["status"],
         case_results=[CaseResult(case, by_id[case.case_id]["passed"], by_id[case.case_id]["reason"])
                       for case in cases],
@@ -135,6 +136,9 @@ def result_from_json(data: dict, cases: tuple[Case, ...]) -> SubmissionResult:
         isolated=data["isolated"],
         seconds=float(data["seconds"]),
     )
+    if "isolation" in data:  # how the run was confined (words for the instructor)
+        result.isolation = data["isolation"]
+    return result
 
 
 class CacheEntryError(ValueError):
@@ -157,6 +161,7 @@ def result_problem(data, cases: tuple[Case, ...]) -> str | None:
                     ("path", isinstance(data.get("path"), str)),
                     ("status", data.get("status") in CACHEABLE_STATUSES),
                     ("isolated", isinstance(data.get("isolated"), bool)),
+                    ("isolation", isinstance(data.get("isolation", ""), str)),
                     ("seconds", _is_number(data.get("seconds")) and data.get("seconds", -1) >= 0),
                     ("messages", _is_str_list(data.get("messages"))),
                     ("score", _is_number(data.get("score"))),
