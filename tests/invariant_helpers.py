@@ -1,18 +1,48 @@
 """Invariants every assignment's tests assert the same way: the stubs students receive, and a
-built student folder that holds everything public and nothing hidden."""
+built student folder that holds everything public and nothing hidden; and one cache of grades
+so a submission graded by the shared invariants is not graded again by an assignment's own
+tests (a3's probes take seconds per grade)."""
 
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
+import tempfile
+from pathlib import Path
 
 import nbformat
 
 from autograder.build import HIDDEN_FILES, find_leaks
+from autograder.grade import grade_for_assignment
+from autograder.sandbox import SandboxSettings
 
 # Hidden files by name; probes.py is absent from this set on purpose: the build ships it
 # with public cases that use probes.
 HIDDEN_NAMES = {"reference.py", "spec.py", "mistakes.py", "checks.py", "oracles.py", "samples"}
+
+_GRADES: dict = {}
+_FOLDER: list[Path] = []
+
+
+def grade_source(assignment, name: str, source: str):
+    """The result of grading ``source`` as ``name``.py, once per test session for each
+    (assignment, source): the shared invariants and the assignment's own tests share it."""
+    key = (assignment.name, str(assignment.hidden_dir), name, hashlib.sha256(source.encode()).hexdigest())
+    if key not in _GRADES:
+        if not _FOLDER:
+            _FOLDER.append(Path(tempfile.mkdtemp(prefix="invariant_grades_")))
+        folder = _FOLDER[0] / assignment.name / key[3][:16]
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.py"
+        path.write_text(source)
+        _GRADES[key] = grade_for_assignment(assignment, path, SandboxSettings())
+    return _GRADES[key]
+
+
+def failed_cases(result) -> dict[str, str]:
+    """case_id -> reason of every case the result failed."""
+    return {r.case.case_id: r.reason for r in result.case_results if not r.passed}
 
 
 def stub_functions(assignment) -> dict[str, ast.FunctionDef]:

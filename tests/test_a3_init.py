@@ -1,5 +1,5 @@
-"""a3_init's invariants (reference full marks, stubs zero, each mistake loses points on the
-function it breaks and only there, nothing hidden reaches students) and the statistics behind
+"""a3_init's own tests (the shared invariants are in tests/test_invariants.py): the case and
+the feedback word that separate each mistake, and the statistics behind
 its random-initialiser checks: false failures below one in a million gradings, and every
 wrong scale or distribution caught at the sample sizes the cases use."""
 
@@ -13,9 +13,9 @@ from types import MappingProxyType, SimpleNamespace
 import nbformat
 import numpy as np
 import pytest
-from invariant_helpers import assert_student_folder_is_clean
+from invariant_helpers import grade_source
 
-from autograder.assignment import ASSIGNMENTS_DIR, SOLUTIONS_DIR, load_assignment
+from autograder.assignment import SOLUTIONS_DIR, load_assignment
 from autograder.build import build_assignment
 from autograder.grade import GRADED, grade_for_assignment
 from autograder.sandbox import SandboxSettings
@@ -49,35 +49,20 @@ MISTAKES = {m.name: m for m in A3.mistakes}
 # --- grading through the sandbox ----------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """graded(name, source) -> result, each submission graded once per test session."""
-    folder = tmp_path_factory.mktemp("a3_submissions")
-    cache = {}
-
-    def grade(name, source):
-        if name not in cache:
-            path = folder / f"{name}.py"
-            path.write_text(source)
-            cache[name] = grade_for_assignment(A3, path, SandboxSettings())
-        return cache[name]
-
-    return grade
+def graded():
+    """graded(name, source) -> result, each submission graded once per test session (shared
+    with tests/test_invariants.py, which grades the reference and every mistake)."""
+    return lambda name, source: grade_source(A3, name, source)
 
 
 def _failed(result):
     return [(r.case.case_id, r.reason) for r in result.case_results if not r.passed]
 
 
-def test_reference_source_earns_full_marks(graded):
-    result = graded("reference", (HIDDEN / "reference.py").read_text())
-    assert _failed(result) == []
-    assert (result.status, result.score) == (GRADED, A3.max_score)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("sample", ["ada.ipynb", "cleo.py"])
-def test_completed_samples_earn_full_marks(sample):
-    result = grade_for_assignment(A3, SAMPLES / sample, SandboxSettings())
+def test_completed_script_sample_earns_full_marks():
+    """(The notebook sample ada.ipynb and the reference: tests/test_invariants.py.)"""
+    result = grade_for_assignment(A3, SAMPLES / "cleo.py", SandboxSettings())
     assert _failed(result) == []
     assert (result.status, result.score) == (GRADED, A3.max_score)
 
@@ -90,25 +75,6 @@ def test_sample_with_mistakes_loses_exactly_its_three_functions():
     assert result.status == GRADED
     assert {q for q in A3.questions if got[q] < full[q]} == {"kaiming_std", "activation_stds", "kaiming_init_"}
     assert got["kaiming_init_"] == 1.0  # only "returns the same module" passes: the biases stay
-
-
-def test_stub_notebook_earns_zero_with_not_implemented_feedback():
-    result = grade_for_assignment(A3, A3.student_notebook, SandboxSettings())
-    assert result.status == GRADED
-    assert result.score == 0
-    assert all("NotImplementedError" in r.reason for r in result.case_results)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("mistake", A3.mistakes, ids=lambda m: m.name)
-def test_mistake_loses_points_only_on_the_function_it_breaks(graded, mistake):
-    result = graded(mistake.name, mistake.submission_source(A3.reference))
-    full = A3.question_points()
-    got = result.question_scores(A3.questions)
-    assert result.status == GRADED
-    assert got[mistake.question] < full[mistake.question], f"{mistake.name} was not caught"
-    others = {q: got[q] for q in A3.questions if q != mistake.question}
-    assert others == {q: full[q] for q in others}, f"{mistake.name} cost points elsewhere"
 
 
 # The case that exists to separate each mistake from the right answer, and a word its
@@ -173,13 +139,6 @@ def test_every_mistake_fails_its_separating_case_with_a_telling_reason(graded, n
     assert word in reasons[case_id], (name, reasons[case_id])
 
 
-def test_every_question_has_public_and_hidden_cases():
-    for question in A3.questions:
-        cases = [c for c in A3.cases if c.question == question]
-        assert any(c.public for c in cases), question
-        assert any(not c.public for c in cases), question
-
-
 def test_notebook_runs_the_lecture_experiment_with_a_plot():
     source = "\n".join(c.source for c in nbformat.read(A3.student_notebook, as_version=4).cells
                        if c.cell_type == "code")
@@ -193,14 +152,9 @@ def built(tmp_path_factory):
     return build_assignment(A3, tmp_path_factory.mktemp("build"))
 
 
-def test_nothing_hidden_reaches_the_student_folder(built):
-    assert_student_folder_is_clean(A3, built.student_dir)
+def test_the_build_ships_probes_for_the_public_cases(built):
+    """(Nothing hidden in the student folder: tests/test_invariants.py.)"""
     assert (built.student_dir / "tests" / "probes.py").is_file()  # public cases use probes
-
-
-def test_student_assignment_folder_in_repo_has_no_hidden_files():
-    files = {p.name for p in (ASSIGNMENTS_DIR / "a3_init").rglob("*")}
-    assert not files & {"reference.py", "spec.py", "mistakes.py", "checks.py", "probes.py"}
 
 
 # --- the statistics -------------------------------------------------------------------------------
