@@ -319,7 +319,9 @@ MISTAKES = [
     Mistake("kaiming_normal_transposed", "kaiming_normal",
             "returns shape (fan_in, fan_out) instead of (fan_out, fan_in)", kaiming_normal_transposed),
     Mistake("init_nonzero_bias", "init_mlp",
-            "starts the biases at 0.01 instead of 0", init_mlp_nonzero_bias),
+            "starts the biases at 0.01 instead of 0 (some notes advise 0.01, which kept ReLU units alive when"
+            " weights were tiny; with Kaiming weights half the units are active anyway and the variance rule"
+            " that gives sigma assumes b = 0)", init_mlp_nonzero_bias),
     Mistake("init_mlp_fan_out", "init_mlp",
             "scales each layer by its number of outputs instead of its inputs", init_mlp_fan_out),
     Mistake("init_mlp_global_rng", "init_mlp",
