@@ -165,3 +165,46 @@ def test_choice_options_are_shuffled_but_keyed():
     z = np.array(q.params["z"], dtype=float)
     expected = refs.function("a1_softmax", "log_softmax")(z)[1]
     assert markup.to_plain(q.options[k].text) == markup.format_number(expected)
+
+
+# --- a6 templates: keys from the lecture's formulas, distractors from the named mistakes --------
+
+def test_relu_derivative_is_asked_at_the_kink_with_the_wrong_convention_as_distractor():
+    t = bank.ActivationDerivative()
+    solution = t.solve({"kind": "relu", "z": 0.0, "slope": 0.1})
+    assert solution.value == 0.0
+    assert {d.mistake: d.value for d in solution.distractors}["relu_grad_one_at_zero"] == 1.0
+    tanh = t.solve({"kind": "tanh", "z": 1.0, "slope": 0.1})
+    assert tanh.value == pytest.approx(1 - math.tanh(1.0) ** 2)
+    assert {d.mistake: d.value for d in tanh.distractors}["tanh_grad_without_square"] == pytest.approx(1 - math.tanh(1))
+
+
+def test_hidden_backprop_key_is_delta_times_w_times_the_derivative_at_z():
+    p = {"delta": [0.5, -1.0], "W": [[1, 2, 0], [-1, 3, 2]], "z": [0.5, -0.3, 1.2], "kind": "relu", "j": 0}
+    solution = bank.HiddenBackprop().solve(p)
+    assert solution.value == pytest.approx(0.5 * 1 + -1.0 * -1)  # z_1 > 0: relu' = 1
+    assert bank.HiddenBackprop().solve(dict(p, j=1)).value == 0.0  # z_2 < 0: relu' = 0
+    assert "exam:forgets_activation_derivative" in {d.mistake for d in bank.HiddenBackprop().solve(dict(p, j=1)).distractors}
+
+
+def test_dropout_test_time_names_the_notes_scaling():
+    solution = bank.DropoutScaling().solve({"p": 0.2, "h": 2.0, "phase": "test"})
+    assert solution.value == 2.0
+    assert {d.mistake: d.value for d in solution.distractors}["exam:scaled_by_rate_at_test"] == pytest.approx(0.4)
+    assert bank.DropoutScaling().solve({"p": 0.2, "h": 2.0, "phase": "train"}).value == pytest.approx(2.5)
+
+
+def test_batchnorm_eval_distractor_is_the_kit_mistake_and_regression_loss_the_notes_sum():
+    bn = bank.BatchNormOutput().solve({"x": [0, 2, 4, 6], "gamma": 2.0, "beta": 1.0, "mean": 1.0, "var": 4.0,
+                                       "mode": "eval", "i": 3})
+    assert bn.value == pytest.approx(2.0 * (6 - 1) / math.sqrt(4 + 1e-5) + 1)
+    assert "batchnorm_batch_stats_in_eval" in {d.mistake for d in bn.distractors}
+    mse = bank.RegressionLoss().solve({"pred": [1, 2, 3, 4], "target": [1, 0, 3, 0], "loss": "mse"})
+    assert mse.value == pytest.approx((4 + 16) / 4)
+    assert {d.mistake: d.value for d in mse.distractors}["mse_summed"] == pytest.approx(20)
+
+
+def test_variance_propagation_halves_every_layer_after_the_first():
+    solution = bank.VariancePropagation().solve({"n": 200, "sigma": 0.1, "layers": 3})
+    assert solution.value == pytest.approx(math.sqrt(2.0 * 1.0 * 1.0))  # n sigma^2 = 2, then x (2/2) twice
+    assert {d.mistake: d.value for d in solution.distractors}["exam:forgets_relu_half"] == pytest.approx(math.sqrt(8))

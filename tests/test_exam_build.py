@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.exam import bank
 from autograder.exam.build import build_exam
 from autograder.exam.markup import format_number
 from autograder.exam.pdftext import pages_text
@@ -22,6 +23,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "exam"
 QTI12 = "{http://www.imsglobal.org/xsd/ims_qtiasiv1p2}"
 QTI21 = "{http://www.imsglobal.org/xsd/imsqti_v2p1}"
 CP = "{http://www.imsglobal.org/xsd/imscp_v1p1}"
+TEMPLATES = len(bank.BUILT_IN) + 2  # the example exam: every built-in template and 2 instructor ones
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,7 @@ def entries(manifest):
 def test_manifest_records_seeds_params_keys_tolerances_versions(built):
     result, manifest = built
     assert manifest["exam_id"] == "mid" and len(manifest["variants"]) == 3
-    assert len(manifest["templates"]) == 17  # 15 built-in + 2 instructor templates
+    assert len(manifest["templates"]) == TEMPLATES  # the built-in ones + 2 instructor templates
     for _, q in entries(manifest):
         assert re.fullmatch(r"[0-9a-f]{64}", q["seed"]) and q["params"] and q["version"] >= 1
         if q["kind"] == "numeric":
@@ -92,7 +94,7 @@ def test_key_csv_and_json_match_the_manifest(built):
     with open(result.files["key_csv"], encoding="utf-8") as handle:
         rows = {(r["student_id"], r["question"]): r for r in csv.DictReader(handle)}
     detail = json.loads(result.files["key_json"].read_text())["entries"]
-    assert len(rows) == len(detail) == 3 * 17
+    assert len(rows) == len(detail) == 3 * TEMPLATES
     for v, q in entries(manifest):
         row = rows[(v["student_id"], q["qid"])]
         if q["kind"] == "numeric":
@@ -107,8 +109,8 @@ def test_moodle_xml_numerical_tolerances_and_mistake_answers(built):
     root = ET.parse(result.files["moodle"]).getroot()
     assert root.tag == "quiz"
     questions = [q for q in root if q.get("type") != "category"]
-    assert len([q for q in root if q.get("type") == "category"]) == 17
-    assert len(questions) == 17 * 3
+    assert len([q for q in root if q.get("type") == "category"]) == TEMPLATES
+    assert len(questions) == TEMPLATES * 3
     by_name = {q.find("name/text").text: q for q in questions}
     for v, q in entries(manifest):
         element = by_name[f"mid Q{q['number']} {q['qid']} v00{manifest['variants'].index(v) + 1}"]
@@ -149,7 +151,7 @@ def test_canvas_qti12_bounds_are_key_plus_minus_tolerance(built):
     root = ET.fromstring(text)
     assert root.tag == f"{QTI12}questestinterop"
     groups = root.findall(f"{QTI12}assessment/{QTI12}section/{QTI12}section")
-    assert len(groups) == 17
+    assert len(groups) == TEMPLATES
     items = {i.get("title"): i for g in groups for i in g.findall(f"{QTI12}item")}
     assert all(g.find(f".//{QTI12}selection_number").text == "1" for g in groups)
     for v, q in entries(manifest):
@@ -178,13 +180,13 @@ def test_qti21_items_carry_the_key_and_tolerance(built):
         assert {r.get("type") for r in resources} == {"imsqti_item_xmlv2p1", "imsqti_test_xmlv2p1"}
         assert all(r.get("href") in archive.namelist() for r in resources)
         test = ET.fromstring(archive.read("assessment_test.xml"))
-        assert len(test.findall(f".//{QTI21}assessmentSection")) == 17
+        assert len(test.findall(f".//{QTI21}assessmentSection")) == TEMPLATES
         items = {}
         for r in resources:
             if r.get("type") == "imsqti_item_xmlv2p1":
                 item = ET.fromstring(archive.read(r.get("href")))
                 items[item.get("title")] = item
-    assert len(items) == 3 * 17
+    assert len(items) == 3 * TEMPLATES
     for v, q in entries(manifest):
         item = items[f"Q{q['number']} {q['qid']} v00{manifest['variants'].index(v) + 1}"]
         assert item.tag == f"{QTI21}assessmentItem"

@@ -81,6 +81,13 @@ READ_BACK = {
     "output_gradient": {"logits": ("Z", None), "y": ("y", labels)},
     "regularisation": {"W": ("W", None), "lam": ("λ", None)},
     "finetune_parameters": {},
+    "activation_derivative": {"z": ("z", None), "slope": ("a", None)},
+    "hidden_backprop": {"delta": ("δ′", None), "W": ("W", None), "z": ("z", None)},
+    "dropout_scaling": {"p": ("p", None), "h": ("h", None)},
+    "batchnorm_output": {"x": ("x", None), "gamma": ("γ", None), "beta": ("β", None), "mean": ("μ_run", None),
+                         "var": ("σ²_run", None)},
+    "regression_loss": {"pred": ("f", None), "target": ("y", None)},
+    "variance_propagation": {"n": ("n", None), "sigma": ("σ_w", None)},
 }
 
 

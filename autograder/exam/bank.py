@@ -462,6 +462,234 @@ class OutputGradient(Template):
                 ", class ", str(j), ")?"]
 
 
+# --- a6: activations, hidden-layer backprop, dropout, batch norm, regression losses ------
+
+def _apart(key: float, wrong: list[Distractor], rtol: float = 0.03, atol: float = 1e-3) -> list[Distractor]:
+    """The distractors that a student could tell from the key: finite and clearly apart
+    (a mistake that gives the right number on these inputs is no distractor here)."""
+    return [d for d in wrong if np.isfinite(d.value) and not np.isclose(d.value, key, rtol=rtol, atol=atol)]
+
+
+_ACTIVATION_NAMES = {"relu": "ReLU", "leaky_relu": "leaky ReLU", "elu": "ELU", "tanh": "tanh", "sigmoid": "sigmoid"}
+_GRAD_MISTAKES = {"relu": ["relu_grad_one_at_zero"], "tanh": ["tanh_grad_without_square"], "sigmoid": [],
+                  "leaky_relu": [], "elu": []}
+
+
+class ActivationDerivative(Template):
+    id, topic, kind = "activation_derivative", "activation functions", "numeric"
+    title = "The derivative of an activation function"
+    assignments = ("a6_mlp",)
+    rtol, atol = 0.01, 1e-4
+
+    def draw(self, rng):
+        kind = str(rng.choice(list(_ACTIVATION_NAMES)))
+        # ReLU is asked at its kink (anywhere else its derivative is plainly 0 or 1)
+        z = 0.0 if kind == "relu" else float(rng.choice([-1.0, 1.0]) * np.round(rng.uniform(0.3, 2.5), 1))
+        if kind in ("leaky_relu", "elu"):
+            z = -abs(z)  # the side where the slope matters
+        return {"kind": kind, "z": z, "slope": float(rng.choice([0.1, 0.2, 0.3]))}
+
+    def solve(self, p):
+        z, kind, slope = np.array([p["z"]]), p["kind"], p["slope"]
+        key = float(_call("a6_mlp", "activation_grad", z, kind, slope=slope)[0])
+        wrong = kit_distractors("a6_mlp", "activation_grad", _GRAD_MISTAKES[kind], (z, kind), {"slope": slope},
+                                lambda r: r[0])
+        value = float(_call("a6_mlp", "activation", z, kind, slope=slope)[0])
+        wrong.append(exam_mistake("value_not_derivative", "gives φ(z), not φ′(z)", value))
+        wrong.append(exam_mistake("derivative_at_activation", "takes φ′ at φ(z) instead of at z",
+                                  float(_call("a6_mlp", "activation_grad", np.array([value]), kind, slope=slope)[0])))
+        return Solution(key, _apart(key, wrong))
+
+    def prompt(self, p):
+        name = _ACTIVATION_NAMES[p["kind"]]
+        return [f"A hidden unit uses the {name} activation φ (leaky ReLU and ELU in this network use ",
+                eq(sym("a", tex="a"), num(p["slope"])), " as their negative slope and α; at a kink take the "
+                "left-hand derivative). Its pre-activation is ", eq(sym("z", tex="z"), num(p["z"])),
+                ". What is ", sym("phi'(z)", "φ′(z)", r"\varphi'(z)"), "?"]
+
+
+class HiddenBackprop(Template):
+    id, topic, kind = "hidden_backprop", "backprop through a hidden layer", "numeric"
+    title = "One step of backpropagation through a hidden layer"
+    assignments = ("a6_mlp",)
+    rtol, atol = 0.01, 1e-3
+
+    def draw(self, rng):
+        return {"delta": _decimals(rng, -1.0, 1.0, (2,)), "W": _ints(rng, -2, 2, (2, 3)),
+                "z": _decimals(rng, -1.5, 1.5, (3,)), "kind": str(rng.choice(["relu", "tanh"])),
+                "j": int(rng.integers(3))}
+
+    def solve(self, p):
+        delta, W, z, kind, j = np.array(p["delta"]), np.array(p["W"], dtype=float), np.array(p["z"]), p["kind"], p["j"]
+        back = delta @ W
+        key = float((back * _call("a6_mlp", "activation_grad", z, kind))[j])
+        wrong = kit_distractors("a6_mlp", "activation_grad", _GRAD_MISTAKES[kind], (z, kind),
+                                pick=lambda r: (back * r)[j])
+        wrong.append(exam_mistake("forgets_activation_derivative", "leaves out the factor φ′(z)", back[j]))
+        a = _call("a6_mlp", "activation", z, kind)
+        wrong.append(exam_mistake("derivative_at_activation", "takes φ′ at the activation a = φ(z), not at z",
+                                  (back * _call("a6_mlp", "activation_grad", a, kind))[j]))
+        wrong.append(exam_mistake("multiplies_by_activation", "multiplies by φ(z) instead of φ′(z)", (back * a)[j]))
+        return Solution(key, _apart(key, wrong))
+
+    def prompt(self, p):
+        j = p["j"] + 1
+        return ["A hidden layer with ", _ACTIVATION_NAMES[p["kind"]], " units has the pre-activations ",
+                eq(sym("bold(z)", "z", r"\mathbf{z}"), vec(p["z"])),
+                ". The next layer computes ", sym("bold(z)' = W bold(a) + bold(b)", "z′ = W a + b",
+                                                   r"\mathbf{z}' = W \mathbf{a} + \mathbf{b}"),
+                " with ", eq(sym("W", tex="W"), mat(p["W"])), ", and backpropagation has reached it with ",
+                eq(sym("bold(delta)'", "δ′", r"\boldsymbol{\delta}'"), vec(p["delta"])),
+                sym(" = partial L / partial bold(z)'", " = ∂L/∂z′", r" = \partial L / \partial \mathbf{z}'"),
+                ". What is ", sym(f"delta_{j} = partial L / partial z_{j}", f"δ[{j}] = ∂L/∂z[{j}]",
+                                   f"\\delta_{j} = \\partial L / \\partial z_{j}"), "?"]
+
+
+class DropoutScaling(Template):
+    id, topic, kind = "dropout_scaling", "dropout", "numeric"
+    title = "Inverted dropout while training and at test time"
+    assignments = ("a6_mlp",)
+    rtol, atol = 0.01, 1e-3
+
+    def draw(self, rng):
+        return {"p": float(rng.choice([0.2, 0.25, 0.3, 0.4])), "h": float(np.round(rng.uniform(0.5, 4.0), 1)),
+                "phase": str(rng.choice(["train", "test"]))}
+
+    def solve(self, p):
+        drop, h = p["p"], p["h"]
+        if p["phase"] == "train":
+            key = h / (1 - drop)
+            wrong = [exam_mistake("not_scaled", "leaves a kept unit unscaled (the notes' training pass)", h),
+                     exam_mistake("scaled_by_rate", "divides by the drop probability p, not 1 - p", h / drop),
+                     exam_mistake("multiplied_by_keep", "multiplies by 1 - p instead of dividing", h * (1 - drop))]
+        else:
+            key = h
+            wrong = [exam_mistake("scaled_by_rate_at_test", "scales by the drop probability at test time, as one "
+                                  "set of notes does", h * drop),
+                     exam_mistake("scaled_by_keep_at_test", "scales by 1 - p at test time (non-inverted dropout)",
+                                  h * (1 - drop)),
+                     exam_mistake("train_scaling_at_test", "applies the training scale 1 / (1 - p) at test time",
+                                  h / (1 - drop))]
+        return Solution(float(key), _apart(float(key), wrong))
+
+    def prompt(self, p):
+        when = ("During training the unit is kept by the random mask. What does the dropout layer output for it?"
+                if p["phase"] == "train" else "What does the dropout layer output for it at test time?")
+        return ["A network uses inverted dropout with drop probability ", eq(sym("p", tex="p"), num(p["p"])),
+                " (each unit is zeroed with probability p while training). A unit's activation is ",
+                eq(sym("h", tex="h"), num(p["h"])), ". ", when]
+
+
+class BatchNormOutput(Template):
+    id, topic, kind = "batchnorm_output", "batch normalisation", "numeric"
+    title = "The output of batch normalisation for one sample"
+    assignments = ("a6_mlp",)
+    rtol, atol = 0.01, 1e-3
+
+    def draw(self, rng):
+        x = _ints(rng, -4, 6, (4,))
+        while len(set(x)) < 3:
+            x = _ints(rng, -4, 6, (4,))
+        return {"x": x, "gamma": float(rng.choice([0.5, 1.5, 2.0])), "beta": float(rng.choice([-1.0, 0.5, 1.0])),
+                "mean": float(rng.choice([0.0, 1.0, 2.0])), "var": float(rng.choice([1.0, 4.0, 9.0])),
+                "mode": str(rng.choice(["train", "eval"])), "i": int(rng.integers(4))}
+
+    def solve(self, p):
+        x = np.array(p["x"], dtype=float)[:, None]
+        gamma, beta = np.array([p["gamma"]]), np.array([p["beta"]])
+        running = {"mean": np.array([p["mean"]]), "var": np.array([p["var"]])}
+        args = (x, gamma, beta, running, p["mode"] == "train")
+        i = p["i"]
+        key = float(_call("a6_mlp", "batchnorm_forward", *args)[0][i, 0])
+        wrong = []
+        if p["mode"] == "eval":
+            wrong += kit_distractors("a6_mlp", "batchnorm_forward", ["batchnorm_batch_stats_in_eval"], args,
+                                     pick=lambda r: r[0][i, 0])
+        else:
+            unbiased = x.var(ddof=1)
+            wrong.append(exam_mistake("unbiased_variance", "normalises with the unbiased variance (N - 1)",
+                                      p["gamma"] * (x[i, 0] - x.mean()) / np.sqrt(unbiased + 1e-5) + p["beta"]))
+            wrong.append(exam_mistake("running_stats_in_training", "normalises with the running statistics "
+                                      "while training", p["gamma"] * (x[i, 0] - p["mean"]) / np.sqrt(p["var"] + 1e-5)
+                                      + p["beta"]))
+        xhat = float(_call("a6_mlp", "batchnorm_forward", *args)[0][i, 0] - p["beta"]) / p["gamma"]
+        wrong.append(exam_mistake("forgets_gamma_beta", "stops at the normalised value, without γ and β", xhat))
+        return Solution(key, _apart(key, wrong))
+
+    def prompt(self, p):
+        i = p["i"] + 1
+        mode = ("in training mode (it normalises with the batch's mean and variance, the variance dividing by N)"
+                if p["mode"] == "train" else "in evaluation mode")
+        return ["A batch-norm layer with ", eq(sym("gamma", "γ", r"\gamma"), num(p["gamma"])), " and ",
+                eq(sym("beta", "β", r"\beta"), num(p["beta"])), " has the running mean ",
+                eq(sym('mu_"run"', "μ_run", r"\mu_{\text{run}}"), num(p["mean"])), " and running variance ",
+                eq(sym('sigma_"run"^2', "σ²_run", r"\sigma^2_{\text{run}}"), num(p["var"])),
+                ". One feature of a batch of 4 samples is ", eq(sym("bold(x)", "x", r"\mathbf{x}"), vec(p["x"])),
+                f". The layer runs {mode}; ε = 0.00001 is negligible. What does it output for sample {i}?"]
+
+
+class RegressionLoss(Template):
+    id, topic, kind = "regression_loss", "regression losses", "numeric"
+    title = "Mean squared and mean absolute error"
+    assignments = ("a6_mlp",)
+    rtol, atol = 0.01, 1e-3
+
+    def draw(self, rng):
+        pred = _ints(rng, -5, 10, (4,))
+        target = _ints(rng, -5, 10, (4,))
+        while sum(abs(a - b) > 1 for a, b in zip(pred, target, strict=True)) < 2:
+            target = _ints(rng, -5, 10, (4,))
+        return {"pred": pred, "target": target, "loss": str(rng.choice(["mse", "l1"]))}
+
+    def solve(self, p):
+        pred, target = np.array(p["pred"], dtype=float), np.array(p["target"], dtype=float)
+        name, other = ("mse_loss", "l1_loss") if p["loss"] == "mse" else ("l1_loss", "mse_loss")
+        key = float(_call("a6_mlp", name, pred, target))
+        wrong = kit_distractors("a6_mlp", name, ["mse_summed" if p["loss"] == "mse" else "l1_summed"], (pred, target))
+        wrong.append(exam_mistake("other_loss", "computes the other loss (L1 for L2 or L2 for L1)",
+                                  _call("a6_mlp", other, pred, target)))
+        if p["loss"] == "mse":
+            wrong.append(exam_mistake("root_mean_square", "takes the square root (RMSE)", np.sqrt(key)))
+        return Solution(key, _apart(key, wrong))
+
+    def prompt(self, p):
+        what = ("mean squared error (1/N) Σ (y_i − f(x_i))²" if p["loss"] == "mse"
+                else "mean absolute error (1/N) Σ |y_i − f(x_i)|")
+        return ["A regression model predicts ", eq(sym("bold(f)", "f", r"\mathbf{f}"), vec(p["pred"])),
+                " for 4 samples with targets ", eq(sym("bold(y)", "y", r"\mathbf{y}"), vec(p["target"])),
+                f". What is the {what}?"]
+
+
+class VariancePropagation(Template):
+    id, topic, kind = "variance_propagation", "variance through layers", "numeric"
+    title = "The spread of pre-activations through ReLU layers"
+    assignments = ("a3_init",)
+    rtol, atol = 0.02, 1e-6
+
+    def draw(self, rng):
+        # n sigma^2 between 0.25 and 5: the spread shrinks or grows visibly but stays printable
+        return {"n": int(rng.choice([100, 200, 400, 500])), "sigma": float(rng.choice([0.05, 0.1])),
+                "layers": int(rng.integers(3, 7))}
+
+    def solve(self, p):
+        n, sigma, layers = p["n"], p["sigma"], p["layers"]
+        gain = n * sigma**2  # Var(z_1) for unit inputs
+        key = float(np.sqrt(gain * (gain / 2) ** (layers - 1)))
+        wrong = [exam_mistake("forgets_relu_half", "leaves out the ReLU's factor 1/2", np.sqrt(gain**layers)),
+                 exam_mistake("halves_the_first_layer", "halves the first layer too (its input is the data, not "
+                              "a ReLU output)", np.sqrt((gain / 2) ** layers)),
+                 exam_mistake("variance_not_std", "gives the variance, not the standard deviation", key**2)]
+        return Solution(key, _apart(key, wrong, atol=1e-9))
+
+    def prompt(self, p):
+        return [f"A network of {p['layers']} fully connected layers, each with ", eq(sym("n", tex="n"), num(p["n"])),
+                " inputs and outputs, ReLU after every layer and zero biases, has weights drawn from ",
+                sym("N(0, sigma_w^2)", "N(0, σ_w²)", r"\mathcal{N}(0, \sigma_w^2)"), " with ",
+                eq(sym("sigma_w", "σ_w", r"\sigma_w"), num(p["sigma"])),
+                ". The input has independent unit-Gaussian entries. Using Var(z) = n Var(w) E[x²], what is the "
+                f"standard deviation of a pre-activation of layer {p['layers']}?"]
+
+
 # --- regularisation (no assignment implements it: computed here with NumPy) --------------
 
 class Regularisation(Template):
@@ -552,6 +780,8 @@ BUILT_IN: tuple[Template, ...] = (
     SoftmaxAxis(), LogSoftmaxLarge(), SigmoidTwoClass(), MultilabelDecision(), MulticlassVsMultilabel(),
     CrossEntropyBatch(), MultilabelBCE(), MulticlassHinge(), MultilabelHinge(), HingeVersusCrossEntropy(),
     KLDivergence(), KaimingStd(), OutputGradient(), Regularisation(), FinetuneParameters(),
+    ActivationDerivative(), HiddenBackprop(), DropoutScaling(), BatchNormOutput(), RegressionLoss(),
+    VariancePropagation(),
 )
 
 
