@@ -18,7 +18,6 @@ function could have returned, so forging one gains nothing.
 from __future__ import annotations
 
 import json
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from .load_messages import load_cells, runtime_errors, syntax_errors
 from .redact import redact
 from .sandbox import RunOutcome, SandboxSettings, run_runner
 from .sandbox.protocol import Record, Stream, read_stream
+from .tempdirs import kit_tempdir
 
 # Statuses, in the contract's words. "graded": the submission ran to the end.
 GRADED = "graded"
@@ -250,7 +250,7 @@ def _run_all(code, plan: CallPlan, settings: SandboxSettings, worker: int, start
 
 
 def _run_once(code, plan: CallPlan, settings: SandboxSettings, budget: int, worker: int) -> _Run:
-    with tempfile.TemporaryDirectory(prefix="ag-in-") as tmp:
+    with kit_tempdir("in") as tmp:  # owner-tagged: swept if this grader is killed
         inputs = Path(tmp)
         write_inputs(inputs, code.cells, code.module_name, plan)
         outcome = run_runner(inputs, settings, worker=worker, mounts=plan.harness.mounts)
