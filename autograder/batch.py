@@ -143,6 +143,7 @@ def grade_batch(
     jobs: int | None = None,
     regrade: bool = False,
     wait: bool = False,
+    late=None,
 ) -> BatchResult:
     """Grade every submission under ``submissions_path``; write all outputs to ``out_dir``.
 
@@ -152,6 +153,8 @@ def grade_batch(
               its sandboxes as uid 61000 + k, so workers never share processes or limits.
     regrade:  ignore the cache (it is still refreshed).
     wait:     when another run holds ``out_dir``, wait for it instead of refusing.
+    late:     a ``late_grading.LateInputs``: its penalties are applied to the outputs while
+              this run still holds ``out_dir`` (gradebook late columns, feedback, results.json).
     Ctrl-C (or SIGTERM, with ``tempdirs.exit_cleanly_on_sigterm``) stops starting new
     submissions, lets running ones finish (and be cached), writes the outputs for what is
     graded, and re-raises. Raises ``MachineFault`` for a fault of the machine (after writing
@@ -189,12 +192,12 @@ def grade_batch(
             return _grade_class(assignment, submissions_path, out_dir, settings, cache, plan,
                                 Path(work), roots=(temp_root.resolve(), out_dir),
                                 public_only=public_only, say=say, note=note, meter=meter, jobs=jobs,
-                                regrade=regrade, warning=warning)
+                                regrade=regrade, warning=warning, late=late)
 
 
 def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: SandboxSettings,
                  cache: ResultCache, plan: CallPlan, work: Path, *, roots, public_only, say, note,
-                 meter, jobs, regrade, warning) -> BatchResult:
+                 meter, jobs, regrade, warning, late=None) -> BatchResult:
     cases = plan.cases
     diagnoser = Diagnoser.for_assignment(assignment, cases)
     listing = submissions.list_class(submissions_path, work)
@@ -343,6 +346,10 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
     try:
         batch = write_outputs(assignment, found, done, out_dir, cases=cases, public_only=public_only,
                               warning=warning, skipped=listing.skipped)
+        if late is not None:
+            from .late_grading import apply_to_batch
+
+            apply_to_batch(late, assignment, batch)
     except OSError as exc:
         fault = fault or machine_fault(exc, exc.filename or out_dir)
         batch = None

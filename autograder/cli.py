@@ -9,6 +9,9 @@ from pathlib import Path
 from . import __version__
 from .assignment import AssignmentError, available_assignments, load_assignment
 from .exam.cli import register as register_exam
+from .late_policy import add_grade_options as add_late_options
+from .notebook_pdf import add_grade_option as add_pdf_option
+from .notebook_pdf import register as register_pdf
 from .sandbox import IsolationUnavailable, Limits, SandboxSettings, parse_limit
 
 
@@ -24,7 +27,7 @@ def cmd_build(args) -> int:
     options = _gradescope_options(args)
     for name in names:
         built = build_assignment(load_assignment(name), Path(args.out), gradescope=options,
-                                 otter=not args.no_otter)
+                                 otter=not args.no_otter, late_policy=_late_policy(args))
         print(f"{name}: student -> {built.student_dir}")
         print(f"{' ' * len(name)}  autograder -> {built.autograder_dir}")
         for label, path in (("gradescope", built.gradescope_zip), ("otter", built.otter_zip)):
@@ -57,11 +60,15 @@ def cmd_grade(args) -> int:
     from .tempdirs import Terminated
 
     assignment = load_assignment(args.assignment)
+    from .late_grading import inputs_from_args, report_lines
+    from .notebook_pdf import pdf_from_args
+
+    late = inputs_from_args(args, assignment)  # a broken policy file stops here, before grading
     meter = ProgressMeter(sys.stderr)
     try:
         batch = grade_batch(assignment, Path(args.submissions), Path(args.out), _settings(args),
                             public_only=args.public_only, meter=meter, jobs=args.jobs,
-                            regrade=args.regrade, wait=args.wait)
+                            regrade=args.regrade, wait=args.wait, late=late)
     except KeyboardInterrupt as exc:
         print("interrupted: what was graded is cached in "
               f"{Path(args.out) / 'cache'}; run the same command again to resume", file=sys.stderr)
@@ -77,6 +84,9 @@ def cmd_grade(args) -> int:
     if batch.skipped:
         print(f"skipped, not submissions ({len(batch.skipped)}): {', '.join(batch.skipped)}")
     print(f"gradebook: {batch.gradebook}\nfeedback:  {batch.feedback_dir}/\nreport:    {batch.report}")
+    for line in report_lines(batch.out_dir) if late is not None else ():
+        print(f"late:      {line}")
+    pdf_from_args(args)
     status = _export(args, Path(args.out))
     if batch.grader_errors:
         print(f"autograder: {len(batch.grader_errors)} submission(s) not graded because of a grader error "
@@ -113,6 +123,12 @@ def _gradescope_options(args):
                              score=args.gradescope_score_visibility)
 
 
+def _late_policy(args):
+    from .late_policy import load_policy
+
+    return load_policy(Path(args.late_policy)) if getattr(args, "late_policy", None) else None
+
+
 def cmd_gradescope_run(args) -> int:
     from .gradescope import run_gradescope
 
@@ -128,6 +144,9 @@ def _gradescope_parsers(sub, build, isolation_option) -> None:
     build.add_argument("--gradescope-score-visibility", choices=VISIBILITIES, default="visible",
                        help="when students see their overall Gradescope result (default: visible)")
     build.add_argument("--no-otter", action="store_true", help="do not write the otter-grader zip")
+    build.add_argument("--late-policy", metavar="FILE",
+                       help="the course's late policy (TOML/JSON) for the Gradescope zip; due dates and "
+                            "extensions come from Gradescope (default: the assignment's late_policy.toml)")
     r = sub.add_parser("gradescope-run", help="grade the Gradescope submission (what run_autograder calls)")
     r.add_argument("--root", metavar="DIR",
                    help=f"Gradescope's autograder folder (default: ${ROOT_ENV} or {DEFAULT_ROOT})")
@@ -155,6 +174,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     register_exam(sub)
+    register_pdf(sub)
 
     def isolation_option(sp):
         sp.add_argument("--isolation", choices=("auto", "bubblewrap", "none"), default="auto",
@@ -185,10 +205,11 @@ def parser() -> argparse.ArgumentParser:
                              "creates a new assignment. Rows are matched by the Canvas user id in "
                              "Canvas download names, or through --roster")
         sp.add_argument("--moodle", action="store_true",
-                        help="write moodle_grades.csv: Identifier ('Participant <id>' from Moodle "
-                             "download folders, for the assignment's grading worksheet upload), "
-                             "Full name, Email address, ID number (from --roster, for the gradebook's "
-                             "CSV import), Grade, Maximum Grade")
+                        help="write moodle_worksheet.csv for the assignment's 'Upload grading worksheet' "
+                             "(Identifier 'Participant <id>' from Moodle download folders or a worksheet "
+                             "given as --roster, Grade capped at the maximum, Last modified (grade)) and "
+                             "moodle_grades.csv for the gradebook's CSV import (one identity column from "
+                             "--roster: ID number, Email address or Username)")
         sp.add_argument("--roster", metavar="CSV",
                         help="class list to map submission ids to LMS users: a Canvas gradebook export "
                              "(Student, ID, SIS User ID, SIS Login ID, Section) or a Moodle one (First "
@@ -228,6 +249,8 @@ busy); 2 bad arguments or input; 130 interrupted (Ctrl-C); 143 terminated (SIGTE
                    help="when another run is grading into DIR, wait for it instead of refusing")
     isolation_option(g)
     export_options(g)
+    add_late_options(g)
+    add_pdf_option(g)
     g.set_defaults(func=cmd_grade)
 
     x = sub.add_parser("export", help="write Canvas/Moodle grade-import CSVs from a graded DIR")

@@ -566,3 +566,12 @@ def test_setup_sets_the_modes_gradescope_run_relies_on(built, tmp_path):
     assert mode(root / "source" / "student" / "data") == 0o755
     assert mode(root / "source" / "student" / "data" / "x.png") == 0o644
     assert mode(venv / "bin" / "python") == 0o755
+
+
+def test_build_command_puts_the_course_late_policy_in_the_zip(tmp_path):
+    (tmp_path / "policy.toml").write_text("grace_minutes = 10\npenalty_percent = 5\n")
+    assert cli_main(["build", "a1_softmax", "--out", str(tmp_path), "--no-otter",
+                     "--late-policy", str(tmp_path / "policy.toml")]) == 0
+    with zipfile.ZipFile(tmp_path / "a1_softmax" / "autograder" / "a1_softmax-gradescope.zip") as zf:
+        policy = json.loads(zf.read(CONFIG_NAME))["late_policy"]
+    assert policy["grace_minutes"] == 10 and policy["penalty_percent"] == 5

@@ -214,3 +214,33 @@ def test_options_are_read_before_grading_and_need_a_policy(tmp_path, a1):
     (tmp_path / "bad.toml").write_text("penalty_percent = lots\n")
     with pytest.raises(LatePolicyError):
         inputs_from_args(Namespace(late_policy=tmp_path / "bad.toml", extensions=None, submission_times=None), a1)
+
+
+def test_grade_command_with_a_late_policy_pdfs_and_moodle_export(tmp_path, capsys):
+    """One `autograder grade` run: the policy read first, penalties in the gradebook and the
+    Moodle export, the report of unknown times, and the PDFs for manual grading."""
+    from autograder.cli import main
+
+    samples = SOLUTIONS_DIR / "a1_softmax" / "samples"
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("ada.ipynb", "jo.py"):
+        (folder / name).write_bytes((samples / name).read_bytes())
+    (tmp_path / "policy.toml").write_text('due = "2026-10-01T23:59:00Z"\npenalty_percent = 10\n')
+    (tmp_path / "times.csv").write_text("student,submitted\nada,2026-10-02T12:00:00Z\n")
+    (tmp_path / "roster.csv").write_text("First name,Last name,Email address\nada,L,ada@x\njo,M,jo@x\n")
+    out = tmp_path / "out"
+    args = ["grade", "a1_softmax", str(folder), "--out", str(out), "--late-policy", str(tmp_path / "policy.toml"),
+            "--submission-times", str(tmp_path / "times.csv"), "--moodle", "--roster", str(tmp_path / "roster.csv")]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "1 of 2 submission(s) penalised" in printed and "NO penalty applied" in printed
+    with open(out / "gradebook.csv", newline="") as f:
+        rows = {r["submission"]: r for r in csv.DictReader(f)}
+    assert float(rows["ada"]["late_penalty"]) == pytest.approx(4.8) and float(rows["ada"]["score"]) == 43.2
+    grades = (out / "moodle_grades.csv").read_text()
+    assert "ada@x,ada L,43.2" in grades
+    bad = tmp_path / "bad.toml"
+    bad.write_text("per = 'week'\n")
+    assert main(args[:5] + ["--late-policy", str(bad)]) == 2  # refused before any grading
+    assert "per must be" in capsys.readouterr().err

@@ -102,3 +102,19 @@ def test_each_student_gets_a_pdf_with_every_cell_outputs_and_plots(tmp_path):
     assert "cleo's attempt" in cleo
     manifest = (tmp_path / "pdf" / "manifest.csv").read_text().splitlines()
     assert manifest[0] == "file,student,name,lms_id,source,problem" and len(manifest) == 5
+
+
+def test_pdf_command_and_the_grade_option(tmp_path, capsys):
+    tools_or_skip()
+    from autograder.assignment import SOLUTIONS_DIR
+    from autograder.cli import main
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    nbformat.write(student_notebook(), folder / "ada.ipynb")
+    assert main(["pdf", str(folder), "--out", str(tmp_path / "pdf")]) == 0
+    assert (tmp_path / "pdf" / "ada.pdf").is_file() and "1 of 1 notebook(s)" in capsys.readouterr().out
+    (folder / "ada.ipynb").write_bytes((SOLUTIONS_DIR / "a1_softmax" / "samples" / "ada.ipynb").read_bytes())
+    assert main(["grade", "a1_softmax", str(folder), "--out", str(tmp_path / "out"),
+                 "--pdf", str(tmp_path / "graded-pdf")]) == 0
+    assert (tmp_path / "graded-pdf" / "ada.pdf").is_file()
