@@ -22,9 +22,9 @@ import functools
 import os
 import resource
 import signal
-import tempfile
 from pathlib import Path
 
+from ..tempdirs import kit_tempdir
 from . import cgroups, isolation, landlock, seccomp, uids
 from .limits import Limits
 
@@ -76,8 +76,7 @@ class Confinement(contextlib.ExitStack):
                 self.callback(os.close, fd)
                 self.pass_fds.append(fd)
             return
-        private = Path(self.enter_context(tempfile.TemporaryDirectory(prefix="ag-box-",
-                                                                      ignore_cleanup_errors=True)))
+        private = Path(self.enter_context(kit_tempdir("box")))  # owner-tagged: swept after a kill
         self.copy = isolation.make_private_copy(private, self.inputs, self.uid)
         self.ruleset = landlock.build_ruleset(
             read_only=(*landlock.SYSTEM_READ_ONLY, *isolation.fallback_read_only(self.layout, self.copy,
