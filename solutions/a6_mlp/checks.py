@@ -7,7 +7,8 @@ this module computes, in the grader:
 - the accuracy on the held-out digits test split (``DATA["digits_test"]``, never mounted in
   the sandbox), which must reach ``MIN_TEST_ACCURACY``;
 - the validation loss of the returned weights, which must be the lowest loss in the returned
-  history (early stopping returns the best epoch's parameters, not the last ones).
+  history (early stopping returns the best epoch's parameters, not the last ones); these
+  weights must clear the accuracy bar too.
 
 The history is the submission's own data; it cannot buy points: a weight set passes only if
 it classifies the unseen split, and a history whose minimum differs from what its weights
@@ -41,7 +42,7 @@ def _layers(got):
     layers = []
     for index, (n_in, n_out) in enumerate(zip(SIZES[:-1], SIZES[1:], strict=True)):
         W, b = np.asarray(got[2 * index]), np.asarray(got[2 * index + 1])
-        if W.shape != (n_out, n_in) or b.shape != (n_out,) or not np.issubdtype(W.dtype, np.number):
+        if W.shape != (n_out, n_in) or b.shape != (n_out,) or W.dtype.kind not in "fiu" or b.dtype.kind not in "fiu":
             return None
         layers.append((W.astype(np.float64), b.astype(np.float64)))
     return layers
@@ -84,9 +85,11 @@ def trains_to_accuracy(case, got, expected):
 
 
 def returns_best_epoch(case, got, expected):
-    """The returned weights' validation loss is the history's lowest."""
-    if len(got) != 6:
-        return "train_mlp did not return two layers and a history"
+    """The returned weights' validation loss is the history's lowest, and they are trained
+    (the accuracy bar of ``trains_to_accuracy``: a consistent history alone earns nothing)."""
+    untrained = trains_to_accuracy(case, got, expected)
+    if untrained:
+        return untrained
     layers = _layers(got)
     history = np.asarray(got[4], dtype=np.float64).ravel() if np.asarray(got[4]).size else None
     if layers is None or history is None or not np.all(np.isfinite(history)):

@@ -275,8 +275,12 @@ def l2_penalty_cases():
 
 
 # Hyper-parameters of the graded runs; each takes ~0.1 s (measured, 1000 training digits).
+# Measured with the reference over 60 other seeds: RUN reaches 0.936-0.97 on the test split;
+# EARLY_STOP reaches 0.922-0.97, always stops before its last epoch, and its last epoch is never
+# the best one, so returning the last parameters always fails. (lr 0.5, patience 2 stopped so
+# early that one seed in 60 ended at 0.75, below the bar: a correct submission could fail.)
 RUN = {"epochs": 30, "lr": 0.1, "batch_size": 32, "weight_decay": 1e-4, "patience": 5}
-EARLY_STOP = {"epochs": 40, "lr": 0.5, "batch_size": 32, "weight_decay": 0.0, "patience": 2}
+EARLY_STOP = {"epochs": 40, "lr": 0.2, "batch_size": 32, "weight_decay": 0.0, "patience": 3}
 
 
 def train_mlp_cases():
@@ -290,7 +294,7 @@ def train_mlp_cases():
              probe="training_run", check="trains_to_accuracy", points=2),
         Case(q, "digits_other_seed", "the same with another seed", run(1, RUN),
              probe="training_run", check="trains_to_accuracy", points=2),
-        Case(q, "early_stopping", "returns the best epoch's parameters (large step, patience 2)",
+        Case(q, "early_stopping", "returns the best epoch's parameters (step 0.2, patience 3)",
              run(3, EARLY_STOP), probe="training_run", check="returns_best_epoch", points=2),
     ]
 
