@@ -222,8 +222,9 @@ def parser() -> argparse.ArgumentParser:
         description="Grade a class in parallel, resuming where a previous run stopped.",
         epilog="""SUBMISSIONS: a .ipynb/.py/.zip, a folder of them (or of per-student folders), or a
 class zip as Canvas or Moodle download it (per-student files, folders or zips inside).
-Student ids: Canvas names '<name>[_LATE]_<userid>_<subid>_<file>' give '<name>_<userid>';
-Moodle folders '<Full Name>_<id>_assignsubmission_<plugin>_' give '<Full_Name>_<id>';
+Student ids: Canvas names '<name>[_LATE]_<userid>_<attachmentid>_<file>' give '<name>_<userid>'
+('anon_<id>' under anonymous grading); Moodle folders '<Full Name>_<id>_assignsubmission_<plugin>[_]'
+(the '_' before Moodle 4.1) give '<Full_Name>_<id>';
 otherwise the file stem or folder name. Entries of one student are graded together;
 two different entries with the same id keep separate rows named by their file names
 (a note says so).
