@@ -233,6 +233,18 @@ KILL_AT = {
             return real(path, **kw)
         m.grade_submission = grade
     """,
+    # inside the second sandbox run: the inputs folder (ag-in-) and the class folder exist
+    "inside_the_sandbox": """
+        import autograder.grade as m
+        real = m.run_runner
+        count = [0]
+        def run(inputs, settings, **kw):
+            count[0] += 1
+            if count[0] == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(inputs, settings, **kw)
+        m.run_runner = run
+    """,
     # everything graded, while the outputs are written
     "while_writing_outputs": """
         import autograder.batch as m
@@ -283,6 +295,9 @@ def test_killed_at_any_moment_the_next_run_gives_the_same_gradebook(moment, tmp_
     killed = run_killed(KILL_AT[moment], folder, out)
     expected_rc = 143 if moment == "sigterm_mid_run" else -signal.SIGKILL
     assert killed.returncode == expected_rc, killed.stderr
+    if moment == "inside_the_sandbox":
+        left = sorted(p.name.split("-p")[0] for p in private_tmp.iterdir())
+        assert left == ["ag-class", "ag-in"], left  # what the next run must sweep
     if moment == "sigterm_mid_run":
         assert not list(private_tmp.iterdir()), "SIGTERM left temporary folders behind"
     resumed = grade_batch(a1, folder, out, settings)
