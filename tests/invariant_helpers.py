@@ -6,8 +6,10 @@ tests (a3's probes take seconds per grade)."""
 from __future__ import annotations
 
 import ast
+import atexit
 import hashlib
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -32,6 +34,7 @@ def grade_source(assignment, name: str, source: str):
     if key not in _GRADES:
         if not _FOLDER:
             _FOLDER.append(Path(tempfile.mkdtemp(prefix="invariant_grades_")))
+            atexit.register(shutil.rmtree, _FOLDER[0], ignore_errors=True)
         folder = _FOLDER[0] / assignment.name / key[3][:16]
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.py"
