@@ -279,10 +279,11 @@ def protect_from_sandbox(root: Path) -> None:
 
     Without bubblewrap (Gradescope's containers refuse it) the runner only drops to the
     sandbox uid, so file modes are the isolation: ``submission_metadata.json`` (every
-    group member's e-mail, previous results) and the unpacked autograder become root-only;
-    ``source/`` stays traversable so that ``source/student/`` (the student-side modules and
-    data an assignment mounts) is readable, as it is in the student's own folder. The
-    results folder is root's, so student code cannot write a results.json either.
+    group member's e-mail, previous results) and the whole unpacked autograder become
+    root-only, ``source/student/`` included: what a sandbox may read of it (a5's modules and
+    training photos) reaches the sandbox as a copy (``autograder.data_views``), so the
+    validation photos a check scores on stay closed to it. The results folder is root's, so
+    student code cannot write a results.json either.
     (setup.sh sets the same modes at image build.) Not root: nothing to do, and bubblewrap
     is then what keeps these files out of the sandbox.
     """
@@ -295,10 +296,7 @@ def protect_from_sandbox(root: Path) -> None:
         entry.mkdir(exist_ok=True)
         entry.chmod(0o711)
     for entry in (root / "source").iterdir():
-        if entry.name == "student":
-            _chmod_tree(entry, files=0o644, dirs=0o755)
-        else:
-            _chmod_tree(entry, files=0o600, dirs=0o700)
+        _chmod_tree(entry, files=0o600, dirs=0o700)
 
 
 def _chmod_tree(path: Path, *, files: int, dirs: int) -> None:
@@ -498,12 +496,12 @@ mkdir -p "$(dirname "$VENV")"
 "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps "$SOURCE/kit"
 
 # File modes (gradescope-run sets them again before every submission): the sandbox uid
-# runs this Python and reads the student-side folder; everything else is root's alone.
+# runs this Python; everything else is root's alone, the student-side folder included (the
+# sandbox gets copies of what it may read, never a validation photo).
 chmod -R a+rX "$(dirname "$VENV")"
 chmod a+x "$ROOT"
 chmod 0711 "$SOURCE"
-find "$SOURCE" -mindepth 1 -maxdepth 1 ! -name student -exec chmod -R go-rwx {{}} +
-if [ -d "$SOURCE/student" ]; then chmod -R a+rX "$SOURCE/student"; fi
+find "$SOURCE" -mindepth 1 -maxdepth 1 -exec chmod -R go-rwx {{}} +
 
 # Fail the image build now, not at the first submission; and compute the reference's expected
 # values once, here: they are cached (root's ~/.cache, closed to the sandbox uid) in the image,

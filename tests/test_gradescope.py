@@ -291,7 +291,8 @@ def test_protect_from_sandbox_closes_metadata_and_hidden_files(tmp_path):
     assert mode("source") == 0o711 and mode("results") == 0o711
     assert mode("source/hidden") == 0o700 and mode("source/hidden/reference.py") == 0o600
     assert mode("source/gradescope.json") == 0o600 and mode("source/setup.sh") == 0o700
-    assert mode("source/student") == 0o755 and mode("source/student/data/x.png") == 0o644
+    # The sandbox reads copies of the student-side files it needs (a5: training photos only).
+    assert mode("source/student") == 0o700 and mode("source/student/data/x.png") == 0o600
 
 
 def test_late_penalty_is_a_visible_test_and_the_final_score(a1):
@@ -540,8 +541,8 @@ def test_a5_runs_on_gradescope_in_a_fresh_venv_from_its_own_requirements(open_ro
 
 
 def test_setup_sets_the_modes_gradescope_run_relies_on(built, tmp_path):
-    """setup.sh's file modes at image build: the venv and source/student readable by all,
-    source/ traversable only, everything else in it root's alone (as protect_from_sandbox)."""
+    """setup.sh's file modes at image build: the venv readable by all, source/ traversable
+    only, everything in it root's alone, source/student included (as protect_from_sandbox)."""
     with zipfile.ZipFile(built.gradescope_zip) as zf:
         setup = zf.read("setup.sh").decode()
     block = setup[setup.index('chmod -R a+rX "$(dirname "$VENV")"'):setup.index("# Fail the image build")]
@@ -563,8 +564,8 @@ def test_setup_sets_the_modes_gradescope_run_relies_on(built, tmp_path):
     assert mode(root / "source") == 0o711 and mode(root / "source" / "hidden") == 0o700
     assert mode(root / "source" / "hidden" / "reference.py") == 0o600
     assert mode(root / "source" / "gradescope.json") == 0o600
-    assert mode(root / "source" / "student" / "data") == 0o755
-    assert mode(root / "source" / "student" / "data" / "x.png") == 0o644
+    assert mode(root / "source" / "student" / "data") == 0o700
+    assert mode(root / "source" / "student" / "data" / "x.png") == 0o600
     assert mode(venv / "bin" / "python") == 0o755
 
 
