@@ -11,7 +11,9 @@ of the same correct submissions alone; every submission has exactly one row; the
 see nothing the planters left. A submission reports a yes/no through its ``sigmoid``
 verdicts: right when its claim ``OK`` holds (a reader: "I saw nothing"; a planter: "I
 planted it"), wrong otherwise; the batch keeps no outputs and feedback never shows a
-submission's own strings, so the verdicts are the channel.
+submission's own strings, so the verdicts are the channel. (Here seccomp refuses the
+keyring calls, so the key planter's own claim fails; the reader is kept for a sandbox where
+they are allowed. The file dropper succeeds, in its box's private /tmp and /dev/shm.)
 """
 
 from __future__ import annotations
