@@ -59,7 +59,6 @@ def _failed(result):
     return [(r.case.case_id, r.reason) for r in result.case_results if not r.passed]
 
 
-@pytest.mark.slow
 def test_completed_script_sample_earns_full_marks():
     """(The notebook sample ada.ipynb and the reference: tests/test_invariants.py.)"""
     result = grade_for_assignment(A3, SAMPLES / "cleo.py", SandboxSettings())
@@ -67,7 +66,6 @@ def test_completed_script_sample_earns_full_marks():
     assert (result.status, result.score) == (GRADED, A3.max_score)
 
 
-@pytest.mark.slow
 def test_sample_with_mistakes_loses_exactly_its_three_functions():
     result = grade_for_assignment(A3, SAMPLES / "ben.ipynb", SandboxSettings())
     full = A3.question_points()
@@ -128,7 +126,6 @@ def test_the_kit_wide_mistake_names_are_all_here():
     assert set(SEPARATING_CASE) == set(MISTAKES)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SEPARATING_CASE))
 def test_every_mistake_fails_its_separating_case_with_a_telling_reason(graded, name):
     mistake = MISTAKES[name]

@@ -166,7 +166,6 @@ def test_reference_top_k_counts_layers(ref):
 
 # ------------------------------------------------------------------ grading in the sandbox
 
-@pytest.mark.slow
 def test_reference_earns_full_marks_in_the_sandbox(tmp_path):
     path = tmp_path / "reference.py"
     path.write_text((SOLUTIONS_DIR / "a5_finetune" / "reference.py").read_text())
@@ -175,7 +174,6 @@ def test_reference_earns_full_marks_in_the_sandbox(tmp_path):
     assert (result.status, result.score) == (GRADED, A5.max_score)
 
 
-@pytest.mark.slow
 def test_stub_notebook_earns_zero():
     result = grade_for_assignment(_without_finetune(), A5.student_notebook, SandboxSettings())
     assert result.status == GRADED and result.score == 0
@@ -190,7 +188,6 @@ def _without_finetune():
 QUICK = _without_finetune()
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("mistake", A5.mistakes, ids=lambda m: m.name)
 def test_mistake_loses_points_only_on_the_function_it_breaks(mistake, tmp_path):
     path = tmp_path / f"{mistake.name}.py"

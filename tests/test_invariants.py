@@ -5,8 +5,7 @@ students. A new assignment gets all of these by being in ``available_assignments
 
 a5_finetune is graded by its own tests (tests/test_a5_finetune.py): one of its grades takes
 seconds and its mistakes are graded without the multi-second case; the static invariants here
-cover it too. a3's samples and mistakes are ``slow`` as they were in its own file (its probes
-draw large random tensors)."""
+cover it too. Every grade here belongs to the default run (CI): these are the kit's invariants."""
 
 from __future__ import annotations
 
@@ -30,17 +29,11 @@ from autograder.sandbox import SandboxSettings
 ALL = tuple(available_assignments())
 ASSIGNMENTS = {name: load_assignment(name) for name in ALL}
 GRADED_ELSEWHERE = {"a5_finetune"}
-SLOW_TO_GRADE = {"a3_init"}
 GRADED_HERE = [name for name in ALL if name not in GRADED_ELSEWHERE]
 
 
-def _params(names, slow=()):
-    return [pytest.param(n, marks=pytest.mark.slow) if n in slow else n for n in names]
-
-
 def _mistake_params():
-    return [pytest.param(name, m.name, id=f"{name}-{m.name}",
-                         marks=[pytest.mark.slow] if name in SLOW_TO_GRADE else [])
+    return [pytest.param(name, m.name, id=f"{name}-{m.name}")
             for name in GRADED_HERE for m in ASSIGNMENTS[name].mistakes]
 
 
@@ -56,7 +49,7 @@ def test_reference_source_earns_full_marks(name):
     assert (result.status, result.score) == (GRADED, assignment.max_score)
 
 
-@pytest.mark.parametrize("name", _params(GRADED_HERE, slow=SLOW_TO_GRADE))
+@pytest.mark.parametrize("name", GRADED_HERE)
 def test_completed_notebook_sample_earns_full_marks(name):
     assignment = ASSIGNMENTS[name]
     result = grade_for_assignment(assignment, SOLUTIONS_DIR / name / "samples" / "ada.ipynb", SandboxSettings())

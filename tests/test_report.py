@@ -59,7 +59,6 @@ def mistakes_graded(tmp_path_factory, a1):
     return grade_batch(a1, folder, out, SandboxSettings(isolation="auto"), jobs=2)
 
 
-@pytest.mark.slow
 def test_every_mistake_submission_is_recognised_as_exactly_its_mistake(mistakes_graded, a1):
     data = json.loads((mistakes_graded.out_dir / "results.json").read_text())
     found = {s["submission"]: s["mistakes"] for s in data["submissions"]}
