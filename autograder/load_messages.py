@@ -38,6 +38,9 @@ def syntax_errors(cells: Sequence[str], load: Record | None = None) -> list[str]
                                 "large for the grader to show where)")
             continue
         budget -= len(source)
+        if "\0" in source:  # Python 3.11.2 raises ValueError here, later 3.11s SyntaxError: one message
+            messages.append(f"SyntaxError in {location({'cell': index}, cells)}: the cell contains null bytes")
+            continue
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # e.g. invalid escape sequences: not errors

@@ -106,6 +106,8 @@ def test_grading_falls_back_to_the_bundled_excerpt_without_the_full_copy(monkeyp
 
     monkeypatch.delenv(flowers.ENV_VAR, raising=False)
     module = _import(A5.hidden_dir / "spec.py", "_a5_spec_without_shared")
+    if any((p / "shared" / "data" / "flowers102-128").is_dir() for p in tmp_path.parents):
+        pytest.skip(f"a full flowers copy sits above {tmp_path}: no bare clone can be imitated here")
     monkeypatch.setattr(module, "_KIT", tmp_path)  # no shared/ above: as on a bare clone
     monkeypatch.setattr(module, "_support_dir", lambda: flowers.bundled_excerpt().parent.parent)
     assert module.GRADER_DATA()["flowers"] == str(flowers.bundled_excerpt())

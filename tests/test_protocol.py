@@ -160,12 +160,24 @@ def lying_npy(shape, dtype="<f8", data=b"") -> bytes:
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + data
 
 
-def patch_local_sizes(blob: bytes, csize: int, usize: int) -> bytes:
-    """The first member's zip64 sizes in its local header (np.savez writes them there)."""
+def patch_local_sizes(blob: bytes, csize: int, usize: int, *, wide: bool = True) -> bytes:
+    """The first member's zip64 sizes in its local header (np.savez writes them there).
+
+    wide: also set the 32-bit size fields to 0xFFFFFFFF ("see zip64"), as 3.11.7's zipfile
+    writes them; 3.11.2's writes the real sizes there too, and then the extra must agree."""
     name_len, extra_len = struct.unpack_from("<HH", blob, 26)
+    if wide:
+        blob = blob[:18] + struct.pack("<II", 0xFFFFFFFF, 0xFFFFFFFF) + blob[26:]
     at = 30 + name_len + 4
     return blob[:at] + struct.pack("<QQ", usize, csize) + blob[at + 16 : 30 + name_len + extra_len] + \
         blob[30 + name_len + extra_len :]
+
+
+def narrow_sizes(blob: bytes) -> bytes:
+    """The first member's real sizes in its 32-bit fields, as Python 3.11.2's zipfile writes them."""
+    name_len = struct.unpack_from("<H", blob, 26)[0]
+    usize, csize = struct.unpack_from("<QQ", blob, 30 + name_len + 4)
+    return blob[:18] + struct.pack("<II", csize, usize) + blob[26:]
 
 
 @pytest.mark.parametrize("blob, words", [
@@ -177,10 +189,18 @@ def patch_local_sizes(blob: bytes, csize: int, usize: int) -> bytes:
     (stored_zip([("r0.npy", b"\x93NUMPY\x09\x00" + b"\0" * 40)]), "cannot be read"),
     (patch_local_sizes(npz_of(r0=np.zeros(4)), 10**12, 10**12), "runs past its record"),
     (patch_local_sizes(npz_of(r0=np.zeros(4)), 100, 50), "disagree"),
+    # real 32-bit sizes beside a zip64 extra that says otherwise
+    (patch_local_sizes(narrow_sizes(npz_of(r0=np.zeros(4))), 10**6, 10**6, wide=False), "disagree"),
 ])
 def test_lying_headers_are_refused(blob, words):
     records, problem = parse_records(record({"kind": "call"}, blob), max_array_bytes=LIMIT)
     assert records == [] and words in problem
+
+
+def test_real_sizes_in_both_fields_are_read_as_3_11_2_writes_them():
+    blob = narrow_sizes(npz_of(r0=np.arange(4.0)))
+    records, problem = parse_records(record({"kind": "call"}, blob), max_array_bytes=LIMIT)
+    assert problem is None and np.array_equal(records[0].arrays["r0"], np.arange(4.0))
 
 
 def test_a_lying_central_directory_is_refused():

@@ -274,24 +274,34 @@ def _member_name(raw: memoryview) -> str:
 
 
 def _zip64_sizes(extra: memoryview, csize: int, usize: int) -> tuple[int, int]:
-    """Sizes of 0xFFFFFFFF mean 'see the zip64 extra field' (np.savez forces zip64)."""
-    if csize != 0xFFFFFFFF and usize != 0xFFFFFFFF:
-        return csize, usize
+    """Sizes of 0xFFFFFFFF mean 'see the zip64 extra field' (np.savez forces zip64).
+
+    Some Pythons' zipfile (3.11.2's, Debian 12's) also write the real sizes in the 32-bit
+    fields; the extra's values must then agree with them, so a member never shows one size to
+    one reader and another to the next."""
+    values = _zip64_values(extra)
+    sizes = []
+    for size in (usize, csize):  # the zip64 extra holds the uncompressed size first
+        if size == 0xFFFFFFFF:
+            if not values:
+                raise StreamError("an .npz member without its zip64 sizes")
+            size = values.pop(0)
+        elif values and values.pop(0) != size:
+            raise StreamError("an .npz member whose zip64 and 32-bit sizes disagree")
+        sizes.append(size)
+    usize, csize = sizes
+    return csize, usize
+
+
+def _zip64_values(extra: memoryview) -> list[int]:
     at = 0
     while at + 4 <= len(extra):
         tag, length = struct.unpack_from("<HH", extra, at)
         body = extra[at + 4 : at + 4 + length]
         if tag == ZIP64_EXTRA:
-            values = list(struct.unpack_from(f"<{len(body) // 8}Q", body)) if len(body) >= 8 else []
-            if usize == 0xFFFFFFFF and values:
-                usize = values.pop(0)
-            if csize == 0xFFFFFFFF and values:
-                csize = values.pop(0)
-            break
+            return list(struct.unpack_from(f"<{len(body) // 8}Q", body)) if len(body) >= 8 else []
         at += 4 + length
-    if 0xFFFFFFFF in (csize, usize):
-        raise StreamError("an .npz member without its zip64 sizes")
-    return csize, usize
+    return []
 
 
 def _check_directory(view: memoryview, pos: int, members: list[tuple[str, int, int, int]]) -> None:
