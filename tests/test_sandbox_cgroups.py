@@ -98,19 +98,26 @@ def test_stale_boxes_of_dead_graders_are_removed_live_ones_kept(tmp_path, monkey
     assert not dead.exists() and ours.exists() and unrelated.exists()
 
 
+def _start_setsid_spinners(box) -> subprocess.Popen:
+    """A process started inside ``box`` that forks three children into new sessions (the
+    escape a kill by process group misses); returns once all four are members, or after 10 s."""
+    join = box.join_fds()
+    spinner = ("import os, time\nfor _ in range(3):\n    if os.fork() == 0:\n        os.setsid()\n"
+               "        while True: time.sleep(0.01)\ntime.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", spinner], pass_fds=join,
+                            preexec_fn=lambda: [os.write(fd, b"0") for fd in join])
+    for fd in join:
+        os.close(fd)
+    deadline = time.monotonic() + 10
+    while len(box.procs()) < 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return proc
+
+
 def test_real_box_kills_setsid_children_and_is_removed():
     _, box = _real_hierarchy()
     try:
-        join = box.join_fds()
-        spinner = ("import os, time\nfor _ in range(3):\n    if os.fork() == 0:\n        os.setsid()\n"
-                   "        while True: time.sleep(0.01)\ntime.sleep(60)\n")
-        proc = subprocess.Popen([sys.executable, "-c", spinner], pass_fds=join,
-                                preexec_fn=lambda: [os.write(fd, b"0") for fd in join])
-        for fd in join:
-            os.close(fd)
-        deadline = time.monotonic() + 10
-        while len(box.procs()) < 4 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        proc = _start_setsid_spinners(box)
         members = box.procs()
         assert len(members) == 4, members  # the parent and three children in new sessions
         assert (box.dirs["memory"] / "memory.limit_in_bytes").read_text().strip() == str(300 * MiB)
@@ -298,16 +305,7 @@ def test_real_v2_cgroup_kill_takes_setsid_children_and_the_box_is_removed():
         pytest.skip(f"cgroup v2 not writable here: {exc}")
     box = BoxV2({"memory": path, "pids": path})
     try:
-        join = box.join_fds()
-        spinner = ("import os, time\nfor _ in range(3):\n    if os.fork() == 0:\n        os.setsid()\n"
-                   "        while True: time.sleep(0.01)\ntime.sleep(60)\n")
-        proc = subprocess.Popen([sys.executable, "-c", spinner], pass_fds=join,
-                                preexec_fn=lambda: [os.write(fd, b"0") for fd in join])
-        for fd in join:
-            os.close(fd)
-        deadline = time.monotonic() + 10
-        while len(box.procs()) < 4 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        proc = _start_setsid_spinners(box)
         assert len(box.procs()) == 4 and len(box.threads()) >= 4
         assert box.kill()
         proc.wait(timeout=5)
