@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,16 @@ def reference_source() -> str:
 def settings() -> SandboxSettings:
     """The assignment's own limits, bubblewrap when available (as graders run it)."""
     return SandboxSettings()
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """A TMPDIR of the test's own, for this process and its children."""
+    folder = tmp_path / "tmpdir"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # tempfile caches the first one it found
+    return folder
 
 
 @pytest.fixture

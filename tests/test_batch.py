@@ -23,11 +23,6 @@ SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"
 FAST = ("ada.ipynb", "ben.ipynb", "eve.py", "jo.py", "dan.zip")
 
 
-@pytest.fixture
-def settings():
-    return SandboxSettings(isolation="auto")
-
-
 def make_class(folder, names=FAST, copies=1):
     folder.mkdir(parents=True, exist_ok=True)
     for n in range(copies):

@@ -33,25 +33,10 @@ from autograder.cli import main
 from autograder.faults import MachineFault
 from autograder.grade import GRADER_ERROR, INVALID
 from autograder.resume import CacheBinding, ResultCache, grader_key
-from autograder.sandbox import SandboxSettings
 from autograder.tempdirs import is_stale, kit_tempdir, pid_namespace, process_start, sweep_stale
 
 SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"
 REFERENCE = SOLUTIONS_DIR / "a1_softmax" / "reference.py"
-
-
-@pytest.fixture
-def settings():
-    return SandboxSettings(isolation="auto")
-
-
-@pytest.fixture
-def private_tmp(tmp_path, monkeypatch):
-    folder = tmp_path / "tmpdir"
-    folder.mkdir()
-    monkeypatch.setenv("TMPDIR", str(folder))
-    monkeypatch.setattr(tempfile, "tempdir", None)
-    return folder
 
 
 @pytest.fixture

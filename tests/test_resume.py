@@ -15,7 +15,6 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import textwrap
 
 import pytest
@@ -29,21 +28,6 @@ from autograder.tempdirs import PREFIX
 
 SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"
 CLASS = ("ada.ipynb", "eve.py", "jo.py")  # 48, 0 (a cheater), a wrong one
-
-
-@pytest.fixture
-def settings():
-    return SandboxSettings(isolation="auto")
-
-
-@pytest.fixture
-def private_tmp(tmp_path, monkeypatch):
-    """A TMPDIR of the test's own, for this process and its children."""
-    folder = tmp_path / "tmpdir"
-    folder.mkdir()
-    monkeypatch.setenv("TMPDIR", str(folder))
-    monkeypatch.setattr(tempfile, "tempdir", None)  # tempfile caches the first one it found
-    return folder
 
 
 def make_class(folder, names=CLASS):
