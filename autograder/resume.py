@@ -226,19 +226,25 @@ def grader_key(directory: Path) -> bytes:
 
 def _new_key(path: Path) -> bytes:
     key = secrets.token_bytes(32)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    _write_private(path, key.hex().encode())
+    return key
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """``data`` at ``path``, atomically (temporary file, fsync, os.replace) and readable by the
+    grader's uid alone; never through a symbolic link; the temporary file is gone on failure."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o600)
-            f.write(key.hex().encode())
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         _unlink_quietly(tmp)
         raise
-    return key
 
 
 def _unlink_quietly(path: Path) -> None:
@@ -350,14 +356,6 @@ class ResultCache:
         entry.pop("mac", None)
         signed = {**entry, "mac": self._sign(entry)}
         path = self.path_for(entry["student"])
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            with open(tmp, "w") as f:
-                json.dump(signed, f, indent=1, allow_nan=False)  # key order kept: outputs follow it
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            _unlink_quietly(tmp)
-            raise
+        # Key order kept: outputs follow it.
+        _write_private(path, json.dumps(signed, indent=1, allow_nan=False).encode())
         return path
