@@ -141,22 +141,26 @@ def _error_info(exc):
     return info
 
 
+def encode_record(meta, arrays=None):
+    """One record of the protocol: MAGIC | json_len | npz_len | json | npz (np.savez, stored)."""
+    import numpy as np
+
+    payload = b""
+    if arrays:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        payload = buf.getvalue()
+    head = json.dumps(meta).encode()
+    return MAGIC + struct.pack("<IQ", len(head), len(payload)) + head + payload
+
+
 class ResultStream:
     def __init__(self, fd):
         os.set_inheritable(fd, False)
         self.fd = fd
 
     def send(self, meta, arrays=None):
-        import numpy as np
-
-        payload = b""
-        if arrays:
-            buf = io.BytesIO()
-            np.savez(buf, **arrays)
-            payload = buf.getvalue()
-        head = json.dumps(meta).encode()
-        data = MAGIC + struct.pack("<IQ", len(head), len(payload)) + head + payload
-        view = memoryview(data)
+        view = memoryview(encode_record(meta, arrays))
         while view:
             written = os.write(self.fd, view)
             view = view[written:]
