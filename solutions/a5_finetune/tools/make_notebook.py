@@ -280,15 +280,19 @@ against accuracy: a trade-off to make on validation data."""),
 ]
 
 
-def main():
+def main(root=None):
+    """root: write under this folder instead of the kit, at the same relative path (the
+    freshness test, tests/test_generated_files.py, compares the two)."""
+    out = OUT if root is None else Path(root) / OUT.relative_to(OUT.parents[2])
+    out.parent.mkdir(parents=True, exist_ok=True)
     nb = nbformat.v4.new_notebook()
     nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                    "language_info": {"name": "python"}}
     nb.cells = CELLS
     for i, cell in enumerate(nb.cells):  # stable ids: regenerating gives the same file
         cell.id = f"a5-cell-{i:02d}"
-    nbformat.write(nb, OUT, version=4)
-    print(f"wrote {OUT}")
+    nbformat.write(nb, out, version=4)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

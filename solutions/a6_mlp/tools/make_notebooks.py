@@ -287,9 +287,19 @@ def build(solved):
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
                    "language_info": {"name": "python"}}
+    for i, cell in enumerate(nb.cells):  # stable ids: regenerating gives the same file
+        cell.id = f"{NAME}-cell-{i:02d}"
     return nb
 
 
+def main(root=KIT):
+    """root: write under this folder instead of the kit, at the same relative paths (the
+    freshness test, tests/test_generated_files.py, compares the two)."""
+    for solved, path in ((False, Path("assignments") / NAME / f"{NAME}.ipynb"),
+                         (True, Path("solutions") / NAME / "samples" / "ada.ipynb")):
+        (Path(root) / path).parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(build(solved), Path(root) / path)
+
+
 if __name__ == "__main__":
-    nbformat.write(build(False), KIT / "assignments" / NAME / f"{NAME}.ipynb")
-    nbformat.write(build(True), KIT / "solutions" / NAME / "samples" / "ada.ipynb")
+    main()
