@@ -29,13 +29,15 @@ _FOLDER: list[Path] = []
 
 def grade_source(assignment, name: str, source: str):
     """The result of grading ``source`` as ``name``.py, once per test session for each
-    (assignment, source): the shared invariants and the assignment's own tests share it."""
-    key = (assignment.name, str(assignment.hidden_dir), name, hashlib.sha256(source.encode()).hexdigest())
+    (assignment, its cases, source): the shared invariants and the assignment's own tests
+    share it; an assignment graded without some cases is another key."""
+    cases = hashlib.sha256("\0".join(c.case_id for c in assignment.cases).encode()).hexdigest()
+    key = (assignment.name, str(assignment.hidden_dir), cases, name, hashlib.sha256(source.encode()).hexdigest())
     if key not in _GRADES:
         if not _FOLDER:
             _FOLDER.append(Path(tempfile.mkdtemp(prefix="invariant_grades_")))
             atexit.register(shutil.rmtree, _FOLDER[0], ignore_errors=True)
-        folder = _FOLDER[0] / assignment.name / key[3][:16]
+        folder = _FOLDER[0] / assignment.name / key[4][:16]
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.py"
         path.write_text(source)

@@ -1,9 +1,10 @@
-"""a2_losses: the assignment's invariants, the lecture's printed numbers, and PyTorch as an
-independent check of the reference.
+"""a2_losses' own tests: its grading facts (score, the case that separates each mistake, its
+samples), the lecture's printed numbers, and PyTorch as an independent check of the reference.
 
 The shared invariants (reference full marks, stubs zero, each mistake loses points on the
-function it breaks and only there, nothing hidden reaches students) are in
-tests/test_invariants.py; here is what is a2's own.
+function it breaks and only there, nothing hidden reaches students, the otter public tests
+pass for the reference and fail for stubs) are in tests/test_invariants.py; here is what is
+a2's own.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import pytest
 from invariant_helpers import failed_cases, grade_source, stub_functions
 
 from autograder.assignment import SOLUTIONS_DIR, load_assignment
-from autograder.build import build_assignment
 from autograder.grade import grade_for_assignment
 from autograder.sandbox import SandboxSettings
 
@@ -40,9 +40,10 @@ def _failed(result):
     return {r.case.case_id for r in result.case_results if not r.passed}
 
 
-# --- invariants ------------------------------------------------------------------------
-# (reference, sample, stub, each mistake on its own function, public and hidden cases, build
-# and leaks: tests/test_invariants.py, for every assignment.)
+# --- a2's own grading facts ---------------------------------------------------------------
+# (reference, sample, stub, each mistake on its own function, public and hidden cases, the
+# notebook's checks and export, build, leaks and the otter public tests:
+# tests/test_invariants.py, for every assignment.)
 
 
 def test_max_score(a2):
@@ -111,39 +112,6 @@ def test_stub_docstrings_name_what_each_function_returns(a2):
     """(Signatures and raise-only bodies: tests/test_invariants.py, for every assignment.)"""
     for name, node in stub_functions(a2).items():
         assert "returns:" in (ast.get_docstring(node) or ""), f"{name} stub docstring names no shapes"
-
-
-def test_stub_notebook_checks_every_function_and_exports(a2):
-    sources = [c.source for c in nbformat.read(a2.student_notebook, as_version=4).cells if c.cell_type == "code"]
-    assert 'grader = otter.Notebook("a2_losses.ipynb")' in sources[0]
-    for question in a2.questions:
-        assert f'grader.check("{question}")' in sources
-    assert "grader.export(" in sources[-1]
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    return build_assignment(A2, tmp_path_factory.mktemp("build"))
-
-
-def _otter_results(test_file, namespace):
-    from otter.test_files import OKTestFile
-
-    test = OKTestFile.from_file(str(test_file))
-    test.run(namespace)
-    return [r.passed for r in test.test_case_results]
-
-
-def test_otter_public_tests_pass_for_the_reference_and_fail_for_stubs(a2, built):
-    def stub(*args, **kwargs):
-        raise NotImplementedError("stub")
-
-    reference = {name: getattr(a2.reference, name) for name in a2.questions}
-    for question in a2.questions:
-        test_file = built.student_dir / "tests" / f"{question}.py"
-        passed = _otter_results(test_file, dict(reference))
-        assert passed and all(passed), question
-        assert not any(_otter_results(test_file, dict(reference, **{question: stub}))), question
 
 
 def test_sample_class_scores_where_its_mistakes_are(a2):

@@ -132,13 +132,11 @@ def test_transpose_revealing_shapes_are_covered(a4):
     assert any(n == h == c for n, h, c in shapes), "a case with N == H == C"
 
 
-def test_notebook_checks_every_question_and_has_a_gradient_check_and_export(a4):
+def test_notebook_has_a_gradient_check(a4):
+    """(One grader.check cell per question and the export at the end: tests/test_invariants.py.)"""
     sources = [c.source for c in nbformat.read(a4.student_notebook, as_version=4).cells if c.cell_type == "code"]
-    for question in a4.questions:
-        assert sum(s.strip() == f'grader.check("{question}")' for s in sources) == 1, question
     assert any("def numerical_gradient(" in s for s in sources)
     assert any("report(" in s and "numerical_gradient(" in s for s in sources)
-    assert sources[-1].startswith("grader.export(")
 
 
 # --- build --------------------------------------------------------------------------------

@@ -1,17 +1,38 @@
-"""Every assignment's invariants: reference full marks, the completed sample full marks, stubs
-zero, each mistake loses points on the function it breaks and only there, every question has
-public and hidden cases, stubs match the reference's signatures, and nothing hidden reaches
-students. A new assignment gets all of these by being in ``available_assignments()``.
+"""The kit's invariants, asserted once for every assignment.
 
-a5_finetune is graded by its own tests (tests/test_a5_finetune.py): one of its grades takes
-seconds and its mistakes are graded without the multi-second case; the static invariants here
-cover it too. Every grade here belongs to the default run (CI): these are the kit's invariants."""
+How assignments are found: ``assignment_names()`` is ``available_assignments()``, which lists
+every folder of ``solutions/`` holding a ``spec.py`` (it reads ``SOLUTIONS_DIR`` when called).
+Every test here is parametrised over that list, so adding an assignment takes only
+    solutions/<name>/spec.py, reference.py, mistakes.py (and checks/probes/oracles if it uses them)
+    assignments/<name>/<name>.ipynb              the stub notebook students receive
+    solutions/<name>/samples/                    the sample class; the first file in sorted order
+                                                 (ada.ipynb, amara.ipynb) is the completed notebook
+and NO test file: it is then checked for
+- reference full marks; completed sample full marks; stub notebook zero, each case failing with
+  NotImplementedError;
+- each mistake loses points on the function it breaks and only there;
+- every question has public and hidden cases; the stubs have the reference's signatures, a
+  docstring and a body that only raises; the notebook creates ``otter.Notebook("<name>.ipynb")``,
+  has one ``grader.check`` cell per question and ends with ``grader.export(``;
+- the build writes both folders; nothing hidden reaches the built student folder or
+  ``assignments/<name>/``; the built otter public tests pass for the reference and fail for stubs.
+``test_a_new_assignment_folder_is_picked_up_and_checked`` proves it with a throwaway one-question
+assignment. ``tests/test_<name>.py`` holds only what is that assignment's own (the case that
+separates each mistake, lecture numbers, statistics, its samples' designed scores).
+
+Cases a grade takes seconds for (``LONG_CASES``: a5's real finetune) are left out of the
+stub, sample and mistake grades; the reference is graded with every case. Every grade here
+belongs to the default run (CI)."""
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
+import os
+import textwrap
 
+import nbformat
 import pytest
 from invariant_helpers import (
     assert_build_layout,
@@ -21,76 +42,86 @@ from invariant_helpers import (
     stub_functions,
 )
 
-from autograder.assignment import ASSIGNMENTS_DIR, SOLUTIONS_DIR, available_assignments, load_assignment
+import autograder.assignment as assignment_module
+import autograder.build as build_module
+from autograder.assignment import SOLUTIONS_DIR, available_assignments, load_assignment
 from autograder.build import build_assignment, find_leaks
 from autograder.grade import GRADED, grade_for_assignment
 from autograder.sandbox import SandboxSettings
 
-ALL = tuple(available_assignments())
+# Case names whose grade takes seconds (a real finetune), by assignment.
+LONG_CASES = {"a5_finetune": {"short_finetune"}}
+# Files of the grader's copy that the repo's student folder never holds (the build adds
+# probes.py to the built student folder only, for public cases that use probes).
+HIDDEN_IN_REPO = {"reference.py", "spec.py", "mistakes.py", "checks.py", "oracles.py", "probes.py"}
+
+
+def assignment_names() -> list[str]:
+    """Every assignment of the kit: the folders of solutions/ with a spec.py."""
+    return available_assignments()
+
+
+def mistake_params(names, assignments) -> list:
+    return [pytest.param(name, m.name, id=f"{name}-{m.name}") for name in names for m in assignments[name].mistakes]
+
+
+ALL = tuple(assignment_names())
 ASSIGNMENTS = {name: load_assignment(name) for name in ALL}
-GRADED_ELSEWHERE = {"a5_finetune"}
-GRADED_HERE = [name for name in ALL if name not in GRADED_ELSEWHERE]
 
 
-def _mistake_params():
-    return [pytest.param(name, m.name, id=f"{name}-{m.name}")
-            for name in GRADED_HERE for m in ASSIGNMENTS[name].mistakes]
+def quick(assignment):
+    """The assignment without its multi-second cases (itself when it has none)."""
+    long = LONG_CASES.get(assignment.name, set())
+    if not long:
+        return assignment
+    return dataclasses.replace(assignment, cases=tuple(c for c in assignment.cases if c.name not in long))
 
 
-def _reference_source(assignment) -> str:
-    return (assignment.hidden_dir / "reference.py").read_text()
+def completed_sample(assignment):
+    return sorted((assignment.hidden_dir / "samples").iterdir())[0]
 
 
-@pytest.mark.parametrize("name", GRADED_HERE)
-def test_reference_source_earns_full_marks(name):
-    assignment = ASSIGNMENTS[name]
-    result = grade_source(assignment, "reference", _reference_source(assignment))
+# --- the invariants, one function each (the throwaway assignment below runs them all) --------
+
+def assert_reference_earns_full_marks(assignment):
+    result = grade_source(assignment, "reference", (assignment.hidden_dir / "reference.py").read_text())
     assert failed_cases(result) == {}
     assert (result.status, result.score) == (GRADED, assignment.max_score)
 
 
-@pytest.mark.parametrize("name", GRADED_HERE)
-def test_completed_notebook_sample_earns_full_marks(name):
-    assignment = ASSIGNMENTS[name]
-    result = grade_for_assignment(assignment, SOLUTIONS_DIR / name / "samples" / "ada.ipynb", SandboxSettings())
+def assert_completed_sample_earns_full_marks(assignment):
+    graded = quick(assignment)
+    result = grade_for_assignment(graded, completed_sample(assignment), SandboxSettings())
     assert failed_cases(result) == {}
-    assert (result.status, result.score) == (GRADED, assignment.max_score)
+    assert (result.status, result.score) == (GRADED, graded.max_score)
 
 
-@pytest.mark.parametrize("name", GRADED_HERE)
-def test_stub_notebook_earns_zero_with_not_implemented_feedback(name):
-    assignment = ASSIGNMENTS[name]
-    result = grade_for_assignment(assignment, assignment.student_notebook, SandboxSettings())
+def assert_stub_earns_zero_with_not_implemented_feedback(assignment):
+    result = grade_for_assignment(quick(assignment), assignment.student_notebook, SandboxSettings())
     assert result.status == GRADED
     assert result.score == 0
-    assert all("NotImplementedError" in r.reason for r in result.case_results)
+    assert result.case_results and all("NotImplementedError" in r.reason for r in result.case_results)
 
 
-@pytest.mark.parametrize(("name", "mistake_name"), _mistake_params())
-def test_mistake_loses_points_only_on_the_function_it_breaks(name, mistake_name):
-    assignment = ASSIGNMENTS[name]
-    mistake = next(m for m in assignment.mistakes if m.name == mistake_name)
-    result = grade_source(assignment, mistake.name, mistake.submission_source(assignment.reference))
-    full = assignment.question_points()
-    got = result.question_scores(assignment.questions)
+def assert_mistake_loses_points_only_on_its_function(assignment, mistake):
+    graded = quick(assignment)
+    result = grade_source(graded, mistake.name, mistake.submission_source(assignment.reference))
+    full = graded.question_points()
+    got = result.question_scores(graded.questions)
     assert result.status == GRADED
     assert got[mistake.question] < full[mistake.question], f"{mistake.name} was not caught"
-    others = {q: got[q] for q in assignment.questions if q != mistake.question}
+    others = {q: got[q] for q in graded.questions if q != mistake.question}
     assert others == {q: full[q] for q in others}, f"{mistake.name} cost points elsewhere"
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_every_question_has_public_and_hidden_cases(name):
-    assignment = ASSIGNMENTS[name]
+def assert_every_question_has_public_and_hidden_cases(assignment):
     for question in assignment.questions:
         cases = [c for c in assignment.cases if c.question == question]
         assert any(c.public for c in cases), question
         assert any(not c.public for c in cases), question
 
 
-@pytest.mark.parametrize("name", ALL)
-def test_stub_notebook_matches_reference_signatures_and_only_raises(name):
-    assignment = ASSIGNMENTS[name]
+def assert_stubs_match_reference_signatures_and_only_raise(assignment):
     stubs = stub_functions(assignment)
     assert set(stubs) == set(assignment.questions)
     for question, node in stubs.items():
@@ -102,6 +133,86 @@ def test_stub_notebook_matches_reference_signatures_and_only_raises(name):
         exec(compile(ast.Module([node], []), "<stub>", "exec"), namespace)
         stub_signature = inspect.signature(namespace[question])
         assert str(stub_signature) == str(inspect.signature(getattr(assignment.reference, question))), question
+
+
+def assert_notebook_checks_every_question_and_exports(assignment):
+    sources = [c.source for c in nbformat.read(assignment.student_notebook, as_version=4).cells
+               if c.cell_type == "code"]
+    assert f'grader = otter.Notebook("{assignment.name}.ipynb")' in sources[0]
+    for question in assignment.questions:
+        assert sum(s.strip() == f'grader.check("{question}")' for s in sources) == 1, question
+    assert sources[-1].startswith("grader.export(")
+
+
+def assert_no_hidden_file_in_the_repos_student_folder(assignment):
+    files = {p.name for p in assignment.student_notebook.parent.rglob("*")}
+    assert not files & HIDDEN_IN_REPO
+
+
+def _otter_results(test_file, namespace) -> list[bool]:
+    from otter.test_files import OKTestFile
+
+    test = OKTestFile.from_file(str(test_file))
+    test.run(namespace)
+    return [r.passed for r in test.test_case_results]
+
+
+def assert_otter_public_tests_pass_for_the_reference_and_fail_for_stubs(assignment, student_dir):
+    """Run in the built student folder, as a student's notebook runs them (no mounts: probes
+    read the notebook's own data/)."""
+    def stub(*args, **kwargs):
+        raise NotImplementedError("stub")
+
+    reference = {name: value for name, value in vars(assignment.reference).items() if not name.startswith("__")}
+    here = os.getcwd()
+    os.chdir(student_dir)
+    try:
+        for question in assignment.questions:
+            test_file = student_dir / "tests" / f"{question}.py"
+            passed = _otter_results(test_file, dict(reference))
+            assert passed and all(passed), question
+            assert not any(_otter_results(test_file, dict(reference, **{question: stub}))), question
+    finally:
+        os.chdir(here)
+
+
+# --- parametrised over every assignment ------------------------------------------------------
+
+@pytest.mark.parametrize("name", ALL)
+def test_reference_source_earns_full_marks(name):
+    assert_reference_earns_full_marks(ASSIGNMENTS[name])
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_completed_notebook_sample_earns_full_marks(name):
+    assert_completed_sample_earns_full_marks(ASSIGNMENTS[name])
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_stub_notebook_earns_zero_with_not_implemented_feedback(name):
+    assert_stub_earns_zero_with_not_implemented_feedback(ASSIGNMENTS[name])
+
+
+@pytest.mark.parametrize(("name", "mistake_name"), mistake_params(ALL, ASSIGNMENTS))
+def test_mistake_loses_points_only_on_the_function_it_breaks(name, mistake_name):
+    assignment = ASSIGNMENTS[name]
+    mistake = next(m for m in assignment.mistakes if m.name == mistake_name)
+    assert_mistake_loses_points_only_on_its_function(assignment, mistake)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_question_has_public_and_hidden_cases(name):
+    assert_every_question_has_public_and_hidden_cases(ASSIGNMENTS[name])
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_stub_notebook_matches_reference_signatures_and_only_raises(name):
+    assert_stubs_match_reference_signatures_and_only_raise(ASSIGNMENTS[name])
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_stub_notebook_checks_every_question_and_exports(name):
+    assert_notebook_checks_every_question_and_exports(ASSIGNMENTS[name])
 
 
 @pytest.fixture(scope="module")
@@ -117,66 +228,129 @@ def built(tmp_path_factory):
     return build
 
 
-@pytest.mark.parametrize("name", GRADED_HERE)
+@pytest.mark.parametrize("name", ALL)
 def test_build_writes_student_and_autograder_folders(built, name):
     assert_build_layout(ASSIGNMENTS[name], built(name))
 
 
-@pytest.mark.parametrize("name", GRADED_HERE)
+@pytest.mark.parametrize("name", ALL)
 def test_nothing_hidden_reaches_the_student_folder(built, name):
     assert_student_folder_is_clean(ASSIGNMENTS[name], built(name).student_dir)
 
 
 @pytest.mark.parametrize("name", ALL)
+def test_otter_public_tests_pass_for_the_reference_and_fail_for_stubs(built, name):
+    assert_otter_public_tests_pass_for_the_reference_and_fail_for_stubs(ASSIGNMENTS[name], built(name).student_dir)
+
+
+@pytest.mark.parametrize("name", ALL)
 def test_student_assignment_folder_in_repo_has_no_hidden_files(name):
-    files = {p.name for p in (ASSIGNMENTS_DIR / name).rglob("*")}
-    assert not files & {"reference.py", "spec.py", "mistakes.py", "checks.py", "oracles.py", "probes.py"}
+    assert_no_hidden_file_in_the_repos_student_folder(ASSIGNMENTS[name])
 
 
-# --- a1_softmax's own (a1 has no test file of its own) ---------------------------------------
-
-A1 = ASSIGNMENTS["a1_softmax"]
-
-
-def test_a1_max_score():
-    assert A1.max_score == 48
-
-
-# The case that separates each mistake from the right answer: if a case is weakened,
-# the mistake it exists for slips through and this table says which.
-SEPARATING_CASE = {
-    "unstable_softmax": "softmax/scores_1e3",
-    "global_max_softmax": "softmax/row_wise_max",
-    "softmax_ignores_axis": "softmax/axis_0",
-    "softmax_in_place": "softmax/input_unchanged",
-    "softmax_integer_output": "softmax/integer_input",
-    "log_of_softmax": "log_softmax/underflowing_softmax",
-    "unstable_log_softmax": "log_softmax/scores_1e4",
-    "naive_sigmoid": "sigmoid/no_overflow_warning",
-    "one_minus_sigmoid": "sigmoid/tiny_probabilities",
-    "argmax_over_samples": "predict_multiclass/tall_batch",
-    "ties_to_last_index": "predict_multiclass/ties",
-    "threshold_greater_equal": "predict_multilabel/exactly_at_threshold",
-    "boolean_labels": "predict_multilabel/integer_dtype",
-    "ignores_threshold": "predict_multilabel/custom_threshold",
-}
-
-
-def test_every_a1_mistake_has_a_separating_case():
-    assert set(SEPARATING_CASE) == {m.name for m in A1.mistakes}
-    for mistake in A1.mistakes:
-        result = grade_source(A1, mistake.name, mistake.submission_source(A1.reference))
-        failed = failed_cases(result)
-        assert SEPARATING_CASE[mistake.name] in failed, (mistake.name, sorted(failed))
+def test_the_parametrisation_lists_every_assignment_folder():
+    folders = sorted(p.name for p in SOLUTIONS_DIR.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    assert list(ALL) == folders
+    assert {p.values[0] for p in mistake_params(ALL, ASSIGNMENTS)} == {n for n in ALL if ASSIGNMENTS[n].mistakes}
 
 
 def test_leak_detector_catches_reference_code_and_hidden_data(tmp_path):
+    """The clean-folder invariant can fail: reference code and a hidden case's data are found."""
+    a1 = ASSIGNMENTS["a1_softmax"]
     leaky = tmp_path / "student"
     leaky.mkdir()
     (leaky / "helpers.py").write_text((SOLUTIONS_DIR / "a1_softmax" / "reference.py").read_text()
                                       .replace('"""', "#"))
-    hidden_case = next(c for c in A1.cases if not c.public and c.name == "random_batch")
+    hidden_case = next(c for c in a1.cases if not c.public and c.name == "random_batch")
     (leaky / "data.txt").write_text(repr(hidden_case.args[0].tolist()))
-    leaks = find_leaks(A1, leaky)
+    leaks = find_leaks(a1, leaky)
     assert any("reference code" in line for line in leaks)
     assert any("data of hidden case" in line for line in leaks)
+
+
+# --- a new assignment needs no test file: a throwaway one, checked by every invariant ---------
+
+TOY_SPEC = '''
+import numpy as np
+
+from autograder.cases import Case
+
+NAME = "toy_double"
+TITLE = "toy_double: a throwaway assignment"
+QUESTIONS = ("double",)
+
+
+def make_cases():
+    return [
+        Case("double", "small", "doubles a small vector", (np.array([1.0, 2.0]),), public=True),
+        Case("double", "negative", "doubles negative numbers", (np.array([-3.5, 0.25, -7.0]),)),
+    ]
+'''
+TOY_REFERENCE = '''
+import numpy as np
+
+
+def double(x):
+    """Twice x, elementwise."""
+    return 2 * np.asarray(x, dtype=float)
+'''
+TOY_MISTAKES = '''
+import numpy as np
+
+from autograder.mistakes import Mistake
+
+
+def double_squares(x):
+    return np.asarray(x, dtype=float) ** 2
+
+
+MISTAKES = [Mistake("squares_instead", "double", "squares instead of doubling", double_squares)]
+'''
+
+
+def _toy_notebook(body: str):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('import otter\ngrader = otter.Notebook("toy_double.ipynb")'),
+                nbformat.v4.new_code_cell("import numpy as np"),
+                nbformat.v4.new_code_cell(f'def double(x):\n    """Twice x, elementwise."""\n{body}'),
+                nbformat.v4.new_code_cell('grader.check("double")'),
+                nbformat.v4.new_code_cell("grader.export(pdf=False, force_save=True)")]
+    return nb
+
+
+def test_a_new_assignment_folder_is_picked_up_and_checked(tmp_path, monkeypatch):
+    """Only a spec, a reference, mistakes, a notebook and a sample: discovery lists it, the
+    parametrisation gives it its mistake, and every invariant above holds for it."""
+    hidden = tmp_path / "solutions" / "toy_double"
+    (hidden / "samples").mkdir(parents=True)
+    for file, text in (("spec.py", TOY_SPEC), ("reference.py", TOY_REFERENCE), ("mistakes.py", TOY_MISTAKES)):
+        (hidden / file).write_text(textwrap.dedent(text).lstrip())
+    (tmp_path / "solutions").chmod(0o700)  # the sandbox refuses readable solutions when run as root
+    student = tmp_path / "assignments" / "toy_double"
+    student.mkdir(parents=True)
+    nbformat.write(_toy_notebook('    raise NotImplementedError("toy_double task \'double\': implement double")'),
+                   student / "toy_double.ipynb")
+    nbformat.write(_toy_notebook("    return 2 * np.asarray(x, dtype=float)"), hidden / "samples" / "ada.ipynb")
+    monkeypatch.setattr(assignment_module, "SOLUTIONS_DIR", tmp_path / "solutions")
+    for module in (assignment_module, build_module):  # build.py imported the name
+        monkeypatch.setattr(module, "ASSIGNMENTS_DIR", tmp_path / "assignments")
+    monkeypatch.setenv("AUTOGRADER_NO_EXPECTED_CACHE", "1")
+
+    names = assignment_names()
+    assert names == ["toy_double"]
+    toy = {"toy_double": load_assignment("toy_double")}
+    assert [p.id for p in mistake_params(names, toy)] == ["toy_double-squares_instead"]
+    assignment = toy["toy_double"]
+    assert assignment.student_notebook == student / "toy_double.ipynb"
+    assert_reference_earns_full_marks(assignment)
+    assert_completed_sample_earns_full_marks(assignment)
+    assert_stub_earns_zero_with_not_implemented_feedback(assignment)
+    assert_mistake_loses_points_only_on_its_function(assignment, assignment.mistakes[0])
+    assert_every_question_has_public_and_hidden_cases(assignment)
+    assert_stubs_match_reference_signatures_and_only_raise(assignment)
+    assert_notebook_checks_every_question_and_exports(assignment)
+    build = build_assignment(assignment, tmp_path / "build")
+    assert_build_layout(assignment, build)
+    assert_student_folder_is_clean(assignment, build.student_dir)
+    assert_otter_public_tests_pass_for_the_reference_and_fail_for_stubs(assignment, build.student_dir)
+    assert_no_hidden_file_in_the_repos_student_folder(assignment)
