@@ -1,7 +1,8 @@
-"""Helpers for test_cohort.py: bad submissions, written to disk and graded.
+"""Helpers for the cohort of bad submissions (tests/test_cohort_runaway.py,
+test_cohort_cheating.py, test_cohort_broken_files.py): written to disk and graded.
 
-Plain functions and constants (the fixtures live in test_cohort.py, so this module
-does not compete with tests/conftest.py).
+Plain functions and constants (each test file wraps ``cohort_assignment`` in its own
+fixture, so this module does not compete with tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ from pathlib import Path
 
 import nbformat
 import numpy as np
+import pytest
 
-from autograder.assignment import SOLUTIONS_DIR
+from autograder.assignment import SOLUTIONS_DIR, load_assignment
 from autograder.grade import grade_for_assignment, grade_submission
 from autograder.sandbox import Limits, SandboxSettings
-from autograder.sandbox.isolation import SANDBOX_UID_BASE
+from autograder.sandbox.isolation import SANDBOX_UID_BASE, probe_bubblewrap
 
 # Tight enough that a stuck submission costs a few seconds, loose enough for numpy's import.
 TIGHT = Limits(cpu_seconds=4, wall_seconds=6, load_seconds=3, call_seconds=1)
 
 QUESTIONS = ("softmax", "log_softmax", "sigmoid", "predict_multiclass", "predict_multilabel")
+FULL_MARKS = 48
 
 REFERENCE_SOURCE = (SOLUTIONS_DIR / "a1_softmax" / "reference.py").read_text()
 
@@ -189,3 +192,49 @@ def hidden_input_fragments(assignment) -> set[str]:
                     text = f"{value:.12f}"
                     fragments.add(text[: text.index(".") + 6])
     return fragments
+
+
+def cohort_assignment():
+    """a1_softmax, the assignment every cohort submission is written for."""
+    loaded = load_assignment("a1_softmax")
+    assert loaded.max_score == FULL_MARKS
+    assert loaded.questions == QUESTIONS
+    return loaded
+
+
+def bubblewrap_or_skip() -> None:
+    usable, reason = probe_bubblewrap()
+    if not usable:
+        pytest.skip(f"needs bubblewrap isolation, which is unavailable here: {reason}")
+
+
+# Every function returns an object equal to everything, with no __array__.
+LIAR = """
+class Liar:
+    '''Equal to everything; no __array__.'''
+    def __eq__(self, other):
+        return True
+    def __ne__(self, other):
+        return False
+    __hash__ = object.__hash__
+
+
+def softmax(z, axis=-1):
+    return Liar()
+
+
+def log_softmax(z, axis=-1):
+    return Liar()
+
+
+def sigmoid(z):
+    return Liar()
+
+
+def predict_multiclass(probs):
+    return Liar()
+
+
+def predict_multilabel(probs, threshold=0.5):
+    return Liar()
+"""
