@@ -205,7 +205,7 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
                  cache: ResultCache, plan: CallPlan, work: Path, *, roots, public_only, say, note,
                  meter, jobs, regrade, warning, late=None, stage=None) -> BatchResult:
     cases = plan.cases + gpu_stage.counted(stage)  # the GPU stage's cases run after the plan's
-    diagnoser = Diagnoser.for_assignment(assignment, cases)
+    diagnoser = Diagnoser.for_assignment(assignment, plan.cases)
     listing = submissions.list_class(submissions_path, work)
     for text in listing.notes:
         note(f"note: {text}")

@@ -322,9 +322,9 @@ def prepare(assignment, options: GpuOptions, settings: SandboxSettings, *, out_d
     cases = tuple(spec.gpu_cases(dry))
     missing = spec.gpu_data_problem(dry) if hasattr(spec, "gpu_data_problem") else None
     layout = gpu_access.python_layout(options.python) if options.python else PythonLayout.current()
-    if not dry:
+    if not dry:  # no GPU is the headline; missing photos the second reason
         access = access if access is not None else gpu_access.discover()
-        missing = missing or machine_problem(access)
+        missing = machine_problem(access) or missing
     else:
         access = None
     mounts = () if missing else tuple(sorted(spec.GPU_MOUNTS(dry).items()))

@@ -232,6 +232,14 @@ def gpu_finetune_accuracy(case, got, min_accuracy, validation_per_class=0):
         return "the GPU finetune returned weights of the wrong size or type", figures
     if not np.all(np.isfinite(values)):
         return "after the GPU finetune the weights contain NaN or infinity", figures
+    claims = _claims(got[2])
+    numbers = _floats(got[3], (3,))
+    if numbers is not None and np.all(np.isfinite(numbers)):
+        figures.update(claimed_seconds=float(numbers[0]), claimed_train_accuracy=float(numbers[1]))
+    figures["claimed_devices"] = claims
+    if claims is None or claims["params"] != [device] or claims["batches"] != [device]:
+        return (f"the model and the batches should be on the device given ({device}): pass the "
+                "device on to the model's inputs in train_one_epoch and evaluate"), figures
     offset = 0
     with torch.no_grad():
         for (_, tensor), size in zip(wanted, want_sizes, strict=True):
@@ -248,14 +256,6 @@ def gpu_finetune_accuracy(case, got, min_accuracy, validation_per_class=0):
             correct += int((scores.argmax(1).cpu() == y[start:start + 128]).sum())
     accuracy = correct / max(len(y), 1)
     figures["accuracy"] = accuracy
-    claims = _claims(got[2])
-    numbers = _floats(got[3], (3,))
-    if numbers is not None and np.all(np.isfinite(numbers)):
-        figures.update(claimed_seconds=float(numbers[0]), claimed_train_accuracy=float(numbers[1]))
-    figures["claimed_devices"] = claims
-    if claims is None or claims["params"] != [device] or claims["batches"] != [device]:
-        return (f"the model and the batches should be on the device given ({device}): pass the "
-                "device on to the model's inputs in train_one_epoch and evaluate"), figures
     if accuracy < min_accuracy:
         return ("after the GPU finetune the accuracy on the held-back photos is below the "
                 "threshold (the reference's own accuracy minus a margin)"), figures
