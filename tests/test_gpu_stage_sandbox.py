@@ -152,3 +152,14 @@ def test_limits_address_space_defaults_to_memory():
     assert Limits(address_space_bytes=1 << 40).address_space_bytes == 1 << 40
     with pytest.raises(ValueError):
         Limits(address_space_bytes=-1)
+
+
+def test_gpu_python_layout_never_binds_the_kit(monkeypatch, tmp_path):
+    import sys
+
+    from autograder.assignment import KIT_ROOT
+
+    monkeypatch.setenv("PYTHONPATH", f"{KIT_ROOT}:{KIT_ROOT / 'solutions'}:{tmp_path}")
+    layout = gpu_access.python_layout(sys.executable)
+    assert tmp_path.resolve() in layout.site_dirs
+    assert not any(KIT_ROOT.is_relative_to(s) or s.is_relative_to(KIT_ROOT) for s in layout.site_dirs)

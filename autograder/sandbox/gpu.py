@@ -163,13 +163,13 @@ def landlock_read_only(access: GpuAccess) -> list[str]:
 
 def python_prefix_paths(executable: str) -> dict:
     """How an interpreter (e.g. the instructor's CUDA python) lays itself out, asked of it:
-    {"prefix", "executable", "sites"}; the sites are its purelib/platlib and the folders
-    on its ``PYTHONPATH`` (wheels unpacked beside it, as on the device machine)."""
+    {"prefix", "executable", "sites", "extra"}: its purelib/platlib, and the folders on its
+    ``PYTHONPATH`` (wheels unpacked beside it, as on a machine without network)."""
     script = ("import json, os, sys, sysconfig; p = sysconfig.get_paths(); "
               "extra = [d for d in os.environ.get('PYTHONPATH', '').split(os.pathsep) if d]; "
               "print(json.dumps({'prefix': sys.base_prefix, 'executable': os.path.realpath(sys.executable), "
               "'version': '%d.%d' % sys.version_info[:2], "
-              "'sites': [p['purelib'], p['platlib']] + extra}))")
+              "'sites': [p['purelib'], p['platlib']], 'extra': extra}))")
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH", "LD_LIBRARY_PATH", "HOME")}
     done = subprocess.run([executable, "-c", script], capture_output=True, text=True,
                           timeout=60, check=False, env=env)
@@ -189,9 +189,12 @@ def python_layout(executable: str):
     exe = Path(info["executable"])
     if not exe.is_relative_to(prefix):
         exe = prefix / "bin" / f"python{info['version']}"
+    kit = Path(__file__).resolve().parents[2]  # a PYTHONPATH entry must never bind the kit (solutions/)
     sites = []
-    for site in info["sites"]:
+    for site, extra in [(s, False) for s in info["sites"]] + [(s, True) for s in info.get("extra", [])]:
         path = Path(site).resolve()
+        if extra and (kit.is_relative_to(path) or path.is_relative_to(kit)):
+            continue
         if path.is_dir() and path not in sites:
             sites.append(path)
     return PythonLayout(prefix=prefix, executable=exe, site_dirs=tuple(sites))
