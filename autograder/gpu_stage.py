@@ -215,6 +215,8 @@ class GpuStage:
             else:
                 result.messages.append(f"not run: {self.missing}: the {len(self.cases)} GPU test(s) "
                                        f"({points:g} points) are not part of your total")
+            self._record(result.submission, [{"case": c.case_id, "passed": False, "reason": "not run"}
+                                             for c in self.cases])
             return
         try:
             code = submissions.load(path)
@@ -344,9 +346,7 @@ def prepare(assignment, options: GpuOptions, settings: SandboxSettings, *, out_d
         stage.missing = stage.self_test()
     if stage.missing and options.missing == "fail":
         raise GpuUnavailable(f"the GPU cases cannot run here ({stage.missing}); --gpu-missing=fail")
-    if out_dir is not None:
-        write_report(stage, out_dir)
-    return stage
+    return stage  # DIR/gpu_stage.json is written with the first result, once the batch holds DIR
 
 
 def write_report(stage: GpuStage, out_dir: Path) -> None:
