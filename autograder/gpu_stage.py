@@ -280,10 +280,11 @@ class GpuStage:
         if got is None or len(got) != 2 or got[0].shape != (2,):
             tail = " ".join(outcome.log.strip().splitlines()[-3:])[-300:]
             return f"no GPU: the GPU python could not start CUDA inside the sandbox ({tail or 'no output'})"
-        name = bytes(got[1].astype("uint8")).decode("utf-8", "replace").replace("\n", ", torch ")
+        device, torch_version, why = (bytes(got[1].astype("uint8")).decode("utf-8", "replace")
+                                      .split("\n") + ["", "", ""])[:3]
         if not int(got[0][0]):
-            return f"no GPU: CUDA is not available inside the sandbox (torch {name.rpartition(' ')[2]})"
-        self.environment = f"{name}; {outcome.isolation}"
+            return f"no GPU: CUDA is not available inside the sandbox (torch {torch_version}; {why or 'no reason given'})"
+        self.environment = f"{device}, torch {torch_version}; {outcome.isolation}"
         return None
 
 

@@ -249,3 +249,25 @@ def test_thresholds_follow_the_reference_minus_the_margin():
     for flavour, reference in spec.GPU_REFERENCE_ACCURACY.items():
         assert spec.gpu_min_accuracy(flavour, False) == pytest.approx(reference - spec.GPU_MARGIN)
     assert spec.gpu_min_accuracy("all", True) == spec.GPU_DRY_RUN_MIN_ACCURACY
+
+
+def test_self_test_runs_the_real_sandbox_with_the_gpu_binds(a5, tmp_path):
+    """Fake nodes and a fake libcuda pass the on-disk checks, so the stage starts its sandboxed
+    self-test with the GPU binds; the kit's CPU torch then says CUDA is not there, and the
+    cases are "not run" with that reason (never scored as the student's failure)."""
+    import os
+
+    from autograder.sandbox.gpu import discover
+
+    dev, libs = tmp_path / "dev", tmp_path / "lib"
+    dev.mkdir()
+    libs.mkdir()
+    (dev / "nvidia0").write_text("")
+    (dev / "nvidiactl").write_text("")
+    (libs / "libcuda.so.1").write_text("")
+    access = discover(str(dev), [str(libs)], ldconfig_text="", is_device=os.path.isfile)
+    stage = _stage(a5, "skip", access=access)
+    if stage.missing and "/dev/nvidia" not in stage.missing and "CUDA" not in stage.missing:
+        pytest.skip(stage.missing)  # e.g. no full flowers copy on this machine
+    assert stage.missing.startswith("no GPU: CUDA is not available inside the sandbox"), stage.missing
+    assert stage.counted == ()

@@ -502,12 +502,17 @@ def short_finetune(fns, classes, per_class, image_size, epochs, lr):
 
 def gpu_environment(fns):
     """What CUDA looks like inside the sandbox, before any student's run: ([cuda available,
-    device count], text "device name\ntorch version"). Run by the grader with a stub
-    submission, so it tells whether the GPU is usable there at all."""
+    device count], text "device name\ntorch version\nwhy CUDA did not start"). Run by the
+    grader with a stub submission, so it tells whether the GPU is usable there at all."""
+    why = ""
+    try:
+        torch.cuda.init()  # is_available() hides the reason; init() raises it
+    except Exception as exc:  # noqa: BLE001 - the reason is the point
+        why = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:300]
     available = bool(torch.cuda.is_available())
     name = torch.cuda.get_device_name(0) if available else ""
     count = torch.cuda.device_count() if available else 0
-    return np.array([int(available), count], dtype=np.int64), _text([name, torch.__version__])
+    return np.array([int(available), count], dtype=np.int64), _text([name, torch.__version__, why])
 
 
 def gpu_layers(net, flavour, k):
