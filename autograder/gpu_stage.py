@@ -175,7 +175,8 @@ class GpuStage:
     min_accuracy: dict[str, float]
     budget_seconds: float
     validation_per_class: int
-    environment: str = ""  # what the self-test saw inside the sandbox
+    environment: str = ""  # the GPU and torch the self-test saw inside the sandbox
+    isolation: str = ""  # how the self-test's run was confined (RunOutcome.isolation)
     out_dir: Path | None = None
     report: dict = field(default_factory=dict)
     _gpu_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -192,7 +193,7 @@ class GpuStage:
             return (f"gpu stage: NOT RUN ({self.missing}); {len(self.cases)} case(s) "
                     f"{'left out of the total' if self.missing_policy == 'skip' else 'scored 0'} "
                     f"(--gpu-missing={self.missing_policy})")
-        where = self.environment or "cpu"
+        where = f"{self.environment} ({self.isolation})" if self.environment else "cpu"
         return f"gpu stage: {mode}, {len(self.cases)} case(s), {where}, python {self.layout.executable}"
 
     def fingerprint(self, base: str) -> str:
@@ -276,7 +277,7 @@ class GpuStage:
         outcome = self._sandboxed([_SELF_TEST_CELL], "submission", plan, 0)
         stream = read_stream(outcome.results, plan.call_ids, budget=1 << 20)
         got = returned_arrays(stream.calls.get(plan.call_ids[0]))
-        self.environment = outcome.isolation
+        self.isolation = outcome.isolation
         if got is None or len(got) != 2 or got[0].shape != (2,):
             tail = " ".join(outcome.log.strip().splitlines()[-3:])[-300:]
             return f"no GPU: the GPU python could not start CUDA inside the sandbox ({tail or 'no output'})"
@@ -284,7 +285,8 @@ class GpuStage:
                                       .split("\n") + ["", "", ""])[:3]
         if not int(got[0][0]):
             return f"no GPU: CUDA is not available inside the sandbox (torch {torch_version}; {why or 'no reason given'})"
-        self.environment = f"{device}, torch {torch_version}; {outcome.isolation}"
+        self.environment = f"{device}, torch {torch_version}"  # part of the cache key: no uid in it
+        self.isolation = outcome.isolation
         return None
 
 
@@ -354,6 +356,7 @@ def write_report(stage: GpuStage, out_dir: Path) -> None:
     """``DIR/gpu_stage.json``: how the stage ran and each submission's figures (instructor only)."""
     data = {"mode": "dry_run" if stage.dry_run else "gpu", "missing": stage.missing,
             "missing_policy": stage.missing_policy, "environment": stage.environment,
+            "isolation": stage.isolation,
             "python": str(stage.layout.executable), "min_accuracy": stage.min_accuracy,
             "budget_seconds": stage.budget_seconds, "submissions": dict(sorted(stage.report.items()))}
     path = Path(out_dir) / REPORT_NAME
