@@ -56,6 +56,7 @@ from .tempdirs import kit_tempdir
 MISSING_POLICIES = ("skip", "zero", "fail")
 PYTHON_ENV = "KIT_GPU_PYTHON"
 REPORT_NAME = "gpu_stage.json"
+STALLED_REASON = "not run: an earlier GPU case of this submission did not finish within the time limit"
 _SELF_TEST_CELL = "def replace_head(model, num_classes):\n    return model\n"
 
 
@@ -121,7 +122,7 @@ def judge(case: Case, record, facts: RunFacts, check, min_accuracy: float, budge
     ``check(case, got, min_accuracy, validation_per_class) -> (problem, figures)`` is the
     assignment's judge of the returned data. Returns (result, figures for the instructor)."""
     figures = {"seconds": round(facts.seconds, 3), "budget_seconds": budget_seconds,
-               "min_accuracy": min_accuracy}
+               "min_accuracy": min_accuracy, "timed_out": facts.timed_out}
 
     def failed(reason):
         return CaseResult(case, False, reason), figures
@@ -226,8 +227,13 @@ class GpuStage:
                                        for c in self.cases)
             return
         rows = []
+        isolation, stalled = "", False
         for case in self.cases:
-            case_result, figures, isolation = self._run_case(code, case, worker)
+            if stalled:  # one submission holds the GPU for one wall-clock limit at most
+                case_result, figures = CaseResult(case, False, STALLED_REASON), {}
+            else:
+                case_result, figures, isolation = self._run_case(code, case, worker)
+                stalled = figures.get("timed_out", False)
             result.case_results.append(case_result)
             rows.append({"case": case.case_id, "passed": case_result.passed, "reason": case_result.reason,
                          **figures})

@@ -271,3 +271,25 @@ def test_self_test_runs_the_real_sandbox_with_the_gpu_binds(a5, tmp_path):
         pytest.skip(stage.missing)  # e.g. no full flowers copy on this machine
     assert stage.missing.startswith("no GPU: CUDA is not available inside the sandbox"), stage.missing
     assert stage.counted == ()
+
+
+def test_a_stalled_case_stops_the_submissions_other_gpu_runs(a5, monkeypatch, tmp_path):
+    """A submission that runs into the wall-clock limit holds the GPU once, not once per case."""
+    stage = _stage(a5, "skip")
+    stage.missing = None  # as if the GPU were there; the runs themselves are faked below
+    runs = []
+
+    def fake_run(code, case, worker):
+        runs.append(case.name)
+        facts = gpu_stage.RunFacts(seconds=300.0, timed_out=True)
+        verdict, figures = gpu_stage.judge(case, None, facts, _passing_check, 0.5, 180.0)
+        return verdict, figures, "fake isolation"
+
+    monkeypatch.setattr(stage, "_run_case", fake_run)
+    path = tmp_path / "loop.py"
+    path.write_text("def train_one_epoch(*a):\n    while True:\n        pass\n")
+    result = SubmissionResult("loop", str(path), GRADED)
+    stage.grade_into(result, path)
+    assert runs == ["gpu_top"]
+    assert [r.reason for r in result.case_results][1:] == [gpu_stage.STALLED_REASON] * 2
+    assert "time limit" in result.case_results[0].reason
