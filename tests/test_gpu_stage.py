@@ -293,3 +293,26 @@ def test_a_stalled_case_stops_the_submissions_other_gpu_runs(a5, monkeypatch, tm
     assert runs == ["gpu_top"]
     assert [r.reason for r in result.case_results][1:] == [gpu_stage.STALLED_REASON] * 2
     assert "time limit" in result.case_results[0].reason
+
+
+def test_the_shortcut_through_cached_block_outputs_scores_like_the_whole_network(a5):
+    """"top"/"top_k" are scored from the blocks' output computed once; its logits must agree
+    with the whole network's, and "all" (whose body came back changed) never takes it."""
+    import torch
+
+    checks = a5.checks
+    model = checks._pretrained_with_head(10)
+    torch.manual_seed(3)
+    with torch.no_grad():
+        for tensor in (model._fc.weight, model._conv_head.weight):
+            tensor.add_(torch.randn_like(tensor) * 0.05)
+    top_k = {id(t) for _, t in checks.gpu_expected_state(model, "top_k", 3)}
+    everything = {id(t) for _, t in checks.gpu_expected_state(model, "all", 1)}
+    checks._BLOCK_OUTPUTS.clear()
+    whole = checks.validation_accuracy(model, everything, 10, 32, 1)
+    assert not checks._BLOCK_OUTPUTS  # "all": the whole network, no cache
+    assert checks.validation_accuracy(model, top_k, 10, 32, 1) == whole
+    z = checks._BLOCK_OUTPUTS[(10, 32, 1, "cpu")]
+    x, _ = checks._validation(10, 32, 1)
+    with torch.no_grad():
+        assert torch.allclose(checks._top_part(model, z), model(x), rtol=1e-4, atol=1e-5)
