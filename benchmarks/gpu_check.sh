@@ -98,7 +98,6 @@ for name, source in submissions:
     print(f"\n{name}: {sum(r.points for r in result.case_results):g}/{sum(c.points for c in stage.cases):g} "
           f"points, {seconds:.1f} s for the sandboxed GPU stage")
     for row in stage.report[name]:
-        flavour = row["case"].rpartition("_")[2] if not row["case"].endswith("top_k") else "top_k"
         accuracy = row.get("accuracy")
         if name == "reference" and accuracy is not None:
             reference_accuracy[row["case"].split("/")[1]] = accuracy
