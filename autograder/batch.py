@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import outdir
+from . import gpu_stage, outdir
 from . import submission as submissions
 from .assignment import Assignment
 from .cases import points_per_question
@@ -144,6 +144,7 @@ def grade_batch(
     regrade: bool = False,
     wait: bool = False,
     late=None,
+    gpu=None,
 ) -> BatchResult:
     """Grade every submission under ``submissions_path``; write all outputs to ``out_dir``.
 
@@ -155,6 +156,7 @@ def grade_batch(
     wait:     when another run holds ``out_dir``, wait for it instead of refusing.
     late:     a ``late_grading.LateInputs``: its penalties are applied to the outputs while
               this run still holds ``out_dir`` (gradebook late columns, feedback, results.json).
+    gpu:      a ``gpu_stage.GpuOptions``: also run the assignment's GPU cases (``gpu_stage``).
     Ctrl-C (or SIGTERM, with ``tempdirs.exit_cleanly_on_sigterm``) stops starting new
     submissions, lets running ones finish (and be cached), writes the outputs for what is
     graded, and re-raises. Raises ``MachineFault`` for a fault of the machine (after writing
@@ -181,7 +183,11 @@ def grade_batch(
         note(f"WARNING: {warning}")
     cases = assignment.public_cases if public_only else assignment.cases
     plan = CallPlan.for_cases(cases, assignment.harness)
-    binding = CacheBinding(assignment.name, tests_fingerprint(assignment, settings, public_only), tuple(cases))
+    stage = gpu_stage.prepare(assignment, gpu, settings, out_dir=out_dir, public_only=public_only) if gpu else None
+    if stage is not None:
+        note(stage.describe())
+    binding = CacheBinding(assignment.name, gpu_stage.fingerprint(stage, tests_fingerprint(assignment, settings, public_only)),
+                           tuple(cases) + gpu_stage.counted(stage))
     with outdir.claim(out_dir, assignment.name, wait=wait, say=note):
         try:
             remove_temporary_files(out_dir)
@@ -192,14 +198,14 @@ def grade_batch(
             return _grade_class(assignment, submissions_path, out_dir, settings, cache, plan,
                                 Path(work), roots=(temp_root.resolve(), out_dir),
                                 public_only=public_only, say=say, note=note, meter=meter, jobs=jobs,
-                                regrade=regrade, warning=warning, late=late)
+                                regrade=regrade, warning=warning, late=late, stage=stage)
 
 
 def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: SandboxSettings,
                  cache: ResultCache, plan: CallPlan, work: Path, *, roots, public_only, say, note,
-                 meter, jobs, regrade, warning, late=None) -> BatchResult:
-    cases = plan.cases
-    diagnoser = Diagnoser.for_assignment(assignment, cases)
+                 meter, jobs, regrade, warning, late=None, stage=None) -> BatchResult:
+    cases = plan.cases + gpu_stage.counted(stage)  # the GPU stage's cases run after the plan's
+    diagnoser = Diagnoser.for_assignment(assignment, plan.cases)
     listing = submissions.list_class(submissions_path, work)
     for text in listing.notes:
         note(f"note: {text}")
@@ -242,8 +248,9 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
         copy_dir = work / "copies" / str(index)
         try:
             snap = submissions.snapshot(f.path, copy_dir)
-            result = grade_submission(snap.path, cases=cases, expected=assignment.expected,
+            result = grade_submission(snap.path, cases=plan.cases, expected=assignment.expected,
                                       settings=settings, plan=plan, worker=worker)
+            gpu_stage.grade_into(stage, result, snap.path, worker)
         except submissions.InvalidSubmission as exc:
             snap, result = None, _not_graded(f, cases, INVALID, str(exc),
                                              "not graded: the submission could not be read")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, gpu_stage
 from .assignment import AssignmentError, available_assignments, load_assignment
 from .exam.cli import register as register_exam
 from .late_policy import add_grade_options as add_late_options
@@ -68,7 +68,8 @@ def cmd_grade(args) -> int:
     try:
         batch = grade_batch(assignment, Path(args.submissions), Path(args.out), _settings(args),
                             public_only=args.public_only, meter=meter, jobs=args.jobs,
-                            regrade=args.regrade, wait=args.wait, late=late)
+                            regrade=args.regrade, wait=args.wait, late=late,
+                            gpu=gpu_stage.options_from_args(args))
     except KeyboardInterrupt as exc:
         print("interrupted: what was graded is cached in "
               f"{Path(args.out) / 'cache'}; run the same command again to resume", file=sys.stderr)
@@ -252,6 +253,7 @@ busy); 2 bad arguments or input; 130 interrupted (Ctrl-C); 143 terminated (SIGTE
     export_options(g)
     add_late_options(g)
     add_pdf_option(g)
+    gpu_stage.add_grade_options(g)
     g.set_defaults(func=cmd_grade)
 
     x = sub.add_parser("export", help="write Canvas/Moodle grade-import CSVs from a graded DIR")

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..tempdirs import kit_tempdir
 from . import cgroups, isolation, landlock, seccomp, uids
+from . import gpu as gpu_access
 from .limits import Limits
 
 
@@ -38,10 +39,11 @@ class Confinement(contextlib.ExitStack):
     """Use as ``with Confinement(...) as c:``; leaving the block kills and removes everything."""
 
     def __init__(self, *, limits: Limits, use_bwrap: bool, inputs: Path, worker: int,
-                 mounts: tuple[tuple[str, str], ...], layout: isolation.PythonLayout) -> None:
+                 mounts: tuple[tuple[str, str], ...], layout: isolation.PythonLayout,
+                 gpu: gpu_access.GpuAccess | None = None) -> None:
         super().__init__()
         self.limits, self.use_bwrap, self.inputs, self.worker = limits, use_bwrap, inputs, worker
-        self.mounts, self.layout = mounts, layout
+        self.mounts, self.layout, self.gpu = mounts, layout, gpu
         self.root = isolation.running_as_root()
         self.uid: int | None = None
         self.box: cgroups.Box | None = None
@@ -78,10 +80,13 @@ class Confinement(contextlib.ExitStack):
             return
         private = Path(self.enter_context(kit_tempdir("box")))  # owner-tagged: swept after a kill
         self.copy = isolation.make_private_copy(private, self.inputs, self.uid)
+        gpu = self.gpu or gpu_access.GpuAccess()
         self.ruleset = landlock.build_ruleset(
             read_only=(*landlock.SYSTEM_READ_ONLY, *isolation.fallback_read_only(self.layout, self.copy,
-                                                                                  self.mounts)),
+                                                                                  self.mounts),
+                       *gpu_access.landlock_read_only(gpu)),
             read_write=[self.copy.workdir],
+            ioctl_devices=gpu.device_nodes,
         )
         if self.ruleset is not None:
             self.callback(self.ruleset.close)
@@ -111,11 +116,12 @@ class Confinement(contextlib.ExitStack):
     def child_setup(self):
         limits, nproc, join = self.limits, self.nproc, list(self._join_fds)
         cpu = int(limits.cpu_seconds + 0.999)
+        address_space = limits.address_space_bytes or limits.memory_bytes
         ruleset, filter_ = self.ruleset, (None if self.use_bwrap else self.filter)
 
         def setup() -> None:
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))
-            resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+            resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
             resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
             resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -175,6 +181,8 @@ class Confinement(contextlib.ExitStack):
         parts.append(self.box.describe() if self.box is not None
                      else f"NO cgroup ({self.box_note}): per-process rlimits only")
         parts.append(f"uid {self.uid}" if self.uid is not None else "the grader's own uid")
+        if self.gpu is not None:
+            parts.append(self.gpu.describe())
         return ", ".join(parts)
 
 

@@ -28,6 +28,9 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+from .gpu import GpuAccess
+from .gpu import bubblewrap_binds as gpu_binds
+from .gpu import environment as gpu_environment
 from .limits import Limits
 from .uids import FIRST_UID
 
@@ -91,11 +94,13 @@ def _root_binds() -> list[str]:
 def bubblewrap_command(
     *, bwrap: str, layout: PythonLayout, inputs: Path, limits: Limits, uid: int | None,
     results_fd: int, mounts: tuple[tuple[str, str], ...] = (), seccomp_fd: int | None = None,
+    gpu: GpuAccess | None = None,
 ) -> list[str]:
     """The full argv that starts the runner inside bubblewrap.
 
     ``uid``: the leased sandbox uid the runner switches to (root only); ``seccomp_fd``: a
-    readable fd with the filter program, which bubblewrap installs just before the runner.
+    readable fd with the filter program, which bubblewrap installs just before the runner;
+    ``gpu``: the device nodes and driver libraries to add (``gpu.bubblewrap_binds``), else none.
     """
     cmd = [
         bwrap,
@@ -115,6 +120,8 @@ def bubblewrap_command(
         cmd += ["--unshare-user", "--disable-userns"]
     cmd += _root_binds()
     cmd += ["--proc", "/proc", "--dev", "/dev"]
+    if gpu is not None:
+        cmd += gpu_binds(gpu)
     cmd += ["--size", str(limits.tmp_bytes), "--perms", "1777", "--tmpfs", "/tmp"]
     cmd += ["--perms", "0755", "--dir", "/sandbox"]
     cmd += ["--ro-bind", str(layout.prefix), INSIDE_PYTHON]
@@ -132,7 +139,7 @@ def bubblewrap_command(
     if seccomp_fd is not None:
         cmd += ["--seccomp", str(seccomp_fd)]
     cmd += ["--chdir", INSIDE_WORK, "--clearenv"]
-    for key, value in sandbox_environment(INSIDE_WORK).items():
+    for key, value in sandbox_environment(INSIDE_WORK, gpu).items():
         cmd += ["--setenv", key, value]
     python = f"{INSIDE_PYTHON}/{layout.executable.relative_to(layout.prefix)}"
     sites = [f"/sandbox/site{i}" for i in range(len(layout.site_dirs))]
@@ -193,9 +200,9 @@ def fallback_read_only(layout: PythonLayout, copy: PrivateCopy,
             *(host for _, host in mounts)]
 
 
-def sandbox_environment(home: str) -> dict[str, str]:
+def sandbox_environment(home: str, gpu: GpuAccess | None = None) -> dict[str, str]:
     threads = "1"  # one BLAS thread: predictable CPU use and address space per submission
-    return {
+    return {**(gpu_environment(gpu) if gpu is not None else {}),
         "PATH": "/usr/bin:/bin",
         "HOME": home,
         "LANG": "C.UTF-8",

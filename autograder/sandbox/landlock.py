@@ -108,8 +108,10 @@ _PRELOADED = None
 
 
 def build_ruleset(*, read_only: Iterable[str | Path], read_write: Iterable[str | Path],
-                  devices: Iterable[str] = DEVICES) -> Ruleset | None:
-    """A ruleset allowing exactly these trees (missing paths are skipped); None without Landlock."""
+                  devices: Iterable[str] = DEVICES, ioctl_devices: Iterable[str] = ()) -> Ruleset | None:
+    """A ruleset allowing exactly these trees (missing paths are skipped); None without Landlock.
+
+    ``ioctl_devices``: device nodes that may also be driven by ioctl (a GPU's, ``sandbox.gpu``)."""
     global _PRELOADED
     abi = abi_version()
     if abi < 1:
@@ -135,6 +137,8 @@ def build_ruleset(*, read_only: Iterable[str | Path], read_write: Iterable[str |
             _allow(libc, ruleset.fd, str(path), fs)
         for path in devices:
             _allow(libc, ruleset.fd, path, READ_FILE | WRITE_FILE | (TRUNCATE if abi >= 3 else 0))
+        for path in ioctl_devices:
+            _allow(libc, ruleset.fd, path, READ_FILE | WRITE_FILE | (IOCTL_DEV if abi >= 5 else 0))
     except BaseException:
         ruleset.close()
         raise

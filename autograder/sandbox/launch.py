@@ -20,6 +20,7 @@ from pathlib import Path
 
 from . import isolation, landlock
 from .confinement import Confinement, kill_group
+from .gpu import GpuAccess
 from .limits import Limits
 from .starvation import SAMPLE_SECONDS, RunQueueSampler, starved
 
@@ -165,17 +166,21 @@ def _without_landlock(root: bool) -> str:
 
 
 def run_runner(inputs: Path, settings: SandboxSettings, *, worker: int = 0,
-               mounts: tuple[tuple[str, str], ...] = ()) -> RunOutcome:
+               mounts: tuple[tuple[str, str], ...] = (), gpu: GpuAccess | None = None,
+               layout: isolation.PythonLayout | None = None) -> RunOutcome:
     """Run the runner over the prepared ``inputs`` directory under all limits.
 
     ``worker``: which sandbox uid to try first (a hint; the uid is leased, never shared).
     ``mounts``: ((name, host folder), ...) the probes may read, read-only.
+    ``gpu``: GPU device nodes and driver libraries to add (``sandbox.gpu``); ``layout``:
+    another interpreter to run the runner with (e.g. one with CUDA torch), bound read-only
+    like the kit's own.
     """
     limits = settings.resolved_limits()
     use_bwrap, _ = resolve_isolation(settings)
-    layout = isolation.PythonLayout.current()
+    layout = layout or isolation.PythonLayout.current()
     with Confinement(limits=limits, use_bwrap=use_bwrap, inputs=inputs, worker=worker,
-                     mounts=mounts, layout=layout) as confined:
+                     mounts=mounts, layout=layout, gpu=gpu) as confined:
         results_r, results_w = os.pipe()
         try:
             proc, started = _start(confined, inputs, limits, layout, results_w, mounts)
@@ -192,11 +197,12 @@ def _start(confined: Confinement, inputs, limits, layout, results_w, mounts):
     if confined.use_bwrap:
         seccomp_fd = confined.pass_fds[0] if confined.pass_fds else None
         cmd = isolation.bubblewrap_command(bwrap=isolation.bwrap_path(), layout=layout, inputs=inputs,
-                                           seccomp_fd=seccomp_fd, **common)
+                                           seccomp_fd=seccomp_fd, gpu=confined.gpu, **common)
         env, cwd = None, None
     else:
         cmd = isolation.fallback_command(layout=layout, copy=confined.copy, **common)
-        env, cwd = isolation.sandbox_environment(str(confined.copy.workdir)), confined.copy.workdir
+        env = isolation.sandbox_environment(str(confined.copy.workdir), confined.gpu)
+        cwd = confined.copy.workdir
     started = time.monotonic()
     proc = subprocess.Popen(
         cmd,

@@ -26,6 +26,10 @@ class Limits:
     result_bytes:    most bytes of results the grader reads back and keeps, all runs of a
                      submission together (the raw stream is capped at the same figure).
     log_bytes:       most bytes of the submission's stdout/stderr the grader keeps.
+    address_space_bytes: RLIMIT_AS when it must differ from ``memory_bytes`` (0: the same).
+                     CUDA reserves virtual address space for all of the GPU's memory, far
+                     beyond what it uses, so the GPU stage sets it apart; the cgroup's cap
+                     (``memory_bytes``) still bounds what the tree really uses.
     """
 
     cpu_seconds: float = 20.0
@@ -39,10 +43,11 @@ class Limits:
     open_files: int = 64
     result_bytes: int = 64 * MiB
     log_bytes: int = 64 * 1024
+    address_space_bytes: int = 0
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
-            if not value > 0:
+            if not (value > 0 or (name == "address_space_bytes" and value == 0)):
                 raise ValueError(f"Limits.{name} must be positive, got {value!r}")
         if self.load_seconds > self.wall_seconds:
             raise ValueError("Limits.load_seconds cannot exceed wall_seconds")

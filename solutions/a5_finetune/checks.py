@@ -127,3 +127,175 @@ def _validation_features(classes, image_size):
             features = body.features(x).double().numpy()
         _FEATURES[key] = (features, y.numpy())
     return _FEATURES[key]
+
+
+# ---------------------------------------------------------------- GPU stage
+
+_GPU_MODELS = {}
+_GPU_VALIDATION = {}
+
+
+def _grader_device():
+    import torch
+
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _pretrained_with_head(classes):
+    """The reference architecture the GPU case's tensors are loaded into: pretrained
+    EfficientNet-Lite0 with a ``classes``-way head (a fresh copy each call)."""
+    import copy
+
+    import torch
+    from torch import nn
+
+    if classes not in _GPU_MODELS:
+        _support_on_path()
+        from backbones import load_backbone
+
+        torch.manual_seed(0)
+        model = load_backbone("efficientnet_lite0", pretrained=True)
+        model._fc = nn.Linear(model._fc.in_features, classes)
+        _GPU_MODELS[classes] = model.eval()
+    return copy.deepcopy(_GPU_MODELS[classes])
+
+
+def _support_on_path():
+    import sys
+
+    if DATA["support"] not in sys.path:
+        sys.path.insert(0, DATA["support"])
+
+
+def gpu_expected_state(model, flavour, k):
+    """[(name, tensor)] the GPU probe returns for ``flavour``, computed here on our own model:
+    the parameters and floating-point buffers of the layers ``set_trainable`` trains, in
+    registration order (the same rule as ``probes.gpu_layers`` / ``probes.gpu_state``)."""
+    layers = [m for _, m in model.named_modules() if any(p is not None for p in m._parameters.values())]
+    chosen = layers if flavour == "all" else layers[-(1 if flavour == "top" else int(k)):]
+    state = []
+    for module in chosen:
+        state += [(n, p) for n, p in module._parameters.items() if p is not None]
+        state += [(n, b) for n, b in module._buffers.items() if b is not None and b.is_floating_point()]
+    return state
+
+
+def _validation(classes, image_size, per_class):
+    key = (classes, image_size, per_class)
+    if key not in _GPU_VALIDATION:
+        _support_on_path()
+        from flowers import load_split
+
+        _GPU_VALIDATION[key] = load_split(DATA["flowers"], "val", image_size, classes, per_class or None)
+    return _GPU_VALIDATION[key]
+
+
+def _claims(array):
+    """{"params": [...], "batches": [...]} from the probe's claim text; None when malformed."""
+    text = _text(array)
+    if text is None or len(text) > 400:
+        return None
+    claims = {}
+    for line in text.split("\n"):
+        key, _, value = line.partition(" ")
+        if key not in ("params", "batches") or key in claims:
+            return None
+        claims[key] = [v for v in value.split(",") if v]
+    return claims if set(claims) == {"params", "batches"} else None
+
+
+def gpu_finetune_accuracy(case, got, min_accuracy, validation_per_class=0):
+    """Judge a GPU case from ``probes.gpu_finetune``'s raw data: (problem or None, figures).
+
+    got: (values, sizes, claims, figures). The values must be exactly the tensors
+    ``gpu_expected_state`` names (sizes equal, finite); they are loaded into the reference
+    architecture (every other weight as pretrained) and scored on the validation photos
+    here. The device claim (parameters and batches on the recipe's device) is the
+    submission's word: a forged claim is possible, which is why the grader's own time
+    budget (``autograder.gpu_stage``) and the accuracy it measures carry the verdict."""
+    import torch
+
+    figures = {"min_accuracy": float(min_accuracy)}
+    if len(got) != 4:
+        return "the GPU finetune did not return its trained weights", figures
+    kw = case.kwargs
+    classes, flavour, device = int(kw["classes"]), str(kw["flavour"]), str(kw["device"])
+    model = _pretrained_with_head(classes)
+    wanted = gpu_expected_state(model, flavour, kw["k"])
+    want_sizes = np.array([t.numel() for _, t in wanted], dtype=np.int64)
+    sizes, values = np.asarray(got[1]), np.asarray(got[0])
+    if (sizes.dtype.kind not in "iu" or sizes.shape != want_sizes.shape
+            or not np.array_equal(sizes, want_sizes)):
+        return ("after the GPU finetune the network does not have the expected layers (did "
+                "replace_head keep the architecture?)"), figures
+    if values.dtype.kind != "f" or values.shape != (int(want_sizes.sum()),):
+        return "the GPU finetune returned weights of the wrong size or type", figures
+    if not np.all(np.isfinite(values)):
+        return "after the GPU finetune the weights contain NaN or infinity", figures
+    claims = _claims(got[2])
+    numbers = _floats(got[3], (3,))
+    if numbers is not None and np.all(np.isfinite(numbers)):
+        figures.update(claimed_seconds=float(numbers[0]), claimed_train_accuracy=float(numbers[1]))
+    figures["claimed_devices"] = claims
+    if claims is None or claims["params"] != [device] or claims["batches"] != [device]:
+        return (f"the model and the batches should be on the device given ({device}): pass the "
+                "device on to the model's inputs in train_one_epoch and evaluate"), figures
+    offset = 0
+    with torch.no_grad():
+        for (_, tensor), size in zip(wanted, want_sizes, strict=True):
+            chunk = torch.from_numpy(values[offset:offset + size].astype(np.float32))
+            tensor.copy_(chunk.view(tensor.shape))
+            offset += size
+    accuracy = validation_accuracy(model, {id(t) for _, t in wanted}, classes, int(kw["image_size"]),
+                                   int(validation_per_class))
+    figures["accuracy"] = accuracy
+    if accuracy < min_accuracy:
+        return ("after the GPU finetune the accuracy on the held-back photos is below the "
+                "threshold (the reference's own accuracy minus a margin)"), figures
+    return None, figures
+
+
+_BLOCK_OUTPUTS = {}
+
+
+def _top_part(model, z):
+    """The network above ``_blocks`` (``_conv_head``, ``_bn1``, pooling, ``_fc``; dropout is
+    off in eval mode): logits from the blocks' output ``z``."""
+    import torch
+    import torch.nn.functional as F
+
+    x = F.relu6(model._bn1(model._conv_head(z)))
+    return model._fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def validation_accuracy(model, loaded, classes, image_size, per_class, batch=128):
+    """Top-1 accuracy of ``model`` (eval mode) on the validation photos.
+
+    ``loaded``: ids of the tensors that came back from the sandbox. When they all lie above
+    ``_blocks`` ("top", "top_k" up to 3), everything below is the pretrained network, so the
+    blocks' output for the photos is computed once per grader process and only the top part
+    runs per submission (the same numbers as the whole network, a fraction of the time)."""
+    import torch
+
+    where = _grader_device()
+    model.to(where).eval()
+    x, y = _validation(classes, image_size, per_class)
+    above = {id(t) for m in (model._conv_head, model._bn1, model._fc) for t in
+             [*m._parameters.values(), *m._buffers.values()] if t is not None}
+    correct = 0
+    with torch.no_grad():
+        if loaded <= above:
+            key = (classes, image_size, per_class, str(where))
+            if key not in _BLOCK_OUTPUTS:
+                _BLOCK_OUTPUTS[key] = torch.cat([
+                    model._blocks(torch.nn.functional.relu6(model._bn0(model._conv_stem(
+                        x[i:i + batch].to(where))))) for i in range(0, len(y), batch)])
+            z = _BLOCK_OUTPUTS[key]
+            for start in range(0, len(y), batch):
+                scores = _top_part(model, z[start:start + batch])
+                correct += int((scores.argmax(1).cpu() == y[start:start + batch]).sum())
+        else:
+            for start in range(0, len(y), batch):
+                scores = model(x[start:start + batch].to(where))
+                correct += int((scores.argmax(1).cpu() == y[start:start + batch]).sum())
+    return correct / max(len(y), 1)

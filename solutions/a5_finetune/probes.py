@@ -41,6 +41,7 @@ import copy
 import hashlib
 import os
 import sys
+import time
 
 import numpy as np
 import torch
@@ -495,3 +496,90 @@ def short_finetune(fns, classes, per_class, image_size, epochs, lr):
         fns["train_one_epoch"](net, tensor_loader(xt, yt, 16, shuffle=True, seed=epoch), opt, "cpu")
     weight, bias = dict(_own(head, "_parameters"))["weight"], dict(_own(head, "_parameters"))["bias"]
     return _values([weight]).reshape(int(classes), -1), _values([bias])
+
+
+# ---------------------------------------------------------------- GPU stage (autograder.gpu_stage)
+
+def gpu_environment(fns):
+    """What CUDA looks like inside the sandbox, before any student's run: ([cuda available,
+    device count], text "device name\ntorch version\nwhy CUDA did not start"). Run by the
+    grader with a stub submission, so it tells whether the GPU is usable there at all."""
+    why = ""
+    try:
+        torch.cuda.init()  # is_available() hides the reason; init() raises it
+    except Exception as exc:  # noqa: BLE001 - the reason is the point
+        why = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:300]
+    available = bool(torch.cuda.is_available())
+    name = torch.cuda.get_device_name(0) if available else ""
+    count = torch.cuda.device_count() if available else 0
+    return np.array([int(available), count], dtype=np.int64), _text([name, torch.__version__, why])
+
+
+def gpu_layers(net, flavour, k):
+    """The modules whose state the grader needs after a finetune of ``flavour``: the layers
+    ``set_trainable`` should have made trainable (all of them for "all")."""
+    layers = _layers(net)
+    return layers if flavour == "all" else layers[-(1 if flavour == "top" else int(k)):]
+
+
+def gpu_state(modules):
+    """[(name, tensor)]: each module's own parameters, then its floating-point buffers
+    (BatchNorm running statistics; the integer step counter is left out)."""
+    found = []
+    for module in modules:
+        found += _own(module, "_parameters")
+        found += [(n, t) for n, t in _own(module, "_buffers") if _raw(t).dtype.kind == "f"]
+    return found
+
+
+def _device_type(tensor):
+    with _NO_SUBCLASS():
+        return str(_TB.device.__get__(tensor).type)
+
+
+def gpu_finetune(fns, flavour, k, classes, per_class, image_size, batch_size, lr, epochs, device):
+    """A real finetune with all five student functions: pretrained EfficientNet-Lite0, the
+    student's ``replace_head`` (``classes`` outputs), the model moved to ``device`` here, the
+    student's ``set_trainable(flavour, k)``, ``make_optimizer(lr)``, ``epochs`` calls of
+    ``train_one_epoch`` on the training photos (the only split mounted), then ``evaluate`` on
+    them.
+
+    Returns raw data, never a verdict: (float32 values of ``gpu_state(gpu_layers(...))`` in
+    order, int64 element count of each of those tensors, text "params <devices>\nbatches
+    <devices>" (the devices the parameters are on afterwards and the batches that reached
+    the model were on, a CLAIM the grader cannot check), float64 [seconds the epochs took,
+    the accuracy the student's evaluate gave on the training photos, CUDA available]: claims
+    too). The grader scores the returned tensors on validation photos it alone holds."""
+    _support()
+    from backbones import load_backbone
+    from flowers import load_split, tensor_loader
+
+    xt, yt = load_split(DATA["flowers"], "train", int(image_size), int(classes), int(per_class) or None)
+    target = torch.device(device)
+    torch.manual_seed(SEED)
+    net = load_backbone("efficientnet_lite0", pretrained=True)
+    fns["replace_head"](net, int(classes))  # in place, as the contract says
+    net.to(target)
+    seen = set()
+
+    def record_batch(module, inputs):
+        if inputs and isinstance(inputs[0], torch.Tensor):
+            seen.add(_device_type(inputs[0]))
+
+    net.register_forward_pre_hook(record_batch)
+    fns["set_trainable"](net, flavour, k=int(k))
+    optimizer = fns["make_optimizer"](net, float(lr))
+    started = time.perf_counter()
+    for epoch in range(int(epochs)):
+        fns["train_one_epoch"](net, tensor_loader(xt, yt, int(batch_size), shuffle=True, seed=epoch),
+                               optimizer, target)
+    if target.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - started
+    train_accuracy = _number(fns["evaluate"](net, tensor_loader(xt, yt, 256), target))
+    state = [t for _, t in gpu_state(gpu_layers(net, flavour, k))]
+    sizes = np.array([_raw(t).size for t in state], dtype=np.int64)
+    params = sorted({_device_type(p) for _, p in _parameters(net)})
+    claims = _text([f"params {','.join(params)}", f"batches {','.join(sorted(seen))}"])
+    figures = np.array([seconds, train_accuracy, float(torch.cuda.is_available())], dtype=np.float64)
+    return _values(state), sizes, claims, figures
