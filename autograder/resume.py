@@ -54,13 +54,8 @@ CACHEABLE_STATUSES = frozenset(
     getattr(grading, name) for name in ("GRADED", "SYNTAX_ERROR", "TIMEOUT", "MEMORY", "CRASHED",
                                         "INVALID", "TAMPERED") if hasattr(grading, name)
 )
-# The kit's own code that decides a grade (not the code that formats outputs, which is
-# re-run from the cache every time).
-GRADING_SOURCES = (
-    "assignment.py", "cases.py", "data_views.py", "diagnose.py", "evaluate.py", "expected_cache.py",
-    "grade.py", "harness.py", "inputs.py", "load_messages.py", "mistakes.py", "redact.py", "submission.py",
-    "tolerances.py", "sandbox",
-)
+# The kit's whole package is hashed (every file under it), not a list of its grading
+# modules: a module split, renamed or added can never leave old grades in use.
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -84,7 +79,8 @@ def tests_fingerprint(assignment: Assignment, settings: SandboxSettings, public_
 
     The assignment's hidden material (every file in its folder but ``samples/``), the
     folders it mounts for its probes (code by content, data by name and size), the kit
-    version and its grading code, the limits and isolation mode, and public-only.
+    version and every file of its package (``kit_fingerprint``), the limits and isolation
+    mode, and public-only.
     """
     digest = hashlib.sha256()
     digest.update(f"kit {__version__}\nlimits {settings.resolved_limits()!r}\nisolation {settings.isolation}\n"
@@ -100,10 +96,22 @@ def tests_fingerprint(assignment: Assignment, settings: SandboxSettings, public_
             digest.update(f"mount {name} {rel} {path.stat().st_size}\0".encode())
             if path.suffix == ".py":
                 _update_with_file(digest, path)
-    for name in GRADING_SOURCES:
-        for path in _tree_files(_PACKAGE / name):
-            digest.update(b"kit " + path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
-            _update_with_file(digest, path)
+    digest.update(kit_fingerprint().encode())
+    return digest.hexdigest()
+
+
+def kit_fingerprint(package: Path | None = None) -> str:
+    """SHA-256 over every file of the kit's package (path and content; caches skipped).
+
+    Output-only code (report, feedback wording) is hashed too: regrading after any change of
+    the kit costs time, reusing a grade the changed kit would not give costs a student.
+    """
+    root = Path(package) if package is not None else _PACKAGE
+    digest = hashlib.sha256()
+    for path in _tree_files(root):
+        digest.update(b"kit " + path.relative_to(root).as_posix().encode() + b"\0")
+        _update_with_file(digest, path)
+        digest.update(b"\0")
     return digest.hexdigest()
 
 
