@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import queue
-import re
 import shutil
 import sys
 import threading
@@ -42,6 +41,7 @@ from .diagnose import Diagnoser
 from .evaluate import CaseResult
 from .faults import MachineFault, check_temp_dir, is_machine_fault, machine_fault
 from .feedback import feedback_text
+from .files import safe_filename, write_atomic
 from .grade import GRADED, GRADER_ERROR, INVALID, CallPlan, SubmissionResult, grade_submission
 from .gradebook import write_gradebook
 from .progress import ProgressMeter
@@ -93,11 +93,6 @@ class BatchResult:
     @property
     def grader_errors(self) -> list[str]:
         return [r.submission for r in self.results if r.status == GRADER_ERROR]
-
-
-def safe_filename(name: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", name).strip("._") or "submission"
-    return cleaned[:120]
 
 
 def feedback_names(ids: list[str]) -> dict[str, str]:
@@ -401,7 +396,7 @@ def _write_feedback_file(assignment: Assignment, g: GradedSubmission, path: Path
         mistakes={q: [mistakes_by_name[n] for n in ns if n in mistakes_by_name] for q, ns in g.mistakes.items()},
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, text)
+    write_atomic(path, text)
 
 
 def _write_progress_gradebook(assignment: Assignment, done: dict[str, GradedSubmission], out_dir: Path,
@@ -437,25 +432,14 @@ def write_outputs(assignment: Assignment, found, done: dict[str, GradedSubmissio
     max_score = sum(points.values())
     write_gradebook(gradebook, results, questions, max_score)
     report = out_dir / "report.html"
-    _write_atomic(report, report_html(
+    write_atomic(report, report_html(
         results, title=assignment.title, questions=questions, question_points=points,
         warning=warning, mistakes=assignment.mistakes,
         recognised={g.result.submission: g.mistakes for g in graded}, skipped=skipped,
     ))
-    _write_atomic(out_dir / "results.json",
+    write_atomic(out_dir / "results.json",
                   json.dumps(_results_json(assignment, graded, max_score, skipped), indent=1) + "\n")
     return BatchResult(results, out_dir, gradebook, feedback_dir, report, warning, submissions=graded)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Temporary file and rename; on failure (a full disk) the temporary file is removed."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _results_json(assignment: Assignment, graded: list[GradedSubmission], max_score: float,

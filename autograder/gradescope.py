@@ -38,7 +38,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 import traceback
 import zipfile
@@ -48,6 +47,7 @@ from pathlib import Path
 from .assignment import ASSIGNMENTS_DIR, KIT_ROOT, STUDENT_SKIP, Assignment, load_assignment
 from .cases import points_per_question
 from .feedback import STATUS_TEXT
+from .files import write_atomic
 from .grade import GRADED, SubmissionResult, grade_for_assignment
 from .gradebook import format_points
 from .late_policy import LatePolicy, LateResult, assess, gradescope_times, policy_from_mapping
@@ -268,10 +268,7 @@ def read_metadata(root: Path) -> dict:
 
 def write_results(path: Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as fh:
-        json.dump(payload, fh, indent=1)
-    os.replace(fh.name, path)
-    path.chmod(0o644)
+    write_atomic(path, json.dumps(payload, indent=1), mode=0o644)
 
 
 def protect_from_sandbox(root: Path) -> None:

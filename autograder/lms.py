@@ -32,6 +32,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import csvsafe
+from .files import write_atomic
+from .points import format_points as _points  # one home for the rule (and its "-0" fix)
 
 CANVAS_NAME = re.compile(
     r"^(?P<name>[^\s/]+?)(?P<late>_LATE|_late)?_(?P<user>\d+)_(?P<attachment>\d+)_(?P<original>.+)$"
@@ -200,11 +202,6 @@ def match_roster(rows: list[GradeRow], roster: list[dict[str, str]] | None) -> d
     return found
 
 
-def _points(value: float) -> str:
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
 def _csv_text(header, rows) -> str:
     buffer = io.StringIO()
     writer = csvsafe.writer(buffer, lineterminator="\n")
@@ -367,7 +364,4 @@ def _previous_canvas_header(path: Path) -> str:
 
 def _write(path: Path, text: str) -> Path:
     """UTF-8, whatever the locale (names with accents), written whole then renamed."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomic(path, text, encoding="utf-8")

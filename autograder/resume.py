@@ -41,6 +41,7 @@ from . import grade as grading
 from .assignment import Assignment
 from .cases import Case
 from .evaluate import CaseResult
+from .files import safe_filename, write_atomic
 from .grade import GRADER_ERROR, SubmissionResult
 from .sandbox import SandboxSettings
 from .submission import content_hash  # noqa: F401 - the hash the cache is keyed by, re-exported
@@ -239,27 +240,8 @@ def _new_key(path: Path) -> bytes:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """``data`` at ``path``, atomically (temporary file, fsync, os.replace) and readable by the
-    grader's uid alone; never through a symbolic link; the temporary file is gone on failure."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o600)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
-
-
-def _unlink_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    """``data`` at ``path``, atomically and durably (fsync), readable by the grader's uid alone."""
+    write_atomic(path, data, private=True, durable=True)
 
 
 def _canonical(entry: dict) -> bytes:
@@ -293,7 +275,7 @@ class ResultCache:
         self._lock = threading.Lock()
 
     def path_for(self, student: str) -> Path:
-        safe = re.sub(r"[^A-Za-z0-9._-]", "_", student)[:80]
+        safe = safe_filename(student, fallback="student", limit=80)
         return self.directory / f"{safe}-{hashlib.sha256(student.encode()).hexdigest()[:12]}.json"
 
     def _sign(self, entry: dict) -> str:
