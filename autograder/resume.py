@@ -37,13 +37,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
-from . import grade as grading
 from .assignment import Assignment
 from .cases import Case
 from .evaluate import CaseResult
 from .files import safe_filename, write_atomic
 from .grade import GRADER_ERROR, SubmissionResult
 from .sandbox import SandboxSettings
+from .status import Status
 from .submission import content_hash  # noqa: F401 - the hash the cache is keyed by, re-exported
 
 CACHE_FORMAT = 2
@@ -51,10 +51,7 @@ KEY_FILE = ".grader-key"
 MAX_ENTRY_BYTES = 8 * 1024 * 1024
 # Statuses a cached result may hold: the contract's words for what a submission did.
 # grader_error is the kit's own fault, so it is retried, never kept.
-CACHEABLE_STATUSES = frozenset(
-    getattr(grading, name) for name in ("GRADED", "SYNTAX_ERROR", "TIMEOUT", "MEMORY", "CRASHED",
-                                        "INVALID", "TAMPERED") if hasattr(grading, name)
-)
+CACHEABLE_STATUSES = frozenset(status for status in Status if status != Status.GRADER_ERROR)
 # The kit's whole package is hashed (every file under it), not a list of its grading
 # modules: a module split, renamed or added can never leave old grades in use.
 _PACKAGE = Path(__file__).resolve().parent
@@ -138,7 +135,7 @@ def result_from_json(data: dict, cases: tuple[Case, ...]) -> SubmissionResult:
         raise CacheEntryError(problem)
     by_id = {c["case"]: c for c in data["cases"]}
     result = SubmissionResult(
-        submission=data["submission"], path=data["path"], status=data["status"],
+        submission=data["submission"], path=data["path"], status=Status(data["status"]),
         case_results=[CaseResult(case, by_id[case.case_id]["passed"], by_id[case.case_id]["reason"])
                       for case in cases],
         messages=list(data["messages"]),
