@@ -108,13 +108,6 @@ def document(exam: Exam, variants: list[Variant], key: bool = False) -> str:
     return PREAMBLE.format(title=typst_string(exam.title)) + '#pagebreak(to: "odd", weak: true)\n'.join(parts)
 
 
-def compile_pdf(source: str, when: datetime | None = None) -> bytes:
-    try:
-        return typst.compile(source.encode("utf-8"), ignore_system_fonts=True, timestamp=_timestamp(when))
-    except RuntimeError as exc:  # typst reports markup errors as RuntimeError
-        raise RuntimeError(f"typst could not compile the exam: {exc}") from None
-
-
 def _timestamp(when: datetime | None) -> int | None:
     return int(when.timestamp()) if when else None
 
