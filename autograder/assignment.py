@@ -180,11 +180,11 @@ def load_assignment(assignment: str | Path) -> Assignment:
         mounts=mounts,
         **optional,
     )
-    validate(result)
+    validate_assignment(result)
     return result
 
 
-def validate(assignment: Assignment) -> None:
+def validate_assignment(assignment: Assignment) -> None:
     """Catch authoring errors before any student is graded against them."""
     seen = set()
     for case in assignment.cases:

@@ -149,7 +149,7 @@ class GradeRow:
     name: str = ""
 
 
-def read_roster(path: Path) -> list[dict[str, str]]:
+def read_lms_roster(path: Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8-sig") as f:
         rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in csv.DictReader(f)]
     # Canvas exports carry a "Points Possible" row (and sometimes a muted-assignments row).
@@ -328,7 +328,7 @@ def export_grades(out_dir: Path, *, canvas: str | None = None, moodle: bool = Fa
                      lms=s.get("lms", {}).get("lms", ""), lms_id=s.get("lms", {}).get("lms_id", ""),
                      name=s.get("lms", {}).get("name", ""))
             for s in data["submissions"]]
-    people = read_roster(roster) if roster else None
+    people = read_lms_roster(roster) if roster else None
     title = data.get("title", data["assignment"])
     written = []
     if canvas is not None:

@@ -8,7 +8,7 @@ one-row-per-submission rule).
     judge     the grader's verdict on every case          judges outside it (evaluate.evaluate_case)
     diagnose  the common mistakes its outputs show      diagnose_result
     record    the signed cache entry (batch)            record_result
-    report    feedback, gradebook, report, results.json feedback_for; batch.write_outputs
+    report    feedback, gradebook, report, results.json feedback_for; batch.write_batch_outputs
 
 ``Grading`` holds what every submission of one run is graded with; ``GradedSubmission`` is
 the one result type every caller gets back (the sandbox's verdict, who it belongs to, the

@@ -17,7 +17,7 @@ from autograder.exam import bank
 from autograder.exam.build import build_exam
 from autograder.exam.markup import format_number
 from autograder.exam.seeding import SecretError, read_secret
-from autograder.exam.variants import RosterError, read_manifest, read_roster
+from autograder.exam.variants import RosterError, read_exam_roster, read_manifest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "exam"
 QTI12 = "{http://www.imsglobal.org/xsd/ims_qtiasiv1p2}"
@@ -225,10 +225,10 @@ def test_roster_and_secret_errors_are_clear(tmp_path):
     bad = tmp_path / "r.csv"
     bad.write_text("id,name\n1,A\n")
     with pytest.raises(RosterError, match="student_id"):
-        read_roster(bad)
+        read_exam_roster(bad)
     bad.write_text("student_id,name\n1,A\n1,B\n")
     with pytest.raises(RosterError, match="duplicate"):
-        read_roster(bad)
+        read_exam_roster(bad)
     short = tmp_path / "s"
     short.write_text("short")
     with pytest.raises(SecretError, match="16 bytes"):

@@ -35,7 +35,7 @@ from ..status import Status
 from ..tolerances import PRECISE_ATOL, PRECISE_RTOL
 from . import references as refs
 from .seeding import generator, read_secret, variant_seed
-from .variants import read_roster
+from .variants import read_exam_roster
 
 CODING_FORMAT = "autograder-coding-exam-manifest"
 POINTS_PER_CASE = 1.0
@@ -233,7 +233,7 @@ def build_coding_exam(*, roster: Path, secret_file: Path, exam_id: str, out: Pat
     out = Path(out)
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     students = []
-    for s in read_roster(Path(roster)):
+    for s in read_exam_roster(Path(roster)):
         chosen = pool
         if draw is not None:
             pick = generator(variant_seed(secret, exam_id, s.student_id, "coding-tasks", 1))
