@@ -255,6 +255,8 @@ def _grade_class(assignment, grading: Grading, submissions_path: Path, out_dir: 
     max_score = sum(points_per_question(assignment.questions, cases).values())
     interrupted: BaseException | None = None
     fault: MachineFault | None = None
+    if grading.diagnoser is not None and jobs > 1 and len(todo) > 1:
+        grading.diagnoser.prepare()  # no mistake runs while another worker forks a sandbox (see prepare)
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grader")
     futures = []
     try:

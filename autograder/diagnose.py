@@ -101,8 +101,8 @@ class Diagnoser:
     """The profiles of an assignment's mistakes, each computed at most once per batch.
 
     A question's profiles are computed the first time a submission fails one of its cases
-    (a class that passes a question never pays for running its mistakes: a5's train
-    mistakes each fine-tune a model). Safe to share between the batch's worker threads.
+    (a single submission that passes a question never pays for running its mistakes: a5's
+    train mistakes each fine-tune a model), or all at once by ``prepare``.
     """
 
     def __init__(self, mistakes: Sequence[Mistake], cases: Sequence[Case],
@@ -122,6 +122,15 @@ class Diagnoser:
         questions = dict.fromkeys(m.question for m in self._mistakes)
         by_question = {q: self._profiles_of(q) for q in questions}
         return [p for m in self._mistakes for p in by_question[m.question] if p.mistake is m]
+
+    def prepare(self) -> None:
+        """Compute every profile now (in this thread), so that ``match`` never runs a mistake.
+
+        A batch with several workers calls this before it starts them: a mistake runs
+        native code (BLAS, PyTorch's thread pools) that hangs when another thread forks
+        (a sandbox being started) in the middle of its call.
+        """
+        self.profiles  # noqa: B018 - computed for its side effect
 
     def _profiles_of(self, question: str) -> list[MistakeProfile]:
         with self._lock:
