@@ -30,7 +30,7 @@ import numpy as np
 from . import expected_cache
 from .cases import Case, points_per_question
 from .harness import Harness
-from .mistakes import Mistake
+from .mistakes import Mistake, load_mistakes
 from .sandbox.limits import Limits
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
@@ -157,11 +157,8 @@ def load_assignment(assignment: str | Path) -> Assignment:
     reference = _import(hidden / "reference.py", key + "_reference")
     mistakes: tuple[Mistake, ...] = ()
     if (hidden / "mistakes.py").is_file():
-        # The mistakes module refers to reference functions by name (e.g. softmax).
-        module = _import(hidden / "mistakes.py", key + "_mistakes")
-        for name in spec.QUESTIONS:
-            module.__dict__.setdefault(name, getattr(reference, name))
-        mistakes = tuple(module.MISTAKES)
+        # The mistakes module refers to reference functions and helpers by name (e.g. softmax).
+        mistakes = load_mistakes(hidden / "mistakes.py", reference, key + "_mistakes")
     optional = {name: _import(hidden / f"{name}.py", f"{key}_{name}")
                 for name in ("checks", "oracles") if (hidden / f"{name}.py").is_file()}
     mounts = _mounts(spec)
@@ -183,11 +180,11 @@ def load_assignment(assignment: str | Path) -> Assignment:
         mounts=mounts,
         **optional,
     )
-    validate(result)
+    validate_assignment(result)
     return result
 
 
-def validate(assignment: Assignment) -> None:
+def validate_assignment(assignment: Assignment) -> None:
     """Catch authoring errors before any student is graded against them."""
     seen = set()
     for case in assignment.cases:

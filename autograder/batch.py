@@ -23,35 +23,36 @@ import hashlib
 import json
 import os
 import queue
-import re
-import shutil
-import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import gpu_stage, outdir
 from . import submission as submissions
 from .assignment import Assignment
 from .cases import points_per_question
-from .diagnose import Diagnoser
-from .evaluate import CaseResult
-from .faults import MachineFault, check_temp_dir, is_machine_fault, machine_fault
-from .feedback import feedback_text
-from .grade import GRADED, GRADER_ERROR, INVALID, CallPlan, SubmissionResult, grade_submission
+from .faults import MachineFault, check_temp_dir, machine_fault
+from .files import safe_filename, write_atomic
+from .grade import GRADED, GRADER_ERROR, INVALID, SubmissionResult
 from .gradebook import write_gradebook
+from .pipeline import (
+    UNREADABLE_REASON,
+    GradedSubmission,  # noqa: F401 - its home is pipeline.py; re-exported for callers of the batch
+    Grading,
+    feedback_for,
+    grade_found,
+    not_graded,
+    record_result,
+)
 from .progress import ProgressMeter
 from .report import report_html
 from .resume import (
-    CACHEABLE_STATUSES,
     CacheBinding,
     ResultCache,
     grader_key,
-    result_from_json,
     result_to_json,
     tests_fingerprint,
 )
@@ -62,15 +63,6 @@ from .tempdirs import kit_tempdir, sweep_stale
 # comes first, so that a crash of the grader loses no finished row.
 GRADEBOOK_EVERY_RESULTS = 10
 GRADEBOOK_EVERY_SECONDS = 10.0
-
-
-@dataclass
-class GradedSubmission:
-    """A result with what the batch knows around it."""
-
-    result: SubmissionResult
-    owner: dict  # autograder.lms.Owner.as_json()
-    mistakes: dict[str, list[str]]  # question -> names of the common mistakes recognised
 
 
 @dataclass
@@ -95,11 +87,6 @@ class BatchResult:
         return [r.submission for r in self.results if r.status == GRADER_ERROR]
 
 
-def safe_filename(name: str) -> str:
-    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", name).strip("._") or "submission"
-    return cleaned[:120]
-
-
 def feedback_names(ids: list[str]) -> dict[str, str]:
     """id -> feedback file name; ids that clean to the same name get a short hash."""
     names: dict[str, str] = {}
@@ -115,20 +102,6 @@ def feedback_names(ids: list[str]) -> dict[str, str]:
 
 def default_jobs() -> int:
     return os.cpu_count() or 1
-
-
-def _not_graded(found: submissions.FoundSubmission, cases, status: str, message: str,
-                reason: str) -> SubmissionResult:
-    return SubmissionResult(submission=found.student, path=found.label, status=status,
-                            case_results=[CaseResult(c, False, reason) for c in cases], messages=[message])
-
-
-def _settled(result: SubmissionResult, cases) -> SubmissionResult:
-    """The result as the cache gives it back (rounded seconds, plain types), so that a run
-    that grades and a run that reuses write the same bytes."""
-    if result.status in CACHEABLE_STATUSES:
-        return result_from_json(result_to_json(result), cases)
-    return replace(result, seconds=round(result.seconds, 3), outputs={})
 
 
 def grade_batch(
@@ -181,13 +154,14 @@ def grade_batch(
     _, warning = resolve_isolation(settings)
     if warning:
         note(f"WARNING: {warning}")
-    cases = assignment.public_cases if public_only else assignment.cases
-    plan = CallPlan.for_cases(cases, assignment.harness)
     stage = gpu_stage.prepare(assignment, gpu, settings, out_dir=out_dir, public_only=public_only) if gpu else None
     if stage is not None:
         note(stage.describe())
-    binding = CacheBinding(assignment.name, gpu_stage.fingerprint(stage, tests_fingerprint(assignment, settings, public_only)),
-                           tuple(cases) + gpu_stage.counted(stage))
+    grading = Grading.for_assignment(assignment, settings, public_only=public_only, gpu=stage)
+    cases = grading.cases
+    binding = CacheBinding(assignment.name,
+                           gpu_stage.fingerprint(stage, tests_fingerprint(assignment, settings, public_only)),
+                           cases)
     with outdir.claim(out_dir, assignment.name, wait=wait, say=note):
         try:
             remove_temporary_files(out_dir)
@@ -195,17 +169,16 @@ def grade_batch(
         except OSError as exc:
             raise machine_fault(exc, out_dir, already_saved=False) from None
         with kit_tempdir("class") as work:
-            return _grade_class(assignment, submissions_path, out_dir, settings, cache, plan,
-                                Path(work), roots=(temp_root.resolve(), out_dir),
-                                public_only=public_only, say=say, note=note, meter=meter, jobs=jobs,
-                                regrade=regrade, warning=warning, late=late, stage=stage)
+            return _grade_class(assignment, grading, submissions_path, out_dir, cache, Path(work),
+                                roots=(temp_root.resolve(), out_dir), say=say, note=note, meter=meter,
+                                jobs=jobs, regrade=regrade, warning=warning, late=late)
 
 
-def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: SandboxSettings,
-                 cache: ResultCache, plan: CallPlan, work: Path, *, roots, public_only, say, note,
-                 meter, jobs, regrade, warning, late=None, stage=None) -> BatchResult:
-    cases = plan.cases + gpu_stage.counted(stage)  # the GPU stage's cases run after the plan's
-    diagnoser = Diagnoser.for_assignment(assignment, plan.cases)
+def _grade_class(assignment, grading: Grading, submissions_path: Path, out_dir: Path,
+                 cache: ResultCache, work: Path, *, roots, say, note, meter, jobs, regrade, warning,
+                 late=None) -> BatchResult:
+    """discover -> (read -> run -> judge -> diagnose -> record) per submission, in parallel -> report."""
+    cases = grading.cases
     listing = submissions.list_class(submissions_path, work)
     for text in listing.notes:
         note(f"note: {text}")
@@ -223,7 +196,7 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
         except submissions.InvalidSubmission as exc:
             unreadable.append(f.student)
             done[f.student] = GradedSubmission(
-                _not_graded(f, cases, INVALID, str(exc), "not graded: the submission could not be read"),
+                not_graded(f.student, f.label, cases, INVALID, str(exc), UNREADABLE_REASON),
                 f.owner.as_json(), {})
     todo, reused = [], []
     for f in found:
@@ -234,8 +207,7 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
             todo.append(f)
         else:
             reused.append(f.student)
-            done[f.student] = GradedSubmission(result_from_json(entry["result"], cases), entry["owner"],
-                                               entry["mistakes"])
+            done[f.student] = GradedSubmission.from_cache_entry(entry, cases)
     for student, why in sorted(cache.problems.items()):
         note(f"note: the cached result of {student} was not used ({why}); grading it again")
     if meter:
@@ -245,41 +217,8 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
         say(f"{len(reused)} of {len(found)} already graded (cache; --regrade to grade again)")
 
     def grade_one(f: submissions.FoundSubmission, index: int, worker: int) -> GradedSubmission:
-        copy_dir = work / "copies" / str(index)
-        try:
-            snap = submissions.snapshot(f.path, copy_dir)
-            result = grade_submission(snap.path, cases=plan.cases, expected=assignment.expected,
-                                      settings=settings, plan=plan, worker=worker)
-            gpu_stage.grade_into(stage, result, snap.path, worker)
-        except submissions.InvalidSubmission as exc:
-            snap, result = None, _not_graded(f, cases, INVALID, str(exc),
-                                             "not graded: the submission could not be read")
-        except OSError as exc:
-            if is_machine_fault(exc, roots):  # a write without a file name: the copy or the inputs, in TMPDIR
-                raise machine_fault(exc, exc.filename or roots[0]) from None
-            snap, result = None, _grader_error(f, cases, exc)
-        except Exception as exc:  # noqa: BLE001 - a kit bug must not cost anyone their row
-            snap, result = None, _grader_error(f, cases, exc)
-        finally:
-            shutil.rmtree(copy_dir, ignore_errors=True)
-        result.submission, result.path = f.student, f.label
-        passed = {c.case.case_id: c.passed for c in result.case_results}
-        mistakes: dict[str, list[str]] = {}
-        if result.status != GRADER_ERROR and diagnoser is not None:
-            try:
-                for mistake in diagnoser.match(passed, result.outputs):
-                    mistakes.setdefault(mistake.question, []).append(mistake.name)
-            except Exception:  # noqa: BLE001 - naming a mistake is a nicety; the grade stands without it
-                traceback.print_exc(file=sys.stderr)
-                mistakes = {}
-        graded = GradedSubmission(_settled(result, cases), f.owner.as_json(), mistakes)
-        if snap is not None and result.status in CACHEABLE_STATUSES:
-            entry = {"student": f.student, "content": snap.content, "owner": graded.owner,
-                     "mistakes": mistakes, "result": result_to_json(graded.result)}
-            try:
-                cache.store(entry)
-            except OSError as exc:
-                raise machine_fault(exc, cache.path_for(f.student)) from None
+        graded, content = grade_found(grading, f, work / "copies" / str(index), worker=worker, roots=roots)
+        record_result(cache, graded, content)
         record(graded)
         return graded
 
@@ -297,13 +236,14 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
             finished[0] += 1
             feedback = out_dir / "feedback" / names[sid]
             try:  # our own output folder refusing is the machine's fault, not the student's
-                _write_feedback_file(assignment, graded, feedback, cases=cases, public_only=public_only)
+                feedback.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(feedback, feedback_for(grading, graded))
             except OSError as exc:
                 raise machine_fault(exc, feedback) from None
             if (finished[0] % GRADEBOOK_EVERY_RESULTS == 0
                     or time.monotonic() - last_gradebook[0] >= GRADEBOOK_EVERY_SECONDS):
                 try:
-                    _write_progress_gradebook(assignment, done, out_dir, cases)
+                    _write_progress_gradebook(grading, done, out_dir)
                 except OSError as exc:
                     raise machine_fault(exc, out_dir / "gradebook.csv") from None
                 last_gradebook[0] = time.monotonic()
@@ -322,6 +262,8 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
     max_score = sum(points_per_question(assignment.questions, cases).values())
     interrupted: BaseException | None = None
     fault: MachineFault | None = None
+    if grading.diagnoser is not None and jobs > 1 and len(todo) > 1:
+        grading.diagnoser.prepare()  # no mistake runs while another worker forks a sandbox (see prepare)
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="grader")
     futures = []
     try:
@@ -351,8 +293,8 @@ def _grade_class(assignment, submissions_path: Path, out_dir: Path, settings: Sa
         if meter:
             meter.close()
     try:
-        batch = write_outputs(assignment, found, done, out_dir, cases=cases, public_only=public_only,
-                              warning=warning, skipped=listing.skipped)
+        batch = write_batch_outputs(assignment, grading, found, done, out_dir, warning=warning,
+                                    skipped=listing.skipped)
         if late is not None:
             from .late_grading import apply_to_batch
 
@@ -391,51 +333,28 @@ def remove_temporary_files(out_dir: Path) -> list[Path]:
     return removed
 
 
-def _grader_error(f: submissions.FoundSubmission, cases, exc: BaseException) -> SubmissionResult:
-    traceback.print_exception(exc, file=sys.stderr)
-    return _not_graded(f, cases, GRADER_ERROR,
-                       f"internal grader error ({type(exc).__name__}: {exc}); please tell your TA",
-                       "not graded: grader error")
-
-
-def _write_feedback_file(assignment: Assignment, g: GradedSubmission, path: Path, *, cases,
-                         public_only: bool) -> None:
-    questions = assignment.questions
-    mistakes_by_name = {m.name: m for m in assignment.mistakes}
-    text = feedback_text(
-        g.result, title=assignment.title, questions=questions,
-        question_points=points_per_question(questions, cases), public_only=public_only,
-        mistakes={q: [mistakes_by_name[n] for n in ns if n in mistakes_by_name] for q, ns in g.mistakes.items()},
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(path, text)
-
-
-def _write_progress_gradebook(assignment: Assignment, done: dict[str, GradedSubmission], out_dir: Path,
-                              cases) -> None:
-    points = points_per_question(assignment.questions, cases)
+def _write_progress_gradebook(grading: Grading, done: dict[str, GradedSubmission], out_dir: Path) -> None:
     results = [done[sid].result for sid in sorted(done)]
-    write_gradebook(out_dir / "gradebook.csv", results, assignment.questions, sum(points.values()))
+    write_gradebook(out_dir / "gradebook.csv", results, grading.questions, grading.max_score)
 
 
-def write_outputs(assignment: Assignment, found, done: dict[str, GradedSubmission], out_dir: Path, *,
-                  cases, public_only: bool, warning: str, skipped=()) -> BatchResult:
+def write_batch_outputs(assignment: Assignment, grading: Grading, found, done: dict[str, GradedSubmission],
+                        out_dir: Path, *, warning: str, skipped=()) -> BatchResult:
     """gradebook.csv, feedback/, report.html and results.json, from the results of this run
     (graded now, taken from the cache, or unreadable).
 
     Submissions not (yet) graded, e.g. after an interruption, are left out of this
     partial set of outputs; the next run completes them.
     """
-    questions = assignment.questions
-    points = points_per_question(questions, cases)
+    questions = grading.questions
+    points = grading.question_points
     graded = [done[f.student] for f in sorted(found, key=lambda f: f.student) if f.student in done]
     results = [g.result for g in graded]
     feedback_dir = out_dir / "feedback"
     feedback_dir.mkdir(parents=True, exist_ok=True)
     names = feedback_names([f.student for f in found])
     for g in graded:
-        _write_feedback_file(assignment, g, feedback_dir / names[g.result.submission], cases=cases,
-                             public_only=public_only)
+        write_atomic(feedback_dir / names[g.result.submission], feedback_for(grading, g))
     kept = {names[g.result.submission] for g in graded}
     for stale in feedback_dir.glob("*.txt"):
         if stale.name not in kept:
@@ -444,25 +363,14 @@ def write_outputs(assignment: Assignment, found, done: dict[str, GradedSubmissio
     max_score = sum(points.values())
     write_gradebook(gradebook, results, questions, max_score)
     report = out_dir / "report.html"
-    _write_atomic(report, report_html(
+    write_atomic(report, report_html(
         results, title=assignment.title, questions=questions, question_points=points,
         warning=warning, mistakes=assignment.mistakes,
         recognised={g.result.submission: g.mistakes for g in graded}, skipped=skipped,
     ))
-    _write_atomic(out_dir / "results.json",
+    write_atomic(out_dir / "results.json",
                   json.dumps(_results_json(assignment, graded, max_score, skipped), indent=1) + "\n")
     return BatchResult(results, out_dir, gradebook, feedback_dir, report, warning, submissions=graded)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Temporary file and rename; on failure (a full disk) the temporary file is removed."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _results_json(assignment: Assignment, graded: list[GradedSubmission], max_score: float,
@@ -484,10 +392,7 @@ def _results_json(assignment: Assignment, graded: list[GradedSubmission], max_sc
                 "seconds": round(g.result.seconds, 3),
                 "messages": g.result.messages,
                 "mistakes": g.mistakes,
-                "cases": [
-                    {"case": c.case.case_id, "passed": c.passed, "points": c.points, "reason": c.reason}
-                    for c in g.result.case_results
-                ],
+                "cases": result_to_json(g.result)["cases"],
             }
             for g in graded
         ],

@@ -38,7 +38,7 @@ class BuildError(RuntimeError):
 
 
 @dataclass
-class BuildResult:
+class BuiltAssignment:
     student_dir: Path
     autograder_dir: Path
     autograder_zip: Path
@@ -48,7 +48,7 @@ class BuildResult:
 
 
 def build_assignment(assignment: Assignment, out: Path, *, gradescope: GradescopeOptions | None = None,
-                     otter: bool = True, late_policy: LatePolicy | None = None) -> BuildResult:
+                     otter: bool = True, late_policy: LatePolicy | None = None) -> BuiltAssignment:
     """late_policy: the course's, for the Gradescope zip (default: the assignment's own
     ``late_policy.toml``, if any)."""
     source = ASSIGNMENTS_DIR / assignment.name
@@ -109,7 +109,7 @@ def build_assignment(assignment: Assignment, out: Path, *, gradescope: Gradescop
                 raise BuildError(str(exc)) from None
         else:
             notes.append("otter zip skipped: otter-grader is not installed (pip install '.[notebook]')")
-    return BuildResult(student, hidden, archive, gradescope_zip, otter_zip, tuple(notes))
+    return BuiltAssignment(student, hidden, archive, gradescope_zip, otter_zip, tuple(notes))
 
 
 def _function_bodies(path: Path) -> list[tuple[str, str]]:

@@ -1,7 +1,8 @@
-"""``autograder check``: a student's self-check on the public cases, through the same sandbox.
+"""``autograder check``: a student's self-check on the public cases, through the same pipeline.
 
 ASSIGNMENT is a built student folder (it has ``tests/public_cases.json``), or, on a
-machine with the kit's hidden material, an assignment name.
+machine with the kit's hidden material, an assignment name (then the common mistakes are
+recognised too, on the public cases).
 
 Every input of a self-check run is public, so its feedback may quote the student's own
 words (exception messages and classes, warnings, the last lines printed before a crash,
@@ -11,19 +12,51 @@ numbers redacted); graded feedback, whose runs had hidden inputs, never does (se
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from .assignment import load_assignment
-from .cases import points_per_question
-from .feedback import feedback_text
-from .grade import SubmissionResult, grade_submission
+import numpy as np
+
+from .assignment import Assignment, load_assignment
+from .cases import Case
+from .diagnose import Diagnoser
+from .grade import SubmissionResult
 from .harness import Harness
+from .pipeline import Grading, feedback_for, grade_path
 from .public_tests import load_public_cases, public_limits
-from .sandbox import SandboxSettings
+from .sandbox import Limits, SandboxSettings
 
 
-def public_suite(assignment: str | Path):
-    """(title, questions, cases, expected, limits, harness) of the public cases."""
+@dataclass(frozen=True)
+class PublicSuite:
+    """The public cases of an assignment and what running them needs.
+
+    assignment: the loaded hidden material when this machine has it (None for a built
+    student folder): its common mistakes are then recognised.
+    """
+
+    title: str
+    questions: tuple[str, ...]
+    cases: tuple[Case, ...]
+    expected: dict[str, tuple[np.ndarray, ...]]
+    limits: Limits
+    harness: Harness
+    assignment: Assignment | None = None
+
+    def grading(self, settings: SandboxSettings | None = None) -> Grading:
+        diagnoser, mistakes = None, ()
+        if self.assignment is not None:
+            diagnoser = Diagnoser.for_assignment(self.assignment, self.cases)
+            mistakes = self.assignment.mistakes
+        return Grading.for_cases(title=f"{self.title} (self-check)", questions=self.questions,
+                                 cases=self.cases, expected=self.expected,
+                                 settings=(settings or SandboxSettings()).with_default_limits(self.limits),
+                                 harness=self.harness, diagnoser=diagnoser, mistakes=mistakes,
+                                 public_only=True)
+
+
+def public_suite(assignment: str | Path) -> PublicSuite:
+    """The public cases of a built student folder, or of one of the kit's assignments."""
     path = Path(assignment)
     for candidate in (path / "tests" / "public_cases.json", path / "public_cases.json",
                       path / "student" / "tests" / "public_cases.json"):
@@ -31,19 +64,15 @@ def public_suite(assignment: str | Path):
             name, questions, cases, expected = load_public_cases(candidate)
             probes = candidate.parent / "probes.py"
             harness = Harness(probes_source=probes.read_text() if probes.is_file() else None)
-            return name, questions, cases, expected, public_limits(candidate), harness
+            return PublicSuite(name, tuple(questions), tuple(cases), expected, public_limits(candidate), harness)
     loaded = load_assignment(assignment)
     expected = {c.case_id: loaded.expected[c.case_id] for c in loaded.public_cases}
-    return loaded.title, loaded.questions, loaded.public_cases, expected, loaded.limits, loaded.harness
+    return PublicSuite(loaded.title, tuple(loaded.questions), tuple(loaded.public_cases), expected,
+                       loaded.limits, loaded.harness, loaded)
 
 
 def run_check(assignment: str | Path, submission: Path,
               settings: SandboxSettings | None = None) -> tuple[SubmissionResult, str]:
-    title, questions, cases, expected, limits, harness = public_suite(assignment)
-    settings = (settings or SandboxSettings()).with_default_limits(limits)
-    result = grade_submission(Path(submission), cases=cases, expected=expected, settings=settings,
-                              harness=harness)
-    points = points_per_question(questions, cases)
-    text = feedback_text(result, title=f"{title} (self-check)", questions=questions,
-                         question_points=points, public_only=True)
-    return result, text
+    grading = public_suite(assignment).grading(settings)
+    graded = grade_path(grading, Path(submission))
+    return graded.result, feedback_for(grading, graded)

@@ -22,6 +22,7 @@ outputs are random draws.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -97,30 +98,66 @@ def same_outputs(case: Case, a: Outputs, b: Outputs) -> bool:
 
 
 class Diagnoser:
-    """The profiles of an assignment's mistakes, computed once per batch."""
+    """The profiles of an assignment's mistakes, each computed at most once per batch.
+
+    A question's profiles are computed the first time a submission fails one of its cases
+    (a single submission that passes a question never pays for running its mistakes: a5's
+    train mistakes each fine-tune a model), or all at once by ``prepare``.
+    """
 
     def __init__(self, mistakes: Sequence[Mistake], cases: Sequence[Case],
                  expected: Mapping[str, tuple[np.ndarray, ...]], *,
                  reference: ModuleType | None = None, probes: ModuleType | None = None,
                  checks: Mapping[str, Callable] | None = None):
-        self.profiles: list[MistakeProfile] = []
-        checks = checks or {}
-        for mistake in mistakes:
-            mine = tuple(c for c in cases if c.question == mistake.question
-                         and (not c.probe or (probes is not None and reference is not None))
-                         and (not c.check or c.check in checks))
-            if not mine:
-                continue
-            records = {c.case_id: call_record(self._function(mistake, c, reference, probes), c)
-                       for c in mine}
-            passed = {c.case_id: evaluate_case(c, expected[c.case_id], records[c.case_id],
-                                               checks.get(c.check) if c.check else None).passed
-                      for c in mine}
-            outputs = {cid: returned_arrays(r) for cid, r in records.items()}
-            differs = frozenset(c.case_id for c in mine if not c.check
-                                and not same_outputs(c, outputs[c.case_id], tuple(expected[c.case_id])))
-            if not all(passed.values()):  # a mistake no case catches cannot be recognised
-                self.profiles.append(MistakeProfile(mistake, mine, passed, outputs, differs))
+        self._mistakes = tuple(mistakes)
+        self._cases = tuple(cases)
+        self._expected = expected
+        self._reference, self._probes, self._checks = reference, probes, checks or {}
+        self._by_question: dict[str, list[MistakeProfile]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def profiles(self) -> list[MistakeProfile]:
+        """Every mistake's profile, in the assignment's order (computing those not yet made)."""
+        questions = dict.fromkeys(m.question for m in self._mistakes)
+        by_question = {q: self._profiles_of(q) for q in questions}
+        return [p for m in self._mistakes for p in by_question[m.question] if p.mistake is m]
+
+    def prepare(self) -> None:
+        """Compute every profile now (in this thread), so that ``match`` never runs a mistake.
+
+        A batch with several workers calls this before it starts them: a mistake runs
+        native code (BLAS, PyTorch's thread pools) that hangs when another thread forks
+        (a sandbox being started) in the middle of its call.
+        """
+        self.profiles  # noqa: B018 - computed for its side effect
+
+    def _profiles_of(self, question: str) -> list[MistakeProfile]:
+        with self._lock:
+            if question not in self._by_question:
+                self._by_question[question] = [
+                    profile for m in self._mistakes if m.question == question
+                    if (profile := self._profile(m)) is not None]
+            return self._by_question[question]
+
+    def _profile(self, mistake: Mistake) -> MistakeProfile | None:
+        expected, reference, probes, checks = self._expected, self._reference, self._probes, self._checks
+        mine = tuple(c for c in self._cases if c.question == mistake.question
+                     and (not c.probe or (probes is not None and reference is not None))
+                     and (not c.check or c.check in checks))
+        if not mine:
+            return None
+        records = {c.case_id: call_record(self._function(mistake, c, reference, probes), c)
+                   for c in mine}
+        passed = {c.case_id: evaluate_case(c, expected[c.case_id], records[c.case_id],
+                                           checks.get(c.check) if c.check else None).passed
+                  for c in mine}
+        outputs = {cid: returned_arrays(r) for cid, r in records.items()}
+        differs = frozenset(c.case_id for c in mine if not c.check
+                            and not same_outputs(c, outputs[c.case_id], tuple(expected[c.case_id])))
+        if all(passed.values()):  # a mistake no case catches cannot be recognised
+            return None
+        return MistakeProfile(mistake, mine, passed, outputs, differs)
 
     @staticmethod
     def _function(mistake: Mistake, case: Case, reference, probes) -> Callable:
@@ -143,8 +180,14 @@ class Diagnoser:
         ``passed``: case_id -> did the submission pass it; ``outputs``: case_id -> what it
         returned (missing or None: it raised or returned nothing usable).
         """
+        failed = {c.question for c in self._cases if passed.get(c.case_id) is False}
         found = []
-        for profile in self.profiles:
+        for mistake in self._mistakes:
+            if mistake.question not in failed:
+                continue  # rule 1: a mistake fails at least one case, so it cannot be shown here
+            profile = next((p for p in self._profiles_of(mistake.question) if p.mistake is mistake), None)
+            if profile is None:
+                continue
             ids = [c.case_id for c in profile.cases]
             if any(cid not in passed for cid in ids):
                 continue

@@ -93,7 +93,7 @@ def _problem(case: Case, expected: tuple[np.ndarray, ...], record: Record | None
     else:
         for i, (want, got) in enumerate(zip(expected, got_all, strict=True)):
             label = f"output {i + 1}: " if len(expected) > 1 else ""
-            problem = _compare(case, want, got, figures=context.echo)
+            problem = compare_arrays(case, want, got, figures=context.echo)
             if problem:
                 return label + problem
     if case.inputs_unchanged:
@@ -178,7 +178,7 @@ def _describe_error(case: Case, error: dict, context: Context) -> str:
     return f"raised {redact(kind)}: {redact(message)}{suffix}" if message else f"raised {redact(kind)}{suffix}"
 
 
-def _compare(case: Case, want: np.ndarray, got: np.ndarray, *, figures: bool) -> str | None:
+def compare_arrays(case: Case, want: np.ndarray, got: np.ndarray, *, figures: bool) -> str | None:
     """What is wrong with ``got``; ``figures``: may say by how much (see the module's notes)."""
     if got.shape != want.shape:
         if figures or _plausible_shape(got.shape, want.shape):

@@ -28,13 +28,14 @@ import io
 import json
 import os
 import platform
-import tempfile
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+
+from .files import write_atomic
 
 FORMAT = 1
 _KIT_SOURCES = ("assignment.py", "cases.py")
@@ -146,14 +147,7 @@ def store(path: Path, expected: Expected, case_ids: list[str]) -> None:
     """Write atomically: the payload's SHA-256 (hex), a newline, the npz payload."""
     payload = _encode(expected, case_ids)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=".expected-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload, private=True)
 
 
 def cached(name: str, key: str | None, case_ids: list[str], compute: Callable[[], Expected]) -> Expected:

@@ -45,6 +45,7 @@ from pathlib import Path
 from . import submission as submissions
 from .cases import Case
 from .evaluate import CaseResult, returned_arrays
+from .files import write_atomic
 from .harness import Harness
 from .redact import raised
 from .sandbox import SandboxSettings, run_runner
@@ -365,10 +366,7 @@ def write_report(stage: GpuStage, out_dir: Path) -> None:
             "isolation": stage.isolation,
             "python": str(stage.layout.executable), "min_accuracy": stage.min_accuracy,
             "budget_seconds": stage.budget_seconds, "submissions": dict(sorted(stage.report.items()))}
-    path = Path(out_dir) / REPORT_NAME
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, default=str) + "\n")
-    os.replace(tmp, path)
+    write_atomic(Path(out_dir) / REPORT_NAME, json.dumps(data, indent=1, default=str) + "\n", private=True)
 
 
 # --- the hooks batch.py calls (None: no stage) ---------------------------------------------

@@ -33,17 +33,18 @@ from .load_messages import load_cells, runtime_errors, syntax_errors
 from .redact import redact
 from .sandbox import RunOutcome, SandboxSettings, run_runner
 from .sandbox.protocol import Record, Stream, read_stream
+from .status import Status
 from .tempdirs import kit_tempdir
 
-# Statuses, in the contract's words. "graded": the submission ran to the end.
-GRADED = "graded"
-SYNTAX_ERROR = "syntax_error"
-TIMEOUT = "timeout"
-MEMORY = "memory"
-CRASHED = "crashed"
-INVALID = "invalid_submission"
-GRADER_ERROR = "grader_error"  # a fault in the kit itself; the row still appears
-TAMPERED = "tampered"  # the result stream broke the protocol: records forged, repeated or reordered
+# Statuses, in the contract's words (autograder.status.Status); the short names stay for callers.
+GRADED = Status.GRADED
+SYNTAX_ERROR = Status.SYNTAX_ERROR
+TIMEOUT = Status.TIMEOUT
+MEMORY = Status.MEMORY
+CRASHED = Status.CRASHED
+INVALID = Status.INVALID
+GRADER_ERROR = Status.GRADER_ERROR  # a fault in the kit itself; the row still appears
+TAMPERED = Status.TAMPERED  # the result stream broke the protocol: records forged, repeated or reordered
 
 
 # Re-runs after a stalled function stop once grading one submission has taken this many
@@ -55,7 +56,7 @@ RERUN_BUDGET = 2
 class SubmissionResult:
     submission: str
     path: str
-    status: str
+    status: Status  # a str: "graded", "timeout", ...
     case_results: list[CaseResult] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)  # for the student, in order
     isolated: bool = False

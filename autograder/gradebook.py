@@ -11,15 +11,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from . import csvsafe
+from .files import write_atomic
 from .grade import SubmissionResult
+from .points import format_points  # noqa: F401 - its home is points.py; re-exported
 
 FIXED_COLUMNS = ("submission", "status", "score", "max_score")
-
-
-def format_points(value: float) -> str:
-    """3.0 -> "3", 2.5 -> "2.5": points as people write them."""
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
 
 
 # Appended after the question columns only when a late policy is in use (autograder.late_policy);
@@ -49,6 +45,4 @@ def gradebook_text(results: Sequence[SubmissionResult], questions: Sequence[str]
 
 def write_gradebook(path: Path, results, questions, max_score, late: Mapping | None = None) -> None:
     """Written to a temporary file and renamed: a reader never sees half a gradebook."""
-    tmp = path.with_suffix(".csv.tmp")
-    tmp.write_text(gradebook_text(results, questions, max_score, late))
-    tmp.replace(path)
+    write_atomic(path, gradebook_text(results, questions, max_score, late))

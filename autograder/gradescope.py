@@ -17,9 +17,10 @@ assignment's autograder. Its layout (Gradescope unpacks it into ``/autograder/so
     student/          what students receive (a5's modules and photo excerpt): the only part
                       of source/ the sandbox uid may read
 
-``gradescope-run`` grades ``<root>/submission/`` with the same ``grade_for_assignment`` as
-``autograder grade`` (one grading path) and turns the ``SubmissionResult`` into Gradescope's
-results format: one test per case (public cases ``visible``, hidden ones ``after_published``
+``gradescope-run`` grades ``<root>/submission/`` with the same pipeline steps as
+``autograder grade`` (``autograder.pipeline``: run, judge, diagnose) and turns the result into
+Gradescope's results format: one test per case (a failed one naming the common mistake its
+question's outputs match, like the feedback file) (public cases ``visible``, hidden ones ``after_published``
 by default), the overall score, and an always-visible summary of the public tests only.
 Gradescope's Docker containers usually refuse bubblewrap's namespaces, so the fallback
 (resource limits and the sandbox uid) is what runs there: ``protect_from_sandbox`` first
@@ -38,19 +39,21 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 import traceback
 import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .assignment import ASSIGNMENTS_DIR, KIT_ROOT, STUDENT_SKIP, Assignment, load_assignment
 from .cases import points_per_question
 from .feedback import STATUS_TEXT
-from .grade import GRADED, SubmissionResult, grade_for_assignment
+from .files import write_atomic
+from .grade import GRADED, SubmissionResult
 from .gradebook import format_points
 from .late_policy import LatePolicy, LateResult, assess, gradescope_times, policy_from_mapping
+from .pipeline import Grading, grade_path
 from .sandbox import SandboxSettings, resolve_isolation
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
@@ -95,7 +98,8 @@ class GradescopeOptions:
 # --- results.json ---------------------------------------------------------------------------
 
 def results_json(result: SubmissionResult, *, title: str, questions, options: GradescopeOptions,
-                 late: LateResult | None = None, isolation: str = "") -> dict:
+                 late: LateResult | None = None, isolation: str = "",
+                 mistakes: Mapping[str, Sequence] | None = None) -> dict:
     """Gradescope's results format for one graded submission (score decided by the grading core).
 
     Each case is one test with its own ``visibility`` (public: ``options.public_tests``,
@@ -103,12 +107,16 @@ def results_json(result: SubmissionResult, *, title: str, questions, options: Gr
     as the result is, so it only ever speaks of the public tests (see ``_summary``).
     ``late``: the late policy's verdict (the score is then its final score).
     ``isolation``: how the submission was confined, for the instructor (``extra_data``).
+    ``mistakes``: question -> the common ``Mistake``s its outputs show (``pipeline.diagnose_result``);
+    each is named, in the feedback's words, in the output of that question's failed tests, so
+    it is shown when (and only when) those tests are.
     """
     cases = [r.case for r in result.case_results]
     points = points_per_question(questions, cases)
     tests = []
     for qi, question in enumerate(questions, start=1):
         mine = [r for r in result.case_results if r.case.question == question]
+        named = "".join(f"\n{MISTAKE_WORDS}{m.description}" for m in (mistakes or {}).get(question, ()))
         for ci, r in enumerate(mine, start=1):
             tests.append({
                 "name": f"{question}: {r.case.description}",
@@ -116,7 +124,7 @@ def results_json(result: SubmissionResult, *, title: str, questions, options: Gr
                 "score": r.points,
                 "max_score": r.case.points,
                 "status": "passed" if r.passed else "failed",
-                "output": "" if r.passed else r.reason,
+                "output": "" if r.passed else r.reason + named,
                 "tags": [question, "public" if r.case.public else "hidden"],
                 "visibility": options.public_tests if r.case.public else options.hidden_tests,
             })
@@ -141,6 +149,8 @@ def results_json(result: SubmissionResult, *, title: str, questions, options: Gr
         "tests": tests,
     }
 
+
+MISTAKE_WORDS = "Your outputs match the common mistake: "  # as in the feedback file (feedback.py)
 
 # Messages whose text the submission's own run produced (what it printed while every case,
 # hidden ones included, was running): never in the always-visible summary.
@@ -224,11 +234,14 @@ def run_gradescope(root: Path | None = None, *, isolation: str = "auto") -> dict
         config = json.loads((source / CONFIG_NAME).read_text())
         options = GradescopeOptions(**config.get("options", {}))
         assignment = load_assignment(source / config["hidden"])
-        settings = SandboxSettings(isolation=isolation)
-        isolated, warning = resolve_isolation(settings.with_default_limits(assignment.limits))
+        grading = Grading.for_assignment(assignment, SandboxSettings(isolation=isolation))
+        isolated, warning = resolve_isolation(grading.settings)
         print(f"grading {assignment.name} with the kit in {Path(__file__).parent}", flush=True)
         print(f"isolation: {isolation_words(isolated, warning)}", flush=True)
-        result = grade_for_assignment(assignment, root / "submission", settings)
+        graded = grade_path(grading, root / "submission")  # run, judge and diagnose, as a batch does
+        result = graded.result
+        by_name = {m.name: m for m in grading.mistakes}
+        mistakes = {q: [by_name[n] for n in names if n in by_name] for q, names in graded.mistakes.items()}
         used = isolation_words(result.isolated, warning, getattr(result, "isolation", ""))
         policy = config.get("late_policy")
         late = None
@@ -237,7 +250,7 @@ def run_gradescope(root: Path | None = None, *, isolation: str = "auto") -> dict
             late = assess(policy_from_mapping(policy), raw_score=result.score,
                           max_score=assignment.max_score, submitted=submitted, due=due)
         payload = results_json(result, title=assignment.title, questions=assignment.questions,
-                               options=options, late=late, isolation=used)
+                               options=options, late=late, isolation=used, mistakes=mistakes)
         print(f"status {result.status}, score {format_points(result.score)} / "
               f"{format_points(assignment.max_score)} in {result.seconds:.2f} s; isolation: {used}"
               + (f"; {late.explanation}" if late else ""), flush=True)
@@ -268,10 +281,7 @@ def read_metadata(root: Path) -> dict:
 
 def write_results(path: Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as fh:
-        json.dump(payload, fh, indent=1)
-    os.replace(fh.name, path)
-    path.chmod(0o644)
+    write_atomic(path, json.dumps(payload, indent=1), mode=0o644)
 
 
 def protect_from_sandbox(root: Path) -> None:

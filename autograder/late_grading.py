@@ -13,13 +13,13 @@ nothing applies the same policy to the same results and writes the same bytes.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from .batch import BatchResult, feedback_names
 from .cases import points_per_question
+from .files import write_atomic
 from .gradebook import format_points, write_gradebook
 from .late_policy import (
     LatePolicy,
@@ -80,7 +80,7 @@ def apply_late_policy(batch: BatchResult, *, questions, max_score: float, inputs
         path = batch.feedback_dir / names[student]
         if path.is_file():
             text = path.read_text()
-            _write_atomic(path, text.rstrip("\n") + "\n\n" + _feedback(verdict, inputs.policy))
+            write_atomic(path, text.rstrip("\n") + "\n\n" + _feedback(verdict, inputs.policy))
     results_path = batch.out_dir / "results.json"
     data = json.loads(results_path.read_text())
     for entry in data.get("submissions", []):
@@ -89,9 +89,9 @@ def apply_late_policy(batch: BatchResult, *, questions, max_score: float, inputs
             entry.update(raw_score=verdict.raw_score, late_penalty=verdict.penalty, score=verdict.score,
                          late=verdict.as_json())
     data["late_policy"] = inputs.policy.as_json()
-    _write_atomic(results_path, json.dumps(data, indent=1) + "\n")
+    write_atomic(results_path, json.dumps(data, indent=1) + "\n")
     lines = _report(verdicts, inputs.policy)
-    _write_atomic(batch.out_dir / "late_report.txt", "\n".join(lines) + "\n")
+    write_atomic(batch.out_dir / "late_report.txt", "\n".join(lines) + "\n")
     return lines
 
 
@@ -115,12 +115,6 @@ def _report(verdicts: dict[str, LateResult], policy: LatePolicy) -> list[str]:
         lines += [f"  {s}" + (" (the LMS marked it late)" if "marked it late" in verdicts[s].explanation else "")
                   for s in unknown]
     return lines
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.late.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # --- the command line (the options live in late_policy.add_grade_options; cli.py calls these) ---

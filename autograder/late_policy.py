@@ -42,6 +42,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from .points import format_points as _num  # one home for the rule (and its "-0" fix)
+
 UNITS = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
 
 
@@ -272,11 +274,6 @@ def _duration(seconds: float) -> str:
     parts += [f"{hours} h"] if hours else []
     parts += [f"{minutes} min"] if minutes or not parts else []
     return " ".join(parts)
-
-
-def _num(value: float) -> str:
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
 
 
 def assess(policy: LatePolicy, *, raw_score: float, max_score: float, submitted: datetime | None,

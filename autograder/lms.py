@@ -32,6 +32,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import csvsafe
+from .files import write_atomic
+from .points import format_points as _points  # one home for the rule (and its "-0" fix)
 
 CANVAS_NAME = re.compile(
     r"^(?P<name>[^\s/]+?)(?P<late>_LATE|_late)?_(?P<user>\d+)_(?P<attachment>\d+)_(?P<original>.+)$"
@@ -147,7 +149,7 @@ class GradeRow:
     name: str = ""
 
 
-def read_roster(path: Path) -> list[dict[str, str]]:
+def read_lms_roster(path: Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8-sig") as f:
         rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in csv.DictReader(f)]
     # Canvas exports carry a "Points Possible" row (and sometimes a muted-assignments row).
@@ -198,11 +200,6 @@ def match_roster(rows: list[GradeRow], roster: list[dict[str, str]] | None) -> d
         if hit is not None:
             found[row.student] = hit
     return found
-
-
-def _points(value: float) -> str:
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
 
 
 def _csv_text(header, rows) -> str:
@@ -331,7 +328,7 @@ def export_grades(out_dir: Path, *, canvas: str | None = None, moodle: bool = Fa
                      lms=s.get("lms", {}).get("lms", ""), lms_id=s.get("lms", {}).get("lms_id", ""),
                      name=s.get("lms", {}).get("name", ""))
             for s in data["submissions"]]
-    people = read_roster(roster) if roster else None
+    people = read_lms_roster(roster) if roster else None
     title = data.get("title", data["assignment"])
     written = []
     if canvas is not None:
@@ -367,7 +364,4 @@ def _previous_canvas_header(path: Path) -> str:
 
 def _write(path: Path, text: str) -> Path:
     """UTF-8, whatever the locale (names with accents), written whole then renamed."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomic(path, text, encoding="utf-8")

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .faults import machine_fault
+from .files import write_atomic
 
 MARKER = ".autograder-out.json"
 LOCK = Path("cache") / ".lock"  # beside the cache: outputs stay byte-identical between runs
@@ -64,12 +65,9 @@ def _read_marker(out_dir: Path) -> str | None:
 
 def _write_marker(out_dir: Path, assignment: str) -> None:
     path = out_dir / MARKER
-    tmp = out_dir / f".{MARKER}.{os.getpid()}.tmp"
     try:
-        tmp.write_text(json.dumps({"assignment": assignment}) + "\n")
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps({"assignment": assignment}) + "\n")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise machine_fault(exc, path, already_saved=False) from None
 
 

@@ -37,12 +37,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
-from . import grade as grading
 from .assignment import Assignment
 from .cases import Case
 from .evaluate import CaseResult
+from .files import safe_filename, write_atomic
 from .grade import GRADER_ERROR, SubmissionResult
 from .sandbox import SandboxSettings
+from .status import Status
 from .submission import content_hash  # noqa: F401 - the hash the cache is keyed by, re-exported
 
 CACHE_FORMAT = 2
@@ -50,17 +51,9 @@ KEY_FILE = ".grader-key"
 MAX_ENTRY_BYTES = 8 * 1024 * 1024
 # Statuses a cached result may hold: the contract's words for what a submission did.
 # grader_error is the kit's own fault, so it is retried, never kept.
-CACHEABLE_STATUSES = frozenset(
-    getattr(grading, name) for name in ("GRADED", "SYNTAX_ERROR", "TIMEOUT", "MEMORY", "CRASHED",
-                                        "INVALID", "TAMPERED") if hasattr(grading, name)
-)
-# The kit's own code that decides a grade (not the code that formats outputs, which is
-# re-run from the cache every time).
-GRADING_SOURCES = (
-    "assignment.py", "cases.py", "data_views.py", "diagnose.py", "evaluate.py", "expected_cache.py",
-    "grade.py", "harness.py", "inputs.py", "load_messages.py", "mistakes.py", "redact.py", "submission.py",
-    "tolerances.py", "sandbox",
-)
+CACHEABLE_STATUSES = frozenset(status for status in Status if status != Status.GRADER_ERROR)
+# The kit's whole package is hashed (every file under it), not a list of its grading
+# modules: a module split, renamed or added can never leave old grades in use.
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -84,7 +77,8 @@ def tests_fingerprint(assignment: Assignment, settings: SandboxSettings, public_
 
     The assignment's hidden material (every file in its folder but ``samples/``), the
     folders it mounts for its probes (code by content, data by name and size), the kit
-    version and its grading code, the limits and isolation mode, and public-only.
+    version and every file of its package (``kit_fingerprint``), the limits and isolation
+    mode, and public-only.
     """
     digest = hashlib.sha256()
     digest.update(f"kit {__version__}\nlimits {settings.resolved_limits()!r}\nisolation {settings.isolation}\n"
@@ -100,10 +94,22 @@ def tests_fingerprint(assignment: Assignment, settings: SandboxSettings, public_
             digest.update(f"mount {name} {rel} {path.stat().st_size}\0".encode())
             if path.suffix == ".py":
                 _update_with_file(digest, path)
-    for name in GRADING_SOURCES:
-        for path in _tree_files(_PACKAGE / name):
-            digest.update(b"kit " + path.relative_to(_PACKAGE).as_posix().encode() + b"\0")
-            _update_with_file(digest, path)
+    digest.update(kit_fingerprint().encode())
+    return digest.hexdigest()
+
+
+def kit_fingerprint(package: Path | None = None) -> str:
+    """SHA-256 over every file of the kit's package (path and content; caches skipped).
+
+    Output-only code (report, feedback wording) is hashed too: regrading after any change of
+    the kit costs time, reusing a grade the changed kit would not give costs a student.
+    """
+    root = Path(package) if package is not None else _PACKAGE
+    digest = hashlib.sha256()
+    for path in _tree_files(root):
+        digest.update(b"kit " + path.relative_to(root).as_posix().encode() + b"\0")
+        _update_with_file(digest, path)
+        digest.update(b"\0")
     return digest.hexdigest()
 
 
@@ -129,7 +135,7 @@ def result_from_json(data: dict, cases: tuple[Case, ...]) -> SubmissionResult:
         raise CacheEntryError(problem)
     by_id = {c["case"]: c for c in data["cases"]}
     result = SubmissionResult(
-        submission=data["submission"], path=data["path"], status=data["status"],
+        submission=data["submission"], path=data["path"], status=Status(data["status"]),
         case_results=[CaseResult(case, by_id[case.case_id]["passed"], by_id[case.case_id]["reason"])
                       for case in cases],
         messages=list(data["messages"]),
@@ -231,27 +237,8 @@ def _new_key(path: Path) -> bytes:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """``data`` at ``path``, atomically (temporary file, fsync, os.replace) and readable by the
-    grader's uid alone; never through a symbolic link; the temporary file is gone on failure."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o600)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
-
-
-def _unlink_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
+    """``data`` at ``path``, atomically and durably (fsync), readable by the grader's uid alone."""
+    write_atomic(path, data, private=True, durable=True)
 
 
 def _canonical(entry: dict) -> bytes:
@@ -285,7 +272,7 @@ class ResultCache:
         self._lock = threading.Lock()
 
     def path_for(self, student: str) -> Path:
-        safe = re.sub(r"[^A-Za-z0-9._-]", "_", student)[:80]
+        safe = safe_filename(student, fallback="student", limit=80)
         return self.directory / f"{safe}-{hashlib.sha256(student.encode()).hexdigest()[:12]}.json"
 
     def _sign(self, entry: dict) -> str:

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from autograder import batch as batch_module
+from autograder import pipeline as pipeline_module
 from autograder.assignment import SOLUTIONS_DIR, load_assignment
 from autograder.batch import grade_batch
 from autograder.grade import GRADER_ERROR
@@ -61,7 +61,7 @@ def test_parallel_grading_gives_the_same_gradebook_and_feedback_as_one_job(tmp_p
 def test_each_worker_has_its_own_index_and_no_index_is_used_twice_at_once(tmp_path, a1, settings, monkeypatch):
     """The worker index picks the sandbox uid (61000 + worker): two concurrent runs never share one."""
     folder = make_class(tmp_path / "class", copies=3)
-    real = batch_module.grade_submission
+    real = pipeline_module.grade_submission
     busy, seen, clashes = set(), [], []
     lock = threading.Lock()
 
@@ -78,7 +78,7 @@ def test_each_worker_has_its_own_index_and_no_index_is_used_twice_at_once(tmp_pa
             with lock:
                 busy.discard(worker)
 
-    monkeypatch.setattr(batch_module, "grade_submission", spy)
+    monkeypatch.setattr(pipeline_module, "grade_submission", spy)
     result = grade_batch(a1, folder, tmp_path / "out", settings, jobs=3)
     assert len(result.results) == 15 and not clashes
     assert set(seen) == {0, 1, 2}
@@ -150,18 +150,18 @@ def test_changed_tests_invalidate_the_cache(tmp_path, settings):
 
 def test_a_grader_error_keeps_its_row_and_is_retried_next_time(tmp_path, a1, settings, monkeypatch):
     folder = make_class(tmp_path / "class", names=("ada.ipynb", "jo.py"))
-    real = batch_module.grade_submission
+    real = pipeline_module.grade_submission
 
     def broken_for_jo(path, **kwargs):
         if path.name == "jo.py":
             raise RuntimeError("a bug in the kit")
         return real(path, **kwargs)
 
-    monkeypatch.setattr(batch_module, "grade_submission", broken_for_jo)
+    monkeypatch.setattr(pipeline_module, "grade_submission", broken_for_jo)
     out = tmp_path / "out"
     first = grade_batch(a1, folder, out, settings)
     assert {r.submission: r.status for r in first.results} == {"ada": "graded", "jo": GRADER_ERROR}
-    monkeypatch.setattr(batch_module, "grade_submission", real)
+    monkeypatch.setattr(pipeline_module, "grade_submission", real)
     assert grade_batch(a1, folder, out, settings).graded == ["jo"]
 
 

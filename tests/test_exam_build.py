@@ -11,13 +11,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from pdftext import compile_pdf, pages_text
 
 from autograder.exam import bank
 from autograder.exam.build import build_exam
 from autograder.exam.markup import format_number
-from autograder.exam.pdftext import pages_text
 from autograder.exam.seeding import SecretError, read_secret
-from autograder.exam.variants import RosterError, read_manifest, read_roster
+from autograder.exam.variants import RosterError, read_exam_roster, read_manifest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "exam"
 QTI12 = "{http://www.imsglobal.org/xsd/ims_qtiasiv1p2}"
@@ -225,10 +225,10 @@ def test_roster_and_secret_errors_are_clear(tmp_path):
     bad = tmp_path / "r.csv"
     bad.write_text("id,name\n1,A\n")
     with pytest.raises(RosterError, match="student_id"):
-        read_roster(bad)
+        read_exam_roster(bad)
     bad.write_text("student_id,name\n1,A\n1,B\n")
     with pytest.raises(RosterError, match="duplicate"):
-        read_roster(bad)
+        read_exam_roster(bad)
     short = tmp_path / "s"
     short.write_text("short")
     with pytest.raises(SecretError, match="16 bytes"):
@@ -257,8 +257,8 @@ def test_print_file_starts_every_student_on_a_new_sheet(built):
     # one short (odd: padded) exam, one full one, another short one
     variants = [replace(exam.variants[0], questions=exam.variants[0].questions[:2]), exam.variants[1],
                 replace(exam.variants[2], questions=exam.variants[2].questions[:1])]
-    pages = pages_text(render_pdf.compile_pdf(render_pdf.document(exam, variants)))
-    own = [len(pages_text(render_pdf.compile_pdf(render_pdf.document(exam, [v])))) for v in variants]
+    pages = pages_text(compile_pdf(render_pdf.document(exam, variants)))
+    own = [len(pages_text(compile_pdf(render_pdf.document(exam, [v])))) for v in variants]
     assert any(n % 2 for n in own), "the variants should need padding somewhere"
     at = 0
     for v, count in zip(variants, own, strict=True):

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch as batch_module
 from autograder import outdir
+from autograder import pipeline as pipeline_module
 from autograder import submission as submissions
 from autograder.assignment import SOLUTIONS_DIR
 from autograder.batch import grade_batch
@@ -197,17 +197,17 @@ def test_a_file_replaced_between_copy_and_grading_changes_nothing(tmp_path, a1, 
     folder = tmp_path / "class"
     folder.mkdir()
     shutil.copy(SAMPLES / "eve.py", folder / "eve.py")
-    real = batch_module.grade_submission
+    real = pipeline_module.grade_submission
 
     def replaced_mid_run(path, **kwargs):
         shutil.copy(REFERENCE, folder / "eve.py")  # the student's file, not the grader's copy
         assert Path(path) != folder / "eve.py" and Path(path).name == "eve.py"
         return real(path, **kwargs)
 
-    monkeypatch.setattr(batch_module, "grade_submission", replaced_mid_run)
+    monkeypatch.setattr(pipeline_module, "grade_submission", replaced_mid_run)
     out = tmp_path / "out"
     grade_batch(a1, folder, out, settings)
-    monkeypatch.setattr(batch_module, "grade_submission", real)
+    monkeypatch.setattr(pipeline_module, "grade_submission", real)
     assert rows(out)["eve"][:2] == ["graded", "0"]  # the copy, as it was hashed
     again = grade_batch(a1, folder, out, settings)  # the file now holds the reference
     assert again.graded == ["eve"] and rows(out)["eve"][:2] == ["graded", "48"]
@@ -266,14 +266,14 @@ def test_a_grader_error_makes_the_exit_code_non_zero(tmp_path, monkeypatch, caps
     folder.mkdir()
     for name in ("ada.ipynb", "jo.py"):
         shutil.copy(SAMPLES / name, folder / name)
-    real = batch_module.grade_submission
+    real = pipeline_module.grade_submission
 
     def broken_for_jo(path, **kwargs):
         if Path(path).name == "jo.py":
             raise RuntimeError("a bug in the kit")
         return real(path, **kwargs)
 
-    monkeypatch.setattr(batch_module, "grade_submission", broken_for_jo)
+    monkeypatch.setattr(pipeline_module, "grade_submission", broken_for_jo)
     assert main(["grade", "a1_softmax", str(folder), "--out", str(tmp_path / "out")]) == 1
     assert "1 submission(s) not graded because of a grader error (jo)" in capsys.readouterr().err
     assert rows(tmp_path / "out")["jo"][0] == GRADER_ERROR
@@ -312,7 +312,7 @@ def test_a_tmpdir_filling_up_mid_run_stops_the_class_and_keeps_what_was_graded(t
     with tmpfs(tmp_path / "tmp", "40m") as tmp:
         monkeypatch.setenv("TMPDIR", str(tmp))
         monkeypatch.setattr(tempfile, "tempdir", None)
-        real = batch_module.grade_submission
+        real = pipeline_module.grade_submission
         calls = []
 
         def disk_fills_up(path, **kwargs):
@@ -321,7 +321,7 @@ def test_a_tmpdir_filling_up_mid_run_stops_the_class_and_keeps_what_was_graded(t
                 fill(tmp)
             return real(path, **kwargs)
 
-        monkeypatch.setattr(batch_module, "grade_submission", disk_fills_up)
+        monkeypatch.setattr(pipeline_module, "grade_submission", disk_fills_up)
         out = tmp_path / "out"
         assert main(["grade", "a1_softmax", str(folder), "--out", str(out), "--jobs", "1"]) == 1
         err = capsys.readouterr().err
@@ -329,7 +329,7 @@ def test_a_tmpdir_filling_up_mid_run_stops_the_class_and_keeps_what_was_graded(t
         assert "every submission graded before it is kept" in err
         assert [p.name for p in tmp.iterdir()] == ["filler"]  # no temporary folder left
         (tmp / "filler").unlink()
-        monkeypatch.setattr(batch_module, "grade_submission", real)
+        monkeypatch.setattr(pipeline_module, "grade_submission", real)
         again = grade_batch(a1, folder, out, settings)
     assert again.reused == ["ada"] and again.graded == ["eve", "jo"]
     assert (out / "gradebook.csv").read_bytes() == (reference / "gradebook.csv").read_bytes()

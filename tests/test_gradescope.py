@@ -173,8 +173,11 @@ def test_mistake_loses_exactly_what_the_grading_core_takes(built, tmp_path, a1):
     core = grade_for_assignment(a1, path, SandboxSettings())
     results, _ = run_on_gradescope(tmp_path, built.gradescope_zip, path)
     assert results["score"] == core.score < a1.max_score
-    assert [(t["score"], t["output"]) for t in results["tests"]] == [
+    # A failed test's output is the core's reason, then the mistake its question's outputs match.
+    named = "\nYour outputs match the common mistake: " + mistake.description
+    assert [(t["score"], t["output"].removesuffix(named)) for t in results["tests"]] == [
         (r.points, r.reason) for r in core.case_results]
+    assert all(t["output"].endswith(named) for t in results["tests"] if t["status"] == "failed")
     lost = {t["tags"][0] for t in results["tests"] if t["score"] < t["max_score"]}
     assert lost == {"softmax"}
     hidden_failures = [t for t in results["tests"] if "hidden" in t["tags"] and t["status"] == "failed"]

@@ -207,7 +207,7 @@ KILL_AT = {
     """,
     # after two submissions are cached, while the third is being graded
     "after_two_results": """
-        import autograder.batch as m
+        import autograder.pipeline as m
         real = m.grade_submission
         count = [0]
         def grade(path, **kw):
@@ -239,7 +239,7 @@ KILL_AT = {
     """,
     # SIGTERM in the middle: handlers run, temporary folders go, exit 143
     "sigterm_mid_run": """
-        import autograder.batch as m
+        import autograder.pipeline as m
         real = m.grade_submission
         count = [0]
         def grade(path, **kw):
@@ -294,17 +294,18 @@ def test_killed_at_any_moment_the_next_run_gives_the_same_gradebook(moment, tmp_
 def test_the_gradebook_grows_while_the_class_is_graded(tmp_path, a1, settings, monkeypatch):
     """A crash of the grader itself keeps the rows finished so far (rewritten every few results)."""
     import autograder.batch as batch_module
+    import autograder.pipeline as pipeline_module
 
     monkeypatch.setattr(batch_module, "GRADEBOOK_EVERY_RESULTS", 1)
     seen = []
-    real = batch_module.grade_submission
+    real = pipeline_module.grade_submission
 
     def grade(path, **kwargs):
         gradebook = tmp_path / "out" / "gradebook.csv"
         seen.append(len(rows(tmp_path / "out")) if gradebook.exists() else 0)
         return real(path, **kwargs)
 
-    monkeypatch.setattr(batch_module, "grade_submission", grade)
+    monkeypatch.setattr(pipeline_module, "grade_submission", grade)
     grade_batch(a1, make_class(tmp_path / "class"), tmp_path / "out", settings, jobs=1)
     assert seen == [0, 1, 2]
     assert sorted(p.name for p in (tmp_path / "out" / "feedback").iterdir()) == ["ada.txt", "eve.txt", "jo.txt"]

@@ -18,21 +18,21 @@ from pathlib import Path
 
 from . import keys, moodle, qti, render_pdf
 from .seeding import read_secret
-from .variants import Exam, available_templates, build_variants, read_roster, select, write_manifest
+from .variants import Exam, available_templates, build_variants, read_exam_roster, select, write_manifest
 
 
 @dataclass
-class BuildResult:
+class BuiltExam:
     exam: Exam
     out: Path
     files: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def write_outputs(exam: Exam, out: Path, pdf: bool = True, workers: int = 2, lms_math: str = "tex") -> BuildResult:
+def write_exam_files(exam: Exam, out: Path, pdf: bool = True, workers: int = 2, lms_math: str = "tex") -> BuiltExam:
     """Every output under ``out``; ``lms_math``: "tex" (formulas for MathJax) or "plain"."""
     out.mkdir(parents=True, exist_ok=True)
-    result = BuildResult(exam, out)
+    result = BuiltExam(exam, out)
     steps = [
         ("manifest", lambda: {"manifest": _manifest(exam, out)}),
         ("keys", lambda: keys.write_keys(exam, out)),
@@ -58,15 +58,15 @@ def _manifest(exam: Exam, out: Path) -> Path:
 def build_exam(*, roster: Path, secret_file: Path, exam_id: str, out: Path, title: str = "",
                forms: int | None = None, templates_dir: Path | None = None,
                questions: list[str] | None = None, pdf: bool = True, workers: int = 2,
-               lms_math: str = "tex") -> BuildResult:
+               lms_math: str = "tex") -> BuiltExam:
     """Draw every student's variant and write all outputs under ``out``."""
     started = time.perf_counter()
     secret = read_secret(secret_file)
-    students = read_roster(Path(roster))
+    students = read_exam_roster(Path(roster))
     templates = select(available_templates(templates_dir), questions)
     exam = build_variants(students, templates, secret, exam_id, title=title, forms=forms,
                           templates_dir=str(templates_dir) if templates_dir else None)
     drawn = time.perf_counter() - started
-    result = write_outputs(exam, Path(out), pdf=pdf, workers=workers, lms_math=lms_math)
+    result = write_exam_files(exam, Path(out), pdf=pdf, workers=workers, lms_math=lms_math)
     result.seconds = {"draw": drawn, **result.seconds}
     return result

@@ -6,7 +6,7 @@ graded on per-student seeded hidden inputs by the assignments' own trusted grade
     grade:  submissions (file stem = student id) -> cases drawn from each student's seeds
             (autograder.cases.Case, autograder.inputs generators), expected values from the
             reference (autograder.assignment.reference_outputs), each submission run by
-            autograder.grade.grade_submission in the sandbox -> gradebook.csv, feedback/
+            the homework's pipeline (autograder.pipeline) -> gradebook.csv, feedback/
 
 Seeds are the exam's keyed hashes (``seeding.variant_seed``), so students get different
 hidden inputs and a TA can regenerate any student's cases from the manifest.
@@ -15,6 +15,7 @@ hidden inputs and a TA can regenerate any student's cases from the manifest.
 from __future__ import annotations
 
 import inspect
+import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,10 +27,15 @@ import numpy as np
 from .. import csvsafe, inputs
 from ..assignment import ASSIGNMENTS_DIR, reference_outputs
 from ..cases import Case
+from ..files import write_atomic
+from ..pipeline import UNREADABLE_REASON, GradedSubmission, Grading, feedback_for, grade_found, not_graded
+from ..points import format_points
 from ..sandbox import Limits, SandboxSettings
+from ..status import Status
+from ..tolerances import PRECISE_ATOL, PRECISE_RTOL
 from . import references as refs
 from .seeding import generator, read_secret, variant_seed
-from .variants import read_roster
+from .variants import read_exam_roster
 
 CODING_FORMAT = "autograder-coding-exam-manifest"
 POINTS_PER_CASE = 1.0
@@ -72,7 +78,7 @@ def _softmax_cases(rng):
 
 def _log_softmax_cases(rng):
     f = "log_softmax"
-    precise = {"rtol": 1e-10, "atol": 1e-12}
+    precise = {"rtol": PRECISE_RTOL, "atol": PRECISE_ATOL}
     return [Case(f, "random_batch", "matches the reference on a random batch",
                  (inputs.scores(rng, _shape(rng)),), **precise),
             Case(f, "extreme", "is finite and exact for scores around +-1e4",
@@ -227,7 +233,7 @@ def build_coding_exam(*, roster: Path, secret_file: Path, exam_id: str, out: Pat
     out = Path(out)
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     students = []
-    for s in read_roster(Path(roster)):
+    for s in read_exam_roster(Path(roster)):
         chosen = pool
         if draw is not None:
             pick = generator(variant_seed(secret, exam_id, s.student_id, "coding-tasks", 1))
@@ -253,9 +259,18 @@ def expected_outputs(cases: list[Case], entry: dict) -> dict[str, tuple[np.ndarr
 def grade_coding_exam(*, manifest_path: Path, submissions: Path, out: Path,
                       settings: SandboxSettings | None = None, progress=None) -> Path:
     """Grade every submission (``<student_id>.ipynb``/``.py``/``.zip`` or a folder per
-    student) on that student's own hidden cases; writes ``gradebook.csv`` and feedback."""
-    from ..grade import grade_submission
-    from ..submission import discover, student_id
+    student) on that student's own hidden cases; writes ``gradebook.csv`` and ``feedback/``.
+
+    The same pipeline steps as a homework batch (``autograder.pipeline``: the grader's own
+    copy, run, judge, one row per submission whatever happens), the contract's statuses (a
+    submission whose id is not in the manifest is an ``invalid_submission``), the feedback
+    file of the homework, and atomic outputs with points formatted as the gradebook's.
+    Columns: submission, status, score, max_score (the student's own tasks), then one per
+    exam function: the student's points, empty for a function not drawn for them.
+    """
+    from .. import submission as found_submissions
+    from ..batch import feedback_names
+    from ..tempdirs import kit_tempdir
 
     manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     if manifest.get("format") != CODING_FORMAT:
@@ -265,29 +280,35 @@ def grade_coding_exam(*, manifest_path: Path, submissions: Path, out: Path,
     settings = (settings or SandboxSettings()).with_default_limits(LIMITS)
     out = Path(out)
     (out / "feedback").mkdir(parents=True, exist_ok=True)
+    title = manifest.get("title") or manifest.get("exam_id", "coding exam")
     rows = []
-    for path in discover(Path(submissions)):
-        sid = student_id(path)
-        if sid not in entries:
-            rows.append({"submission": sid, "status": "unknown_student", "score": 0, "max_score": 0})
-            continue
-        cases = tuple(student_cases(entries[sid]))
-        result = grade_submission(path, cases=cases, expected=expected_outputs(list(cases), entries[sid]),
-                                  settings=settings)
-        per_question = result.question_scores(functions)
-        row = {"submission": sid, "status": result.status, "score": result.score,
-               "max_score": sum(c.points for c in cases)}
-        row.update({f: per_question.get(f, "") if f in {c.question for c in cases} else "" for f in functions})
-        rows.append(row)
-        lines = [f"{sid}: {result.status}, {result.score:g} / {row['max_score']:g}", *result.messages]
-        lines += [f"{'ok  ' if r.passed else 'FAIL'} {r.case.question}: {r.case.description}"
-                  + ("" if r.passed else f" -- {r.reason}") for r in result.case_results]
-        (out / "feedback" / f"{sid}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        if progress:
-            progress(f"{sid}: {result.status} {result.score:g}/{row['max_score']:g}")
-    gradebook = out / "gradebook.csv"
-    with open(gradebook, "w", newline="", encoding="utf-8") as handle:
-        writer = csvsafe.dict_writer(handle, ["submission", "status", "score", "max_score", *functions])
-        writer.writeheader()
-        writer.writerows(rows)
-    return gradebook
+    with kit_tempdir("exam") as work:
+        listing = found_submissions.list_class(Path(submissions), Path(work))
+        names = feedback_names([f.student for f in listing.found])
+        for n, found in enumerate(sorted(listing.found, key=lambda f: f.student)):
+            sid = found.student
+            entry = entries.get(sid)
+            cases = tuple(student_cases(entry)) if entry else ()
+            questions = [f for f in functions if any(c.question == f for c in cases)]
+            grading = Grading.for_cases(title=title, questions=questions, cases=cases,
+                                        expected=expected_outputs(list(cases), entry) if entry else {},
+                                        settings=settings)
+            if entry is None:
+                graded = GradedSubmission(not_graded(
+                    sid, found.label, (), Status.INVALID,
+                    f"{sid} is not a student of this exam (not in {Path(manifest_path).name}): "
+                    "name the file after your student id", UNREADABLE_REASON), found.owner.as_json())
+            else:
+                graded, _ = grade_found(grading, found, Path(work) / "copies" / str(n))
+            result = graded.result
+            scores = result.question_scores(questions)
+            rows.append([sid, result.status, format_points(result.score), format_points(grading.max_score),
+                         *(format_points(scores[f]) if f in scores else "" for f in functions)])
+            write_atomic(out / "feedback" / names[sid], feedback_for(grading, graded))
+            if progress:
+                progress(f"{sid}: {result.status} {format_points(result.score)}/{format_points(grading.max_score)}")
+    buffer = io.StringIO()
+    writer = csvsafe.writer(buffer, lineterminator="\n")
+    writer.writerow(["submission", "status", "score", "max_score", *functions])
+    writer.writerows(rows)
+    return write_atomic(out / "gradebook.csv", buffer.getvalue())

@@ -156,7 +156,7 @@ def _read(path: Path) -> dict:
         raise TemplateFileError(path, "(file)", f"not valid {path.suffix[1:].upper()}: {exc}") from None
 
 
-def validate(path: Path, data: dict) -> None:
+def validate_custom_file(path: Path, data: dict) -> None:
     """Every field's type and meaning; raises TemplateFileError naming file and field."""
     _check(isinstance(data, dict), path, "(file)", "must be a table/object")
     for key in data:
@@ -271,7 +271,7 @@ def trial(path: Path, template: FileTemplate, draws: int = 20) -> None:
 
 def load_file(path: Path) -> FileTemplate:
     data = _read(path)
-    validate(path, data)
+    validate_custom_file(path, data)
     template = FileTemplate(path, data)
     trial(path, template)
     return template

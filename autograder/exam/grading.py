@@ -35,6 +35,7 @@ from enum import Enum
 from pathlib import Path
 
 from .. import csvsafe
+from ..points import format_points as _points  # one home for the rule (and its "-0" fix)
 from .model import option_letter
 
 
@@ -246,10 +247,6 @@ def grade(manifest: dict, responses: list[tuple[int, str, str, str]],
     students = [{"student_id": v["student_id"], "name": v["name"], "form": v["form"] or ""}
                 for v in manifest["variants"]]
     return Grades(questions, students, marks, warnings)
-
-
-def _points(x: float) -> str:
-    return f"{x:.4f}".rstrip("0").rstrip(".")
 
 
 def write_grades(grades: Grades, out: Path) -> dict[str, Path]:

@@ -2,9 +2,9 @@
 
 Imported from ``solutions/<assignment>/reference.py`` and ``mistakes.py`` (the same files
 the grader trusts). Only those two files are imported, not ``spec.py``: building an exam
-needs no test cases. A mistake's implementation replaces one reference function; like
-``autograder.assignment.load_assignment``, the mistakes module sees the reference
-functions under their own names (a mistake may call the correct ``softmax``).
+needs no test cases. A mistake's implementation replaces one reference function; the mistakes module is loaded
+by the same ``autograder.mistakes.load_mistakes`` as the grader's, so it sees the
+reference's names (a mistake may call the correct ``softmax``, or a reference helper).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 
 from ..assignment import SOLUTIONS_DIR
-from ..mistakes import Mistake
+from ..mistakes import Mistake, load_mistakes
 
 
 class ReferenceMissing(LookupError):
@@ -51,18 +51,8 @@ def mistakes(assignment: str) -> dict[str, Mistake]:
     path = _hidden_dir(assignment) / "mistakes.py"
     if not path.is_file():
         return {}
-    ref = reference(assignment)
-    module_name = f"_autograder_exam_{assignment}_mistakes"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    for name, value in vars(ref).items():
-        if callable(value) and not name.startswith("__"):
-            module.__dict__.setdefault(name, value)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    # Names defined by the reference win over same-named helpers in mistakes.py only
-    # where the module did not define them itself (handled by setdefault above).
-    return {m.name: m for m in module.MISTAKES}
+    loaded = load_mistakes(path, reference(assignment), f"_autograder_exam_{assignment}_mistakes")
+    return {m.name: m for m in loaded}
 
 
 def function(assignment: str, name: str):

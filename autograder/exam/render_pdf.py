@@ -13,13 +13,13 @@ ignored), so the output does not depend on the machine.
 from __future__ import annotations
 
 import multiprocessing
-import re
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 import typst
 
+from ..files import safe_filename
 from .markup import format_number, to_typst, typst_string
 from .model import Question, option_letter
 from .variants import Exam, Variant
@@ -34,10 +34,6 @@ PREAMBLE = """#set document(title: {title})
 """
 WORKING_NUMERIC = "4cm"  # room for a few lines of computation
 WORKING_CHOICE = "2cm"
-
-
-def _safe_filename(student_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", student_id) or "student"
 
 
 def _header(exam: Exam, variant: Variant) -> str:
@@ -112,13 +108,6 @@ def document(exam: Exam, variants: list[Variant], key: bool = False) -> str:
     return PREAMBLE.format(title=typst_string(exam.title)) + '#pagebreak(to: "odd", weak: true)\n'.join(parts)
 
 
-def compile_pdf(source: str, when: datetime | None = None) -> bytes:
-    try:
-        return typst.compile(source.encode("utf-8"), ignore_system_fonts=True, timestamp=_timestamp(when))
-    except RuntimeError as exc:  # typst reports markup errors as RuntimeError
-        raise RuntimeError(f"typst could not compile the exam: {exc}") from None
-
-
 def _timestamp(when: datetime | None) -> int | None:
     return int(when.timestamp()) if when else None
 
@@ -150,7 +139,7 @@ def write_pdfs(exam: Exam, out: Path, workers: int = 2) -> dict[str, Path]:
     key = out / "answer_key.pdf"
     jobs = [(str(combined), document(exam, exam.variants)),
             (str(key), document(exam, exam.distinct_variants(), key=True))]
-    jobs += [(str(pdf_dir / f"{_safe_filename(v.student.student_id)}.pdf"), document(exam, [v]))
+    jobs += [(str(pdf_dir / f"{safe_filename(v.student.student_id, fallback='student')}.pdf"), document(exam, [v]))
              for v in exam.variants]
     if workers <= 1 or len(jobs) < 8:
         for path, source in jobs:

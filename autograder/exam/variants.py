@@ -76,7 +76,7 @@ class Exam:
         return sorted(out, key=lambda v: v.form)
 
 
-def read_roster(path: Path) -> list[Student]:
+def read_exam_roster(path: Path) -> list[Student]:
     """CSV with a header holding ``student_id`` and ``name`` (other columns are ignored)."""
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 MiB = 1024 * 1024
 
@@ -51,6 +51,3 @@ class Limits:
                 raise ValueError(f"Limits.{name} must be positive, got {value!r}")
         if self.load_seconds > self.wall_seconds:
             raise ValueError("Limits.load_seconds cannot exceed wall_seconds")
-
-    def with_overrides(self, **changes: float) -> Limits:
-        return replace(self, **changes)

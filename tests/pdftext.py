@@ -1,4 +1,4 @@
-"""Minimal text extraction for the PDFs this kit writes (Typst output), for checks and tests.
+"""Minimal text extraction for the PDFs this kit writes (Typst output), for the tests.
 
 Not a general PDF reader: it handles what Typst emits (plain indirect objects, Flate
 streams, Type0 fonts with a ToUnicode CMap, text shown with Tj/TJ) and nothing else,
@@ -190,5 +190,8 @@ def pages_text(data: bytes) -> list[str]:
     return texts
 
 
-def pdf_text(data: bytes) -> str:
-    return "\n\f".join(pages_text(data))
+def compile_pdf(source: str) -> bytes:
+    """One Typst document as PDF bytes, in memory (the kit itself writes files: render_pdf)."""
+    import typst
+
+    return typst.compile(source.encode("utf-8"), ignore_system_fonts=True)
