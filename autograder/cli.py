@@ -6,12 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__, gpu_stage
-from .assignment import AssignmentError, available_assignments, load_assignment
+from . import __version__
+from .classroom.late_policy import add_grade_options as add_late_options
+from .course.assignment import AssignmentError, available_assignments, load_assignment
 from .exam.cli import register as register_exam
-from .late_policy import add_grade_options as add_late_options
-from .notebook_pdf import add_grade_option as add_pdf_option
-from .notebook_pdf import register as register_pdf
+from .grading import gpu_stage
+from .outputs.notebook_pdf import add_grade_option as add_pdf_option
+from .outputs.notebook_pdf import register as register_pdf
 from .sandbox import IsolationUnavailable, Limits, SandboxSettings, parse_limit
 
 
@@ -21,7 +22,7 @@ def _settings(args) -> SandboxSettings:
 
 
 def cmd_build(args) -> int:
-    from .build import build_assignment
+    from .publish.build import build_assignment
 
     names = args.assignments or available_assignments()
     options = _gradescope_options(args)
@@ -39,7 +40,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .check import run_check
+    from .publish.check import run_check
 
     result, text = run_check(args.assignment, Path(args.submission), _settings(args))
     print(text)
@@ -55,13 +56,13 @@ EXIT_TERMINATED = 143   # SIGTERM: the same
 
 
 def cmd_grade(args) -> int:
-    from .batch import grade_batch
-    from .progress import ProgressMeter
-    from .tempdirs import Terminated
+    from .classroom.batch import grade_batch
+    from .classroom.progress import ProgressMeter
+    from .classroom.tempdirs import Terminated
 
     assignment = load_assignment(args.assignment)
-    from .late_grading import inputs_from_args, report_lines
-    from .notebook_pdf import pdf_from_args
+    from .classroom.late_grading import inputs_from_args, report_lines
+    from .outputs.notebook_pdf import pdf_from_args
 
     late = inputs_from_args(args, assignment)  # a broken policy file stops here, before grading
     meter = ProgressMeter(sys.stderr)
@@ -98,7 +99,7 @@ def cmd_grade(args) -> int:
 
 
 def _export(args, out: Path) -> int:
-    from .lms import export_grades
+    from .outputs.lms import export_grades
 
     if args.canvas is None and not args.moodle:
         return 0
@@ -115,30 +116,30 @@ def cmd_export(args) -> int:
     return _export(args, Path(args.dir))
 
 
-# --- Gradescope and otter (autograder/gradescope.py, autograder/otter_export.py) ---------------
+# --- Gradescope and otter (autograder/publish/gradescope.py, autograder/publish/otter_export.py) ---------------
 
 def _gradescope_options(args):
-    from .gradescope import GradescopeOptions
+    from .publish.gradescope import GradescopeOptions
 
     return GradescopeOptions(hidden_tests=args.gradescope_visibility,
                              score=args.gradescope_score_visibility)
 
 
 def _late_policy(args):
-    from .late_policy import load_policy
+    from .classroom.late_policy import load_policy
 
     return load_policy(Path(args.late_policy)) if getattr(args, "late_policy", None) else None
 
 
 def cmd_gradescope_run(args) -> int:
-    from .gradescope import run_gradescope
+    from .publish.gradescope import run_gradescope
 
     run_gradescope(Path(args.root) if args.root else None, isolation=args.isolation)
     return 0  # results.json is written whatever happened; its content says what
 
 
 def _gradescope_parsers(sub, build, isolation_option) -> None:
-    from .gradescope import DEFAULT_ROOT, ROOT_ENV, VISIBILITIES
+    from .publish.gradescope import DEFAULT_ROOT, ROOT_ENV, VISIBILITIES
 
     build.add_argument("--gradescope-visibility", choices=VISIBILITIES, default="after_published",
                        help="when students see the hidden tests on Gradescope (default: after_published)")
@@ -274,9 +275,9 @@ busy); 2 bad arguments or input; 130 interrupted (Ctrl-C); 143 terminated (SIGTE
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .faults import MachineFault
-    from .outdir import OutDirBusy, OutDirInUse
-    from .tempdirs import Terminated, exit_cleanly_on_sigterm
+    from .classroom.faults import MachineFault
+    from .classroom.outdir import OutDirBusy, OutDirInUse
+    from .classroom.tempdirs import Terminated, exit_cleanly_on_sigterm
 
     args = parser().parse_args(argv)
     try:

@@ -14,9 +14,9 @@ import csv
 import time
 from pathlib import Path
 
-from .assignment import SOLUTIONS_DIR, available_assignments, load_assignment
-from .batch import grade_batch
-from .build import build_assignment
+from .classroom.batch import grade_batch
+from .course.assignment import SOLUTIONS_DIR, available_assignments, load_assignment
+from .publish.build import build_assignment
 from .sandbox import SandboxSettings
 
 

@@ -103,8 +103,8 @@ flood([record({'kind': 'load', 'cells': []})] + [call(i, pad=fat) for i, _ in zi
 
 def run_one(name: str) -> None:
     """Grade one attack here and print 'status score maxrss_mb seconds'."""
-    from autograder.assignment import SOLUTIONS_DIR, load_assignment
-    from autograder.grade import grade_for_assignment
+    from autograder.course.assignment import SOLUTIONS_DIR, load_assignment
+    from autograder.grading.grade import grade_for_assignment
     from autograder.sandbox import SandboxSettings
 
     a1 = load_assignment("a1_softmax")

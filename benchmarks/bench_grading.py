@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder.assignment import load_assignment
-from autograder.batch import grade_batch
+from autograder.classroom.batch import grade_batch
+from autograder.course.assignment import load_assignment
 from autograder.sandbox import SandboxSettings, resolve_isolation
 
 TARGET_SECONDS = 0.5

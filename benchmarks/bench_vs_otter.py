@@ -47,8 +47,8 @@ from pathlib import Path
 
 import psutil
 
-from autograder.assignment import ASSIGNMENTS_DIR, SOLUTIONS_DIR, load_assignment
-from autograder.build import build_assignment
+from autograder.course.assignment import ASSIGNMENTS_DIR, SOLUTIONS_DIR, load_assignment
+from autograder.publish.build import build_assignment
 
 KIT_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

@@ -65,8 +65,8 @@ import time
 from pathlib import Path
 
 from autograder import gpu_stage
-from autograder.assignment import load_assignment
-from autograder.grade import GRADED, SubmissionResult
+from autograder.course.assignment import load_assignment
+from autograder.grading.grade import GRADED, SubmissionResult
 from autograder.sandbox import SandboxSettings, resolve_isolation
 
 dry = sys.argv[1] == "dry"

@@ -17,8 +17,8 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.assignment import SOLUTIONS_DIR, load_assignment
-from autograder.grade import grade_for_assignment, grade_submission
+from autograder.course.assignment import SOLUTIONS_DIR, load_assignment
+from autograder.grading.grade import grade_for_assignment, grade_submission
 from autograder.sandbox import Limits, SandboxSettings
 from autograder.sandbox.isolation import SANDBOX_UID_BASE, probe_bubblewrap
 

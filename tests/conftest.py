@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assignment import SOLUTIONS_DIR, load_assignment
+from autograder.course.assignment import SOLUTIONS_DIR, load_assignment
 from autograder.sandbox import SandboxSettings
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.build import HIDDEN_FILES, find_leaks
-from autograder.grade import grade_for_assignment
+from autograder.grading.grade import grade_for_assignment
+from autograder.publish.build import HIDDEN_FILES, find_leaks
 from autograder.sandbox import SandboxSettings
 
 # Hidden files by name; probes.py is absent from this set on purpose: the build ships it

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from invariant_helpers import failed_cases, grade_source
 
-from autograder.assignment import load_assignment
+from autograder.course.assignment import load_assignment
 
 A1 = load_assignment("a1_softmax")
 

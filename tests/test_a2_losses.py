@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from invariant_helpers import failed_cases, grade_source, stub_functions
 
-from autograder.assignment import SOLUTIONS_DIR, load_assignment
-from autograder.grade import grade_for_assignment
+from autograder.course.assignment import SOLUTIONS_DIR, load_assignment
+from autograder.grading.grade import grade_for_assignment
 from autograder.sandbox import SandboxSettings
 
 A2 = load_assignment("a2_losses")

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from invariant_helpers import failed_cases, grade_source
 
-from autograder.assignment import SOLUTIONS_DIR, load_assignment
-from autograder.build import build_assignment
-from autograder.grade import GRADED, grade_for_assignment
+from autograder.course.assignment import SOLUTIONS_DIR, load_assignment
+from autograder.grading.grade import GRADED, grade_for_assignment
+from autograder.publish.build import build_assignment
 from autograder.sandbox import SandboxSettings
 
 A4 = load_assignment("a4_backprop")

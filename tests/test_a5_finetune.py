@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from autograder.assignment import ASSIGNMENTS_DIR, SOLUTIONS_DIR, load_assignment  # noqa: E402
+from autograder.course.assignment import ASSIGNMENTS_DIR, SOLUTIONS_DIR, load_assignment  # noqa: E402
 
 SUPPORT = ASSIGNMENTS_DIR / "a5_finetune"
 sys.path.insert(0, str(SUPPORT))
@@ -100,7 +100,7 @@ def test_bundled_excerpt_gives_the_grader_the_same_photos_as_the_full_copy():
 
 
 def test_grading_falls_back_to_the_bundled_excerpt_without_the_full_copy(monkeypatch, tmp_path):
-    from autograder.assignment import _import
+    from autograder.course.assignment import _import
 
     monkeypatch.delenv(flowers.ENV_VAR, raising=False)
     module = _import(A5.hidden_dir / "spec.py", "_a5_spec_without_shared")

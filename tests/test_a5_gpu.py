@@ -17,9 +17,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from autograder import gpu_stage  # noqa: E402
-from autograder.assignment import load_assignment  # noqa: E402
-from autograder.grade import GRADED, SubmissionResult  # noqa: E402
+from autograder.course.assignment import load_assignment  # noqa: E402
+from autograder.grading import gpu_stage  # noqa: E402
+from autograder.grading.grade import GRADED, SubmissionResult  # noqa: E402
 from autograder.sandbox import SandboxSettings  # noqa: E402
 from autograder.sandbox.gpu import discover  # noqa: E402
 

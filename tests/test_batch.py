@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from autograder import pipeline as pipeline_module
-from autograder.assignment import SOLUTIONS_DIR, load_assignment
-from autograder.batch import grade_batch
-from autograder.grade import GRADER_ERROR
+from autograder.classroom.batch import grade_batch
+from autograder.course.assignment import SOLUTIONS_DIR, load_assignment
+from autograder.grading import pipeline as pipeline_module
+from autograder.grading.grade import GRADER_ERROR
 from autograder.sandbox import SandboxSettings
 
 SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"
@@ -245,7 +245,7 @@ def test_cli_grade_options_and_help(tmp_path, capsys):
 def test_progress_lines_when_not_a_terminal(tmp_path, a1, settings):
     import io
 
-    from autograder.progress import ProgressMeter
+    from autograder.classroom.progress import ProgressMeter
 
     class Pipe(io.StringIO):
         def isatty(self):
@@ -262,7 +262,7 @@ def test_progress_lines_when_not_a_terminal(tmp_path, a1, settings):
 def test_progress_bar_on_a_terminal_counts_and_estimates():
     import io
 
-    from autograder.progress import ProgressMeter
+    from autograder.classroom.progress import ProgressMeter
 
     now = [0.0]
     stream = io.StringIO()

@@ -49,8 +49,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from autograder.assignment import load_assignment
-from autograder.grade import GRADED, grade_submission
+from autograder.course.assignment import load_assignment
+from autograder.grading.grade import GRADED, grade_submission
 from autograder.sandbox import SandboxSettings
 
 TAMPERED = "tampered"
@@ -437,7 +437,7 @@ ATTACKS = {
 # --- the toy: a probe that still judges inside the sandbox -------------------------------------
 
 TOY_SPEC = '''
-from autograder.cases import Case
+from autograder.course.cases import Case
 from autograder.sandbox import Limits
 
 NAME = "toy_verdicts"

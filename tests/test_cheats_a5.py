@@ -21,11 +21,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from autograder.assignment import load_assignment  # noqa: E402
-from autograder.diagnose import call_record  # noqa: E402
-from autograder.evaluate import evaluate_case  # noqa: E402
-from autograder.grade import GRADED, grade_submission  # noqa: E402
-from autograder.harness import Harness  # noqa: E402
+from autograder.course.assignment import load_assignment  # noqa: E402
+from autograder.course.harness import Harness  # noqa: E402
+from autograder.grading.diagnose import call_record  # noqa: E402
+from autograder.grading.evaluate import evaluate_case  # noqa: E402
+from autograder.grading.grade import GRADED, grade_submission  # noqa: E402
 from autograder.sandbox import SandboxSettings  # noqa: E402
 
 A5 = load_assignment("a5_finetune")
@@ -331,7 +331,7 @@ def test_the_validation_hunter_works_where_the_photos_are_mounted(tmp_path):
     """With the validation photos mounted (the old layout: the full flowers folder and the
     assignment folder with its excerpt) the same cheat memorises them: the attack is real,
     the layout is what stops it."""
-    from autograder.assignment import ASSIGNMENTS_DIR
+    from autograder.course.assignment import ASSIGNMENTS_DIR
 
     old_layout = Harness(probes_source=A5.harness.probes_source, checks=A5.harness.checks,
                          mounts=(("flowers", A5.checks.DATA["flowers"]),
@@ -358,7 +358,7 @@ def test_the_lies_fool_a_naive_reader_but_not_the_probe():
     reading sees what the submission did."""
     import sys
 
-    from autograder.assignment import ASSIGNMENTS_DIR
+    from autograder.course.assignment import ASSIGNMENTS_DIR
 
     sys.path.insert(0, str(ASSIGNMENTS_DIR / "a5_finetune"))
     probes = A5.probes

@@ -1,6 +1,6 @@
 """The attacks of test_cheats.py, graded through the other two ways a submission is graded:
 the coding exam (``autograder.exam.coding.grade_coding_exam``) and Gradescope
-(``autograder.gradescope.run_gradescope``, on a /autograder root laid out in a temporary
+(``autograder.publish.gradescope.run_gradescope``, on a /autograder root laid out in a temporary
 folder and run in this process).
 
 Each cheat is a1's ``unstable_softmax`` mistake plus one attack (the attack sources are
@@ -19,9 +19,9 @@ import textwrap
 import pytest
 from test_cheats import ATTACKS, FORGE, _mistake_source
 
-from autograder.assignment import load_assignment
+from autograder.course.assignment import load_assignment
 from autograder.exam import coding
-from autograder.gradescope import CONFIG_NAME, run_gradescope
+from autograder.publish.gradescope import CONFIG_NAME, run_gradescope
 
 # The cheapest attacks that reach every part of the trust boundary: the results fd, the
 # protocol's record order, trace hooks and a thread that keeps patching.

@@ -32,8 +32,8 @@ from cohort_helpers import (
     zip_bytes,
 )
 
-from autograder.batch import grade_batch
-from autograder.grade import CRASHED, GRADED, INVALID, MEMORY, SYNTAX_ERROR
+from autograder.classroom.batch import grade_batch
+from autograder.grading.grade import CRASHED, GRADED, INVALID, MEMORY, SYNTAX_ERROR
 from autograder.sandbox import SandboxSettings
 
 

@@ -30,7 +30,7 @@ from cohort_helpers import (
     write,
 )
 
-from autograder.grade import GRADED
+from autograder.grading.grade import GRADED
 from autograder.sandbox import Limits
 
 
@@ -90,7 +90,7 @@ for root, dirs, files in os.walk("/", onerror=lambda error: None):
         break
 log.append(("walked", seen, len(found)))
 
-for attempt in ("import solutions", "from autograder import assignment", "import autograder.grade",
+for attempt in ("import solutions", "from autograder import assignment", "import autograder.grading.grade",
                 "from solutions.a1_softmax import reference as ref"):
     try:
         exec(attempt, {})

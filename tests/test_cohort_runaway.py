@@ -31,7 +31,7 @@ from cohort_helpers import (
     write,
 )
 
-from autograder.grade import CRASHED, GRADED, MEMORY, RERUN_BUDGET, TIMEOUT
+from autograder.grading.grade import CRASHED, GRADED, MEMORY, RERUN_BUDGET, TIMEOUT
 from autograder.sandbox import IsolationUnavailable, SandboxSettings, resolve_isolation
 from autograder.sandbox.isolation import running_as_root
 

@@ -5,9 +5,9 @@ import io
 
 import pytest
 
-from autograder import csvsafe
-from autograder.grade import SubmissionResult
-from autograder.gradebook import gradebook_text
+from autograder.grading.grade import SubmissionResult
+from autograder.outputs import csvsafe
+from autograder.outputs.gradebook import gradebook_text
 
 
 @pytest.mark.parametrize("text", ["=HYPERLINK(\"http://x\",\"y\")", "@SUM(A1:A9)", "+1+2", "-2+3",

@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder import expected_cache
-from autograder.assignment import load_assignment
+from autograder.course import expected_cache
+from autograder.course.assignment import load_assignment
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ import json
 import pytest
 from cohort_helpers import hidden_input_fragments
 
-from autograder.check import run_check
-from autograder.feedback import feedback_text
-from autograder.grade import TAMPERED, grade_for_assignment
-from autograder.gradescope import GradescopeOptions, results_json
+from autograder.grading.grade import TAMPERED, grade_for_assignment
+from autograder.outputs.feedback import feedback_text
+from autograder.publish.check import run_check
+from autograder.publish.gradescope import GradescopeOptions, results_json
 from autograder.sandbox import SandboxSettings
 
 MARK = "Qz9LEAK"  # in every string a leaky submission writes

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.cases import Case
-from autograder.evaluate import Context, evaluate_case, location
-from autograder.load_messages import MAX_CELL_COMPILE, runtime_errors, syntax_errors
-from autograder.redact import raised, warning_words
+from autograder.course.cases import Case
+from autograder.grading.evaluate import Context, evaluate_case, location
+from autograder.grading.load_messages import MAX_CELL_COMPILE, runtime_errors, syntax_errors
+from autograder.grading.redact import raised, warning_words
 from autograder.sandbox.protocol import Record
 
 CELLS = ["import numpy as np\n", "def softmax(z, axis=-1):\n    x = 1\n    raise ValueError(z)\n"]
@@ -141,7 +141,7 @@ def test_warnings_on_hidden_cases_name_only_known_categories():
 def test_allow_lists_hold_builtin_names_only():
     import builtins
 
-    from autograder.redact import BUILTIN_EXCEPTIONS, BUILTIN_WARNINGS
+    from autograder.grading.redact import BUILTIN_EXCEPTIONS, BUILTIN_WARNINGS
     assert all(issubclass(getattr(builtins, name), BaseException) for name in BUILTIN_EXCEPTIONS)
     assert all(issubclass(getattr(builtins, name), Warning) for name in BUILTIN_WARNINGS)
     assert raised("Exception") == "raised an exception" and raised(["ValueError"]) == "raised an exception"

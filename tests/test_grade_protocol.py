@@ -15,8 +15,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import grade as grade_module
-from autograder.grade import CRASHED, GRADED, GRADER_ERROR, MEMORY, TAMPERED, TIMEOUT, grade_submission
+from autograder.grading import grade as grade_module
+from autograder.grading.grade import (
+    CRASHED,
+    GRADED,
+    GRADER_ERROR,
+    MEMORY,
+    TAMPERED,
+    TIMEOUT,
+    grade_submission,
+)
 from autograder.sandbox import RunOutcome, SandboxSettings
 from autograder.sandbox.runner import encode_record
 

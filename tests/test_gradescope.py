@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from autograder.assignment import ASSIGNMENTS_DIR, KIT_ROOT, SOLUTIONS_DIR
-from autograder.build import build_assignment
+from autograder.classroom.late_policy import LatePolicy, assess
 from autograder.cli import main as cli_main
-from autograder.grade import grade_for_assignment
-from autograder.gradebook import format_points
-from autograder.gradescope import (
+from autograder.course.assignment import ASSIGNMENTS_DIR, KIT_ROOT, SOLUTIONS_DIR
+from autograder.grading.grade import grade_for_assignment
+from autograder.outputs.gradebook import format_points
+from autograder.publish.build import build_assignment
+from autograder.publish.gradescope import (
     CONFIG_NAME,
     VISIBILITIES,
     GradescopeOptions,
@@ -30,7 +31,6 @@ from autograder.gradescope import (
     protect_from_sandbox,
     results_json,
 )
-from autograder.late_policy import LatePolicy, assess
 from autograder.sandbox import SandboxSettings
 
 SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"
@@ -115,8 +115,8 @@ def test_pinned_requirements_follow_dependencies():
 
 
 def test_the_zip_installs_what_the_notebook_and_its_modules_import(a1):
-    from autograder.assignment import load_assignment
-    from autograder.gradescope import imported_distributions
+    from autograder.course.assignment import load_assignment
+    from autograder.publish.gradescope import imported_distributions
 
     assert imported_distributions(a1) == ["numpy"]
     a5 = {canonicalize_name(d) for d in imported_distributions(load_assignment("a5_finetune"))}
@@ -472,7 +472,7 @@ except OSError:
 
 def test_late_policy_on_gradescope_uses_the_metadata_times(a1, tmp_path):
     """Submitted 1 d 8 h after the due date: two started days at 10 %, from the metadata."""
-    from autograder.gradescope import write_gradescope_zip
+    from autograder.publish.gradescope import write_gradescope_zip
 
     archive = write_gradescope_zip(a1, tmp_path / "gs.zip", late_policy=LatePolicy(penalty_percent=10))
     root = tmp_path / "autograder"
@@ -520,7 +520,7 @@ def test_a5_runs_on_gradescope_in_a_fresh_venv_from_its_own_requirements(open_ro
     requirements.txt (not the kit's venv), bubblewrap refused, the sandbox uid reading the
     student-side modules and the bundled photo excerpt; the reference notebook earns full
     marks. Prints how long the venv took (pip's cache makes later runs faster)."""
-    from autograder.assignment import load_assignment
+    from autograder.course.assignment import load_assignment
 
     a5 = load_assignment("a5_finetune")
     built = build_assignment(a5, open_root / "build", otter=False)

@@ -10,13 +10,13 @@ import textwrap
 import numpy as np
 import pytest
 
-from autograder.assignment import AssignmentError, load_assignment
-from autograder.grade import GRADED, grade_for_assignment
+from autograder.course.assignment import AssignmentError, load_assignment
+from autograder.grading.grade import GRADED, grade_for_assignment
 from autograder.sandbox import SandboxSettings
 
 SPEC = '''
 import numpy as np
-from autograder.cases import Case
+from autograder.course.cases import Case
 from autograder.sandbox import Limits
 
 NAME = "toy"
@@ -196,7 +196,7 @@ def test_an_unknown_probe_name_is_an_authoring_error(tmp_path):
     hidden.mkdir()
     (hidden / "spec.py").write_text(textwrap.dedent('''
         import numpy as np
-        from autograder.cases import Case
+        from autograder.course.cases import Case
         NAME = "bad"; TITLE = "bad"; QUESTIONS = ("f",)
         def make_cases():
             return [Case("f", "x", "x", (1.0,), probe="nope")]
@@ -211,7 +211,7 @@ def test_changing_a_mounted_module_changes_the_tests_fingerprint(a1, tmp_path):
     """Resumed batches regrade when the code the probes import changes, not only spec.py."""
     import dataclasses
 
-    from autograder.resume import tests_fingerprint
+    from autograder.classroom.resume import tests_fingerprint
 
     support = tmp_path / "support"
     support.mkdir()

@@ -42,11 +42,11 @@ from invariant_helpers import (
     stub_functions,
 )
 
-import autograder.assignment as assignment_module
-import autograder.build as build_module
-from autograder.assignment import SOLUTIONS_DIR, available_assignments, load_assignment
-from autograder.build import build_assignment, find_leaks
-from autograder.grade import GRADED, grade_for_assignment
+import autograder.course.assignment as assignment_module
+import autograder.publish.build as build_module
+from autograder.course.assignment import SOLUTIONS_DIR, available_assignments, load_assignment
+from autograder.grading.grade import GRADED, grade_for_assignment
+from autograder.publish.build import build_assignment, find_leaks
 from autograder.sandbox import SandboxSettings
 
 # Case names whose grade takes seconds (a real finetune), by assignment.
@@ -273,7 +273,7 @@ def test_leak_detector_catches_reference_code_and_hidden_data(tmp_path):
 TOY_SPEC = '''
 import numpy as np
 
-from autograder.cases import Case
+from autograder.course.cases import Case
 
 NAME = "toy_double"
 TITLE = "toy_double: a throwaway assignment"
@@ -297,7 +297,7 @@ def double(x):
 TOY_MISTAKES = '''
 import numpy as np
 
-from autograder.mistakes import Mistake
+from autograder.course.mistakes import Mistake
 
 
 def double_squares(x):

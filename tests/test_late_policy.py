@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assignment import SOLUTIONS_DIR
-from autograder.batch import grade_batch
-from autograder.late_grading import LateInputs, apply_late_policy
-from autograder.late_policy import (
+from autograder.classroom.batch import grade_batch
+from autograder.classroom.late_grading import LateInputs, apply_late_policy
+from autograder.classroom.late_policy import (
     LatePolicy,
     LatePolicyError,
     _read_flat_toml,
@@ -24,6 +23,7 @@ from autograder.late_policy import (
     read_extensions,
     read_submission_times,
 )
+from autograder.course.assignment import SOLUTIONS_DIR
 from autograder.sandbox import SandboxSettings
 
 DUE = datetime(2026, 10, 1, 23, 59, tzinfo=timezone.utc)
@@ -164,7 +164,7 @@ def test_a_graded_class_after_the_penalty(tmp_path, a1):
 
 
 def test_without_a_policy_the_gradebook_keeps_the_contract_columns(tmp_path, a1):
-    from autograder.gradebook import gradebook_text
+    from autograder.outputs.gradebook import gradebook_text
 
     header = gradebook_text([], a1.questions, a1.max_score).splitlines()[0]
     assert header == ",".join(["submission", "status", "score", "max_score", *a1.questions])
@@ -173,7 +173,7 @@ def test_without_a_policy_the_gradebook_keeps_the_contract_columns(tmp_path, a1)
 def test_a_policy_in_the_gradescope_zip(tmp_path, a1):
     import zipfile
 
-    from autograder.gradescope import CONFIG_NAME, write_gradescope_zip
+    from autograder.publish.gradescope import CONFIG_NAME, write_gradescope_zip
 
     path = write_gradescope_zip(a1, tmp_path / "gs.zip", late_policy=POLICY)
     with zipfile.ZipFile(path) as zf:
@@ -187,7 +187,7 @@ def test_an_assignments_own_policy_file_reaches_the_gradescope_zip(tmp_path, a1)
     import shutil
     import zipfile
 
-    from autograder.gradescope import CONFIG_NAME, write_gradescope_zip
+    from autograder.publish.gradescope import CONFIG_NAME, write_gradescope_zip
 
     hidden = tmp_path / "a1_softmax"
     shutil.copytree(a1.hidden_dir, hidden, ignore=shutil.ignore_patterns("samples", "__pycache__"))
@@ -201,7 +201,7 @@ def test_an_assignments_own_policy_file_reaches_the_gradescope_zip(tmp_path, a1)
 def test_options_are_read_before_grading_and_need_a_policy(tmp_path, a1):
     from argparse import Namespace
 
-    from autograder.late_grading import inputs_from_args
+    from autograder.classroom.late_grading import inputs_from_args
 
     (tmp_path / "times.csv").write_text("student,submitted\nada,2026-10-02T10:00:00Z\n")
     assert inputs_from_args(Namespace(late_policy=None, extensions=None, submission_times=None), a1) is None

@@ -12,12 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assignment import SOLUTIONS_DIR
-from autograder.batch import grade_batch
+from autograder.classroom.batch import grade_batch
 from autograder.cli import main
-from autograder.lms import GradeRow, canvas_csv, export_grades, moodle_csv, moodle_worksheet_csv, owner_of
+from autograder.course.assignment import SOLUTIONS_DIR
+from autograder.grading.submission import InvalidSubmission, find_submissions, is_class_zip
+from autograder.outputs.lms import (
+    GradeRow,
+    canvas_csv,
+    export_grades,
+    moodle_csv,
+    moodle_worksheet_csv,
+    owner_of,
+)
 from autograder.sandbox import SandboxSettings
-from autograder.submission import InvalidSubmission, find_submissions, is_class_zip
 
 SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"
 
@@ -94,7 +101,7 @@ def test_the_third_canvas_number_is_the_attachment_id(tmp_path):
 
 
 def grade_batch_a1(path, out):
-    from autograder.assignment import load_assignment
+    from autograder.course.assignment import load_assignment
 
     return grade_batch(load_assignment("a1_softmax"), path, out, SandboxSettings(isolation="auto"), jobs=2)
 

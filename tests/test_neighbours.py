@@ -24,8 +24,8 @@ import shutil
 
 import pytest
 
-from autograder.assignment import SOLUTIONS_DIR
-from autograder.batch import grade_batch
+from autograder.classroom.batch import grade_batch
+from autograder.course.assignment import SOLUTIONS_DIR
 from autograder.sandbox import Limits, SandboxSettings
 from autograder.sandbox.cgroups import find_hierarchy
 from autograder.sandbox.launch import resolve_isolation
@@ -215,7 +215,7 @@ def _gradebook_lines(out):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, request):
     _confined_or_skip()
-    from autograder.assignment import load_assignment
+    from autograder.course.assignment import load_assignment
 
     a1 = load_assignment("a1_softmax")
     settings = SandboxSettings(limits=LIMITS)

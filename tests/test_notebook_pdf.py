@@ -13,11 +13,11 @@ import zlib
 import nbformat
 import pytest
 
-from autograder.notebook_pdf import CSP, notebook_html, render_submissions
+from autograder.outputs.notebook_pdf import CSP, notebook_html, render_submissions
 
 
 def tools_or_skip():
-    from autograder.notebook_pdf import find_browser
+    from autograder.outputs.notebook_pdf import find_browser
 
     missing = [name for name, found in (("chromium", find_browser()), ("pdftotext", shutil.which("pdftotext")),
                                         ("pdfimages", shutil.which("pdfimages"))) if not found]
@@ -106,8 +106,8 @@ def test_each_student_gets_a_pdf_with_every_cell_outputs_and_plots(tmp_path):
 
 def test_pdf_command_and_the_grade_option(tmp_path, capsys):
     tools_or_skip()
-    from autograder.assignment import SOLUTIONS_DIR
     from autograder.cli import main
+    from autograder.course.assignment import SOLUTIONS_DIR
 
     folder = tmp_path / "class"
     folder.mkdir()

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assignment import ASSIGNMENTS_DIR, SOLUTIONS_DIR
-from autograder.build import build_assignment, find_leaks
-from autograder.grade import grade_for_assignment
-from autograder.otter_export import otter_tests
+from autograder.course.assignment import ASSIGNMENTS_DIR, SOLUTIONS_DIR
+from autograder.grading.grade import grade_for_assignment
+from autograder.publish.build import build_assignment, find_leaks
+from autograder.publish.otter_export import otter_tests
 from autograder.sandbox import SandboxSettings
 
 pytest.importorskip("otter", reason="otter-grader is not installed (the kit's notebook extra)")
@@ -109,8 +109,8 @@ def test_other_plain_assignments_export_to_otter_with_the_same_verdicts(name, tm
     """Assignments whose cases are plain calls (oracles included: their expected values are
     written into the tests) export to otter, and otter's doctests agree with our grader:
     the reference passes everything, each mistake fails its own question and only it."""
-    from autograder.assignment import load_assignment
-    from autograder.otter_export import unsupported_cases
+    from autograder.course.assignment import load_assignment
+    from autograder.publish.otter_export import unsupported_cases
 
     assignment = load_assignment(name)
     assert unsupported_cases(assignment) == []

@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from autograder.assignment import SOLUTIONS_DIR
-from autograder.batch import grade_batch
+from autograder.classroom.batch import grade_batch
 from autograder.cli import main
-from autograder.gradebook import format_points
+from autograder.course.assignment import SOLUTIONS_DIR
+from autograder.outputs.gradebook import format_points
 
 SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"
 HEADER = ["submission", "status", "score", "max_score",
@@ -104,7 +104,7 @@ def test_demo_builds_grades_the_sample_class_and_says_where_everything_is(tmp_pa
 
 
 def test_demo_covers_every_assignment_with_a_sample_class():
-    from autograder.assignment import available_assignments
+    from autograder.course.assignment import available_assignments
     from autograder.demo import demo_assignments
 
     assert demo_assignments() == available_assignments()

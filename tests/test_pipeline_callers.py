@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assignment import SOLUTIONS_DIR
-from autograder.check import public_suite, run_check
-from autograder.diagnose import Diagnoser
-from autograder.gradescope import GradescopeOptions, results_json, run_gradescope
+from autograder.course.assignment import SOLUTIONS_DIR
+from autograder.grading.diagnose import Diagnoser
+from autograder.publish.check import public_suite, run_check
+from autograder.publish.gradescope import GradescopeOptions, results_json, run_gradescope
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "exam"
 MATCHES = "Your outputs match the common mistake: "
@@ -43,8 +43,8 @@ def test_gradescope_names_the_mistake_in_its_questions_failed_tests(a1, tmp_path
 
 
 def test_results_json_names_mistakes_only_on_failed_tests(a1):
-    from autograder.evaluate import CaseResult
-    from autograder.grade import SubmissionResult
+    from autograder.grading.evaluate import CaseResult
+    from autograder.grading.grade import SubmissionResult
 
     wrong = a1.mistakes[0].question
     result = SubmissionResult("bo", "bo.py", "graded", [CaseResult(c, c.question != wrong, "wrong value")

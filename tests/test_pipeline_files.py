@@ -5,8 +5,8 @@ import stat
 
 import pytest
 
-from autograder import files
-from autograder.points import format_points
+from autograder.outputs import files
+from autograder.outputs.points import format_points
 
 
 def test_write_atomic_replaces_the_whole_file_and_leaves_no_temporary_file(tmp_path):
@@ -69,7 +69,8 @@ def test_format_points(value, text):
 
 
 def test_every_points_writer_shares_the_minus_zero_fix():
-    from autograder import gradebook, late_policy, lms
+    from autograder.classroom import late_policy
     from autograder.exam import grading
+    from autograder.outputs import gradebook, lms
 
     assert {gradebook.format_points, late_policy._num, lms._points, grading._points} == {format_points}

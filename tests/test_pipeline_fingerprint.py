@@ -4,7 +4,7 @@ import shutil
 from pathlib import Path
 
 import autograder
-from autograder import resume
+from autograder.classroom import resume
 from autograder.sandbox import SandboxSettings
 
 PACKAGE = Path(autograder.__file__).resolve().parent

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.cases import Case
-from autograder.evaluate import CaseResult, compare_arrays
-from autograder.feedback import feedback_text
-from autograder.grade import SubmissionResult
-from autograder.mistakes import Mistake
-from autograder.status import Status
+from autograder.course.cases import Case
+from autograder.course.mistakes import Mistake
+from autograder.grading.evaluate import CaseResult, compare_arrays
+from autograder.grading.grade import SubmissionResult
+from autograder.grading.status import Status
+from autograder.outputs.feedback import feedback_text
 
 CASE = Case("softmax", "random", "matches the reference", (np.zeros(3),))
 LABELS = Case("predict", "labels", "picks the class", (np.zeros(3),), integer_dtype=True)
@@ -77,6 +77,6 @@ def test_feedback_names_a_recognised_mistake_and_praises_full_marks():
 
 
 def test_every_status_has_words_for_the_student():
-    from autograder.feedback import STATUS_TEXT
+    from autograder.outputs.feedback import STATUS_TEXT
 
     assert set(STATUS_TEXT) == set(Status)

@@ -3,9 +3,9 @@
 
 import pytest
 
-from autograder.assignment import SOLUTIONS_DIR, load_assignment
-from autograder.diagnose import Diagnoser
-from autograder.mistakes import load_mistakes
+from autograder.course.assignment import SOLUTIONS_DIR, load_assignment
+from autograder.course.mistakes import load_mistakes
+from autograder.grading.diagnose import Diagnoser
 
 pytest.importorskip("torch")
 
@@ -48,7 +48,7 @@ def test_a_mistake_module_sees_reference_helpers_and_imports_at_import_time(tmp_
     exec("import math\n\ndef _helper(x):\n    return x + 1\n\ndef f(x):\n    return _helper(x)\n",
          reference.__dict__)
     (tmp_path / "mistakes.py").write_text(
-        "from autograder.mistakes import Mistake\n"
+        "from autograder.course.mistakes import Mistake\n"
         "OFFSET = _helper(0) + int(math.floor(0.5))\n"  # used at import
         "def f_off(x):\n    return _helper(x) + OFFSET\n"
         "def _helper(x):\n    return x + 2\n"  # its own definitions win

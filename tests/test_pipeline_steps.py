@@ -1,4 +1,4 @@
-"""The steps of one grading run (autograder/pipeline.py), each on its own."""
+"""The steps of one grading run (autograder/grading/pipeline.py), each on its own."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import os
 
 import pytest
 
-from autograder import pipeline
-from autograder.diagnose import Diagnoser
-from autograder.lms import owner_of
-from autograder.pipeline import GradedSubmission, Grading
-from autograder.resume import result_problem
+from autograder.classroom.resume import result_problem
+from autograder.grading import pipeline
+from autograder.grading.diagnose import Diagnoser
+from autograder.grading.pipeline import GradedSubmission, Grading
+from autograder.grading.status import Status
+from autograder.grading.submission import FoundSubmission
+from autograder.outputs.lms import owner_of
 from autograder.sandbox import SandboxSettings
-from autograder.status import Status
-from autograder.submission import FoundSubmission
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,11 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.assignment import SOLUTIONS_DIR, reference_outputs
-from autograder.build import build_assignment
-from autograder.check import run_check
-from autograder.grade import grade_for_assignment
-from autograder.public_tests import load_public_cases
+from autograder.course.assignment import SOLUTIONS_DIR, reference_outputs
+from autograder.grading.grade import grade_for_assignment
+from autograder.publish.build import build_assignment
+from autograder.publish.check import run_check
+from autograder.publish.public_tests import load_public_cases
 from autograder.sandbox import SandboxSettings
 
 SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"

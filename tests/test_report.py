@@ -1,4 +1,4 @@
-"""The TA's report and the recognition of common mistakes (autograder/diagnose.py)."""
+"""The TA's report and the recognition of common mistakes (autograder/grading/diagnose.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import subprocess
 
 import pytest
 
-from autograder.assignment import SOLUTIONS_DIR
-from autograder.batch import grade_batch
-from autograder.diagnose import Diagnoser
-from autograder.report import SECTIONS
+from autograder.classroom.batch import grade_batch
+from autograder.course.assignment import SOLUTIONS_DIR
+from autograder.grading.diagnose import Diagnoser
+from autograder.outputs.report import SECTIONS
 from autograder.sandbox import SandboxSettings
 
 SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"

@@ -19,12 +19,12 @@ import textwrap
 
 import pytest
 
-from autograder.assignment import SOLUTIONS_DIR
-from autograder.batch import grade_batch
-from autograder.grade import GRADER_ERROR
-from autograder.resume import KEY_FILE, CacheBinding, ResultCache, grader_key
+from autograder.classroom.batch import grade_batch
+from autograder.classroom.resume import KEY_FILE, CacheBinding, ResultCache, grader_key
+from autograder.classroom.tempdirs import PREFIX
+from autograder.course.assignment import SOLUTIONS_DIR
+from autograder.grading.grade import GRADER_ERROR
 from autograder.sandbox import SandboxSettings
-from autograder.tempdirs import PREFIX
 
 SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"
 CLASS = ("ada.ipynb", "eve.py", "jo.py")  # 48, 0 (a cheater), a wrong one
@@ -62,7 +62,7 @@ def resign(out, a1, student, mutate):
 @pytest.fixture(scope="module")
 def graded_once(tmp_path_factory):
     """A graded class and its outputs, made once for the cache tests."""
-    from autograder.assignment import load_assignment
+    from autograder.course.assignment import load_assignment
 
     base = tmp_path_factory.mktemp("graded")
     folder = make_class(base / "class")
@@ -197,7 +197,7 @@ def test_a_grader_error_is_never_cached(graded_once, tmp_path, a1):
 KILL_AT = {
     # between writing a cache entry's temporary file and renaming it (a torn write)
     "mid_cache_write": """
-        import autograder.resume as m
+        import autograder.classroom.resume as m
         real_replace = m.os.replace
         def replace(src, dst):
             if str(src).endswith(".tmp") and "cache" in str(src):
@@ -207,7 +207,7 @@ KILL_AT = {
     """,
     # after two submissions are cached, while the third is being graded
     "after_two_results": """
-        import autograder.pipeline as m
+        import autograder.grading.pipeline as m
         real = m.grade_submission
         count = [0]
         def grade(path, **kw):
@@ -219,7 +219,7 @@ KILL_AT = {
     """,
     # inside the second sandbox run: the inputs folder (ag-in-) and the class folder exist
     "inside_the_sandbox": """
-        import autograder.grade as m
+        import autograder.grading.grade as m
         real = m.run_runner
         count = [0]
         def run(inputs, settings, **kw):
@@ -231,7 +231,7 @@ KILL_AT = {
     """,
     # everything graded, while the outputs are written
     "while_writing_outputs": """
-        import autograder.batch as m
+        import autograder.classroom.batch as m
         real = m.report_html
         def report(*a, **kw):
             os.kill(os.getpid(), signal.SIGKILL)
@@ -239,7 +239,7 @@ KILL_AT = {
     """,
     # SIGTERM in the middle: handlers run, temporary folders go, exit 143
     "sigterm_mid_run": """
-        import autograder.pipeline as m
+        import autograder.grading.pipeline as m
         real = m.grade_submission
         count = [0]
         def grade(path, **kw):
@@ -263,7 +263,7 @@ def run_killed(snippet: str, folder, out) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):
-    from autograder.assignment import load_assignment
+    from autograder.course.assignment import load_assignment
 
     base = tmp_path_factory.mktemp("reference")
     out = base / "out"
@@ -293,8 +293,8 @@ def test_killed_at_any_moment_the_next_run_gives_the_same_gradebook(moment, tmp_
 
 def test_the_gradebook_grows_while_the_class_is_graded(tmp_path, a1, settings, monkeypatch):
     """A crash of the grader itself keeps the rows finished so far (rewritten every few results)."""
-    import autograder.batch as batch_module
-    import autograder.pipeline as pipeline_module
+    import autograder.classroom.batch as batch_module
+    import autograder.grading.pipeline as pipeline_module
 
     monkeypatch.setattr(batch_module, "GRADEBOOK_EVERY_RESULTS", 1)
     seen = []

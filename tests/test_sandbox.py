@@ -11,9 +11,9 @@ import os
 import numpy as np
 import pytest
 
-from autograder.assignment import KIT_ROOT
-from autograder.cases import Case
-from autograder.grade import TIMEOUT, CallPlan, grade_for_assignment, grade_submission, write_inputs
+from autograder.course.assignment import KIT_ROOT
+from autograder.course.cases import Case
+from autograder.grading.grade import TIMEOUT, CallPlan, grade_for_assignment, grade_submission, write_inputs
 from autograder.sandbox import (
     IsolationUnavailable,
     Limits,

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.cases import Case
-from autograder.grade import CallPlan, write_inputs
+from autograder.course.cases import Case
+from autograder.grading.grade import CallPlan, write_inputs
 from autograder.sandbox import Limits, SandboxSettings, cgroups, confinement, isolation, run_runner
 from autograder.sandbox.cgroups import BoxLimits, BoxV1, BoxV2, Hierarchy, find_hierarchy
 
@@ -253,7 +253,7 @@ def test_a_setsid_cpu_hog_leaves_its_neighbours_results_unchanged(a1, reference_
     correct submissions graded beside it score exactly as in a quiet run."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from autograder.grade import grade_for_assignment
+    from autograder.grading.grade import grade_for_assignment
 
     settings = SandboxSettings(overrides=(("wall_seconds", 3.0), ("load_seconds", 2.0)))
     good = tmp_path / "good.py"

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.assignment import KIT_ROOT
-from autograder.cases import Case
-from autograder.grade import CallPlan, write_inputs
+from autograder.course.assignment import KIT_ROOT
+from autograder.course.cases import Case
+from autograder.grading.grade import CallPlan, write_inputs
 from autograder.sandbox import (
     IsolationUnavailable,
     SandboxSettings,

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.cases import Case
-from autograder.grade import CallPlan, write_inputs
+from autograder.course.cases import Case
+from autograder.grading.grade import CallPlan, write_inputs
 from autograder.sandbox import SandboxSettings, parse_records, run_runner, seccomp
 
 HEADERS = {

@@ -45,8 +45,8 @@ def test_a_timeout_behind_busy_neighbours_on_its_cpu_is_marked_starved(tmp_path,
 
     import numpy as np
 
-    from autograder.cases import Case
-    from autograder.grade import CallPlan, write_inputs
+    from autograder.course.cases import Case
+    from autograder.grading.grade import CallPlan, write_inputs
     from autograder.sandbox import Limits, SandboxSettings, confinement, launch, run_runner
 
     cpu = max(os.sched_getaffinity(0))

@@ -7,7 +7,7 @@ import zipfile
 import nbformat
 import pytest
 
-from autograder.submission import InvalidSubmission, discover, load, strip_magics, student_id
+from autograder.grading.submission import InvalidSubmission, discover, load, strip_magics, student_id
 
 
 def notebook(*sources: str) -> str:
@@ -166,7 +166,7 @@ def test_a_coding_line_that_does_not_fit_is_named(tmp_path, data, message):
 def test_special_entries_are_refused_without_being_opened(tmp_path, monkeypatch):
     import os
 
-    from autograder import submission as submissions
+    from autograder.grading import submission as submissions
 
     os.mkfifo(tmp_path / "pipe.py")
     (tmp_path / "link.py").symlink_to(tmp_path / "pipe.py")
@@ -181,7 +181,7 @@ def test_special_entries_are_refused_without_being_opened(tmp_path, monkeypatch)
 
 
 def test_the_copy_holds_exactly_the_bytes_that_were_hashed(tmp_path):
-    from autograder.submission import content_hash, snapshot
+    from autograder.grading.submission import content_hash, snapshot
 
     path = tmp_path / "ann.py"
     path.write_text("x = 1\n")
@@ -193,7 +193,7 @@ def test_the_copy_holds_exactly_the_bytes_that_were_hashed(tmp_path):
 
 
 def test_a_class_counts_dotfiles_and_lists_the_metadata_it_skips(tmp_path):
-    from autograder.submission import list_class
+    from autograder.grading.submission import list_class
 
     for name in (".bob.py", "__MACOSX_carol.py", "ann.py", ".DS_Store", "._ann.py", "Thumbs.db"):
         (tmp_path / name).write_text("x = 1\n")
@@ -205,7 +205,7 @@ def test_a_class_counts_dotfiles_and_lists_the_metadata_it_skips(tmp_path):
 
 
 def test_a_folder_is_copied_as_the_one_file_load_chooses(tmp_path):
-    from autograder.submission import MAX_ZIP_BYTES, snapshot
+    from autograder.grading.submission import MAX_ZIP_BYTES, snapshot
 
     folder = tmp_path / "dora"
     folder.mkdir()

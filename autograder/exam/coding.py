@@ -4,9 +4,9 @@ graded on per-student seeded hidden inputs by the assignments' own trusted grade
     build:  roster -> coding_manifest.json (tasks and seeds per student)
             + notebooks/<student_id>.ipynb (the stubs, from the assignments' student notebooks)
     grade:  submissions (file stem = student id) -> cases drawn from each student's seeds
-            (autograder.cases.Case, autograder.inputs generators), expected values from the
-            reference (autograder.assignment.reference_outputs), each submission run by
-            the homework's pipeline (autograder.pipeline) -> gradebook.csv, feedback/
+            (autograder.course.cases.Case, autograder.course.inputs generators), expected values from the
+            reference (autograder.course.assignment.reference_outputs), each submission run by
+            the homework's pipeline (autograder.grading.pipeline) -> gradebook.csv, feedback/
 
 Seeds are the exam's keyed hashes (``seeding.variant_seed``), so students get different
 hidden inputs and a TA can regenerate any student's cases from the manifest.
@@ -24,15 +24,23 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from .. import csvsafe, inputs
-from ..assignment import ASSIGNMENTS_DIR, reference_outputs
-from ..cases import Case
-from ..files import write_atomic
-from ..pipeline import UNREADABLE_REASON, GradedSubmission, Grading, feedback_for, grade_found, not_graded
-from ..points import format_points
+from ..course import inputs
+from ..course.assignment import ASSIGNMENTS_DIR, reference_outputs
+from ..course.cases import Case
+from ..course.tolerances import PRECISE_ATOL, PRECISE_RTOL
+from ..grading.pipeline import (
+    UNREADABLE_REASON,
+    GradedSubmission,
+    Grading,
+    feedback_for,
+    grade_found,
+    not_graded,
+)
+from ..grading.status import Status
+from ..outputs import csvsafe
+from ..outputs.files import write_atomic
+from ..outputs.points import format_points
 from ..sandbox import Limits, SandboxSettings
-from ..status import Status
-from ..tolerances import PRECISE_ATOL, PRECISE_RTOL
 from . import references as refs
 from .seeding import generator, read_secret, variant_seed
 from .variants import read_exam_roster
@@ -261,16 +269,16 @@ def grade_coding_exam(*, manifest_path: Path, submissions: Path, out: Path,
     """Grade every submission (``<student_id>.ipynb``/``.py``/``.zip`` or a folder per
     student) on that student's own hidden cases; writes ``gradebook.csv`` and ``feedback/``.
 
-    The same pipeline steps as a homework batch (``autograder.pipeline``: the grader's own
+    The same pipeline steps as a homework batch (``autograder.grading.pipeline``: the grader's own
     copy, run, judge, one row per submission whatever happens), the contract's statuses (a
     submission whose id is not in the manifest is an ``invalid_submission``), the feedback
     file of the homework, and atomic outputs with points formatted as the gradebook's.
     Columns: submission, status, score, max_score (the student's own tasks), then one per
     exam function: the student's points, empty for a function not drawn for them.
     """
-    from .. import submission as found_submissions
-    from ..batch import feedback_names
-    from ..tempdirs import kit_tempdir
+    from ..classroom.batch import feedback_names
+    from ..classroom.tempdirs import kit_tempdir
+    from ..grading import submission as found_submissions
 
     manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     if manifest.get("format") != CODING_FORMAT:

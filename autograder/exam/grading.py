@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from .. import csvsafe
-from ..points import format_points as _points  # one home for the rule (and its "-0" fix)
+from ..outputs import csvsafe
+from ..outputs.points import format_points as _points  # one home for the rule (and its "-0" fix)
 from .model import option_letter
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import csvsafe
+from ..outputs import csvsafe
 from .model import Question, option_letter
 from .variants import Exam
 

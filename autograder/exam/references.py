@@ -3,7 +3,7 @@
 Imported from ``solutions/<assignment>/reference.py`` and ``mistakes.py`` (the same files
 the grader trusts). Only those two files are imported, not ``spec.py``: building an exam
 needs no test cases. A mistake's implementation replaces one reference function; the mistakes module is loaded
-by the same ``autograder.mistakes.load_mistakes`` as the grader's, so it sees the
+by the same ``autograder.course.mistakes.load_mistakes`` as the grader's, so it sees the
 reference's names (a mistake may call the correct ``softmax``, or a reference helper).
 """
 
@@ -15,8 +15,8 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
-from ..assignment import SOLUTIONS_DIR
-from ..mistakes import Mistake, load_mistakes
+from ..course.assignment import SOLUTIONS_DIR
+from ..course.mistakes import Mistake, load_mistakes
 
 
 class ReferenceMissing(LookupError):

@@ -3,7 +3,7 @@
     access = discover()                      # /dev/nvidia*, libcuda.so*, libnvidia-*.so*
     isolation.bubblewrap_command(..., gpu=access)   # binds exactly those, see below
 
-The GPU stage (``autograder.gpu_stage``) runs a submission in the same sandbox as every
+The GPU stage (``autograder.grading.gpu_stage``) runs a submission in the same sandbox as every
 other case; this module only adds what CUDA cannot work without:
 
 - device nodes: ``/dev/nvidia0`` .. ``/dev/nvidiaN``, ``/dev/nvidiactl``, ``/dev/nvidia-uvm``,

@@ -154,7 +154,7 @@ def resolve_isolation(settings: SandboxSettings) -> tuple[bool, str]:
 
 def _without_landlock(root: bool) -> str:
     """What the fallback cannot hide on a kernel without Landlock, in words."""
-    from ..assignment import SOLUTIONS_DIR  # (the sandbox package does not import the kit)
+    from ..course.assignment import SOLUTIONS_DIR  # (the sandbox package does not import the kit)
 
     who = "the sandbox uid" if root else "submissions (running as you)"
     readable = (isolation.uid_can_read_tree(SOLUTIONS_DIR, isolation.sandbox_uid(0)) if root

@@ -6,7 +6,7 @@ it, says which question it breaks and what is wrong, in words feedback can reuse
 
 import numpy as np
 
-from autograder.mistakes import Mistake
+from autograder.course.mistakes import Mistake
 
 
 def softmax_unstable(z, axis=-1):

@@ -7,11 +7,11 @@ come from ``reference.py``; nothing here hard-codes an answer.
 
 import numpy as np
 
-from autograder.cases import Case
-from autograder.inputs import extreme_scores, independent_probabilities, probabilities, rng_for
-from autograder.inputs import scores as random_scores
+from autograder.course.cases import Case
+from autograder.course.inputs import extreme_scores, independent_probabilities, probabilities, rng_for
+from autograder.course.inputs import scores as random_scores
+from autograder.course.tolerances import PRECISE_ATOL, PRECISE_RTOL
 from autograder.sandbox import Limits
-from autograder.tolerances import PRECISE_ATOL, PRECISE_RTOL
 
 NAME = "a1_softmax"
 TITLE = "a1_softmax: probabilities from scores"

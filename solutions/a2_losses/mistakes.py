@@ -7,7 +7,7 @@ implementation is self-contained (NumPy only), so it can also run outside a subm
 
 import numpy as np
 
-from autograder.mistakes import Mistake
+from autograder.course.mistakes import Mistake
 
 # --- cross_entropy ------------------------------------------------------------------
 

@@ -10,9 +10,9 @@ every case against PyTorch's own losses where the conventions match.
 
 import numpy as np
 
-from autograder.cases import Case
-from autograder.inputs import extreme_scores, probabilities, rng_for
-from autograder.inputs import scores as random_scores
+from autograder.course.cases import Case
+from autograder.course.inputs import extreme_scores, probabilities, rng_for
+from autograder.course.inputs import scores as random_scores
 from autograder.sandbox import Limits
 
 NAME = "a2_losses"

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from autograder.mistakes import Mistake
+from autograder.course.mistakes import Mistake
 
 # --- kaiming_std ------------------------------------------------------------------------------
 

@@ -30,8 +30,8 @@ entries except in the deliberately small PyTorch model.
 
 import numpy as np
 
-from autograder.cases import Case
-from autograder.inputs import rng_for
+from autograder.course.cases import Case
+from autograder.course.inputs import rng_for
 from autograder.sandbox import Limits
 from autograder.sandbox.limits import MiB
 

@@ -6,7 +6,7 @@ questions' functions), so "reference + this mistake" loses points on that functi
 
 import numpy as np
 
-from autograder.mistakes import Mistake
+from autograder.course.mistakes import Mistake
 
 # --- softmax_cross_entropy_grad ---------------------------------------------------------
 

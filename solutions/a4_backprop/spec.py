@@ -12,11 +12,11 @@ shape, and square cases (H == C, N == H == C) catch a transposed dW or W only by
 
 import numpy as np
 
-from autograder.cases import Case
-from autograder.inputs import extreme_scores, rng_for
-from autograder.inputs import scores as random_scores
+from autograder.course.cases import Case
+from autograder.course.inputs import extreme_scores, rng_for
+from autograder.course.inputs import scores as random_scores
+from autograder.course.tolerances import FINITE_DIFFERENCE_ATOL, FINITE_DIFFERENCE_RTOL
 from autograder.sandbox import Limits
-from autograder.tolerances import FINITE_DIFFERENCE_ATOL, FINITE_DIFFERENCE_RTOL
 
 NAME = "a4_backprop"
 TITLE = "a4_backprop: gradients at the output layer"
@@ -31,7 +31,7 @@ QUESTIONS = (
 # bounds only ever bind on endless loops and runaway allocations.
 LIMITS = Limits(cpu_seconds=15, wall_seconds=30, load_seconds=5, call_seconds=2)
 
-# Tolerance against the finite-differences oracle (derivation in autograder/tolerances.py;
+# Tolerance against the finite-differences oracle (derivation in autograder/course/tolerances.py;
 # measured: at most 1.2e-9 absolute on these cases, against float64 torch.autograd).
 FD_RTOL = FINITE_DIFFERENCE_RTOL
 FD_ATOL = FINITE_DIFFERENCE_ATOL

@@ -212,7 +212,7 @@ def gpu_finetune_accuracy(case, got, min_accuracy, validation_per_class=0):
     architecture (every other weight as pretrained) and scored on the validation photos
     here. The device claim (parameters and batches on the recipe's device) is the
     submission's word: a forged claim is possible, which is why the grader's own time
-    budget (``autograder.gpu_stage``) and the accuracy it measures carry the verdict."""
+    budget (``autograder.grading.gpu_stage``) and the accuracy it measures carry the verdict."""
     import torch
 
     figures = {"min_accuracy": float(min_accuracy)}

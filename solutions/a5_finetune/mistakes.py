@@ -4,7 +4,7 @@ A mistake's source is appended to reference.py (``Mistake.submission_source``), 
 use the reference's imports and helpers (``torch``, ``nn``, ``F``, ``_parameterised_layers``).
 """
 
-from autograder.mistakes import Mistake
+from autograder.course.mistakes import Mistake
 
 
 def replace_head_first_linear(model, num_classes):

@@ -498,7 +498,7 @@ def short_finetune(fns, classes, per_class, image_size, epochs, lr):
     return _values([weight]).reshape(int(classes), -1), _values([bias])
 
 
-# ---------------------------------------------------------------- GPU stage (autograder.gpu_stage)
+# ---------------------------------------------------------------- GPU stage (autograder.grading.gpu_stage)
 
 def gpu_environment(fns):
     """What CUDA looks like inside the sandbox, before any student's run: ([cuda available,

@@ -5,7 +5,7 @@ models the probe builds from fixed seeds, and the probe returns raw observations
 layers after the call, per-tensor digests of what must stay unchanged, the values of what
 trained, the parameters an optimizer moved, the returned loss and accuracy). The grader
 judges them: by equality with the same probe driving ``reference.py`` (the comparison of
-``autograder.evaluate``, with the tolerances below), or in ``checks.py``. Nothing the
+``autograder.grading.evaluate``, with the tolerances below), or in ``checks.py``. Nothing the
 sandbox sends is a verdict, so a forged record can only carry values that an honest run
 computes (see ``probes.py``).
 
@@ -14,7 +14,7 @@ leaves no trace in any value, so the probe's record of it is the submission's to
 That case (``evaluate/tiny_no_autograd``) is worth 1 point of 52.
 
 Mounts (read-only in the sandbox), both views that hold only what the sandbox may see
-(``autograder.data_views``): ``flowers``, the training photos of the short finetune
+(``autograder.grading.data_views``): ``flowers``, the training photos of the short finetune
 (``train/`` only: the validation photos its check scores on stay in the grader, in
 ``GRADER_DATA``), and ``support``, the assignment's student-side modules
 (``backbones.py``, ``flowers.py``, ``tv_compat.py``, the same files students use).
@@ -33,7 +33,7 @@ layers of EfficientNet-Lite0), well inside the default ``Limits.result_bytes``.
 import os
 from pathlib import Path
 
-from autograder.cases import Case
+from autograder.course.cases import Case
 from autograder.sandbox import Limits
 from autograder.sandbox.limits import MiB
 
@@ -112,7 +112,7 @@ def _training_photos(root: Path) -> list[tuple[str, Path]]:
 def MOUNTS():
     """What the sandbox sees: views holding only the student-side modules and the training
     photos of the short finetune (never a validation photo)."""
-    from autograder.data_views import materialise
+    from autograder.grading.data_views import materialise
 
     support = _support_dir()
     mounts = {"support": str(materialise("a5-support", [(m, support / m) for m in SUPPORT_MODULES]))}
@@ -255,7 +255,7 @@ def make_cases():
 
 
 
-# ---------------------------------------------------------------- GPU stage (autograder.gpu_stage)
+# ---------------------------------------------------------------- GPU stage (autograder.grading.gpu_stage)
 #
 # `autograder grade a5_finetune ... --gpu` adds these cases: a real finetune of the
 # submission, on a GPU, inside the same sandbox as every case above (plus the GPU's device
@@ -353,7 +353,7 @@ def gpu_data_problem(dry_run: bool = False) -> str | None:
 def GPU_MOUNTS(dry_run: bool = False):
     """What the GPU stage's sandbox sees: the student-side modules and the training photos
     of its recipe (never a validation photo)."""
-    from autograder.data_views import materialise
+    from autograder.grading.data_views import materialise
 
     recipe = GPU_DRY_RUN_RECIPE if dry_run else GPU_RECIPE
     support = _support_dir()

@@ -7,7 +7,7 @@ that function only, and exams can call it on its own.
 
 import numpy as np
 
-from autograder.mistakes import Mistake
+from autograder.course.mistakes import Mistake
 
 # --- activation -----------------------------------------------------------------------
 

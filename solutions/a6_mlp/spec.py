@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.cases import Case
-from autograder.inputs import rng_for
+from autograder.course.cases import Case
+from autograder.course.inputs import rng_for
+from autograder.course.tolerances import FINITE_DIFFERENCE_ATOL, FINITE_DIFFERENCE_RTOL
 from autograder.sandbox import Limits
-from autograder.tolerances import FINITE_DIFFERENCE_ATOL, FINITE_DIFFERENCE_RTOL
 
 NAME = "a6_mlp"
 TITLE = "a6_mlp: activations, backprop through hidden layers, training an MLP"
@@ -57,7 +57,7 @@ def _digits_dir() -> Path:
 
 def MOUNTS():
     """The sandbox sees a view holding the training and validation split only."""
-    from autograder.data_views import materialise
+    from autograder.grading.data_views import materialise
 
     folder = _digits_dir()
     return {"digits": str(materialise("a6-digits-train-val", [("digits_train_val.npz", folder / "digits_train_val.npz")]))}

@@ -7,7 +7,7 @@ Two kinds of text come from elsewhere, and each has its rule:
 
 - The submission's own words (an exception's type and message, a warning) are shown only
   when ``echo`` is set, i.e. every input of the run was public (``autograder check``);
-  otherwise only names from ``redact``'s fixed lists appear (see ``autograder.redact``).
+  otherwise only names from ``redact``'s fixed lists appear (see ``autograder.grading.redact``).
 - Figures the grader computes from the returned arrays (the size of the error, how many
   entries differ, a shape no mistake would make, a check's statistics) are shown only with
   ``echo`` too: the submission chooses those arrays, so where it could read hidden inputs
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cases import Case
+from ..course.cases import Case
+from ..sandbox.protocol import Record
 from .redact import raised, redact, warning_words
-from .sandbox.protocol import Record
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ KIT_WORDS = Context()
 
 def evaluate_case(case: Case, expected: tuple[np.ndarray, ...], record: Record | None,
                   check: Callable | None = None, context: Context = KIT_WORDS) -> CaseResult:
-    """``check`` (the case's own judge, see ``autograder.harness``) replaces the value
+    """``check`` (the case's own judge, see ``autograder.course.harness``) replaces the value
     comparison; every other test (errors, count of outputs, inputs, warnings) still applies."""
     problem = _problem(case, expected, record, check, context)
     return CaseResult(case, problem is None, problem or "")

@@ -3,9 +3,9 @@
     DIR/<assignment>/student/     the stub notebook and public tests, nothing hidden
     DIR/<assignment>/autograder/  the hidden material (spec, reference, mistakes) and
         <a>-autograder.zip        the hidden material alone (``autograder grade`` elsewhere)
-        <a>-gradescope.zip        a Gradescope autograder running this kit (autograder/gradescope.py)
+        <a>-gradescope.zip        a Gradescope autograder running this kit (autograder/publish/gradescope.py)
         <a>-otter.zip             an otter-grader autograder with public and hidden tests, for
-                                  ``otter run`` (autograder/otter_export.py; needs otter-grader)
+                                  ``otter run`` (autograder/publish/otter_export.py; needs otter-grader)
 
 Before anything is written the reference solution is graded on every case (it must
 earn full marks); after, the student folder is scanned for anything hidden (reference
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .assignment import ASSIGNMENTS_DIR, STUDENT_SKIP, Assignment
+from ..classroom.late_policy import LatePolicy
+from ..course.assignment import ASSIGNMENTS_DIR, STUDENT_SKIP, Assignment
 from .gradescope import GradescopeOptions, write_gradescope_zip
-from .late_policy import LatePolicy
 from .public_tests import otter_test_file, public_cases_json
 
 # The late policy travels with the hidden material (it names due dates, not secrets, but it is

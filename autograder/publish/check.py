@@ -7,7 +7,7 @@ recognised too, on the public cases).
 Every input of a self-check run is public, so its feedback may quote the student's own
 words (exception messages and classes, warnings, the last lines printed before a crash,
 numbers redacted); graded feedback, whose runs had hidden inputs, never does (see
-``autograder.redact``).
+``autograder.grading.redact``).
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .assignment import Assignment, load_assignment
-from .cases import Case
-from .diagnose import Diagnoser
-from .grade import SubmissionResult
-from .harness import Harness
-from .pipeline import Grading, feedback_for, grade_path
+from ..course.assignment import Assignment, load_assignment
+from ..course.cases import Case
+from ..course.harness import Harness
+from ..grading.diagnose import Diagnoser
+from ..grading.grade import SubmissionResult
+from ..grading.pipeline import Grading, feedback_for, grade_path
+from ..sandbox import Limits, SandboxSettings
 from .public_tests import load_public_cases, public_limits
-from .sandbox import Limits, SandboxSettings
 
 
 @dataclass(frozen=True)

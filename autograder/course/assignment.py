@@ -6,8 +6,8 @@ the ``autograder/`` folder that ``autograder build`` writes) holding:
 - ``spec.py``: ``NAME``, ``TITLE``, ``QUESTIONS`` (function names, gradebook order),
   ``make_cases()`` and optionally ``LIMITS`` (``autograder.sandbox.Limits``);
 - ``reference.py``: the reference solution, one function per question;
-- ``mistakes.py`` (optional): ``MISTAKES``, a list of ``autograder.mistakes.Mistake``;
-- ``probes.py``, ``checks.py``, ``oracles.py`` (optional): see ``autograder.harness`` and
+- ``mistakes.py`` (optional): ``MISTAKES``, a list of ``autograder.course.mistakes.Mistake``;
+- ``probes.py``, ``checks.py``, ``oracles.py`` (optional): see ``autograder.course.harness`` and
   the ``probe``, ``check`` and ``oracle`` fields of ``Case``; ``MOUNTS`` in spec.py (a dict
   name -> folder, or a function returning one) names read-only data folders for probes,
   and ``GRADER_DATA`` (the same form) folders that only ``checks.py`` reads, never mounted
@@ -27,13 +27,13 @@ from types import MappingProxyType, ModuleType
 
 import numpy as np
 
+from ..sandbox.limits import Limits
 from . import expected_cache
 from .cases import Case, points_per_question
 from .harness import Harness
 from .mistakes import Mistake, load_mistakes
-from .sandbox.limits import Limits
 
-KIT_ROOT = Path(__file__).resolve().parent.parent
+KIT_ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS_DIR = KIT_ROOT / "solutions"
 ASSIGNMENTS_DIR = KIT_ROOT / "assignments"
 # Interpreter and editor leftovers in an assignment folder: never shipped to students.
@@ -73,7 +73,7 @@ class Assignment:
     @cached_property
     def expected(self) -> dict[str, tuple[np.ndarray, ...]]:
         """The reference solution's outputs for every case: computed once per fingerprint of
-        the tests and kept across batches (``autograder.expected_cache``)."""
+        the tests and kept across batches (``autograder.course.expected_cache``)."""
         def compute():
             return {case.case_id: reference_outputs(self.reference, case, self.probes, self.oracles)
                     for case in self.cases}

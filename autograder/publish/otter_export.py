@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .assignment import Assignment
+from ..course.assignment import Assignment
 from .gradescope import CORE_DISTRIBUTIONS, TORCH_DISTRIBUTIONS, needs_torch, pinned_requirements
 from .public_tests import doctest_for
 

@@ -24,19 +24,19 @@ from pathlib import Path
 
 import numpy as np
 
+from ..classroom.tempdirs import kit_tempdir
+from ..course.assignment import Assignment
+from ..course.cases import Case
+from ..course.harness import NO_HARNESS, Harness
+from ..sandbox import RunOutcome, SandboxSettings, run_runner
+from ..sandbox.protocol import Record, Stream, read_stream
 from . import submission as submissions
-from .assignment import Assignment
-from .cases import Case
 from .evaluate import CaseResult, Context, evaluate_case, returned_arrays
-from .harness import NO_HARNESS, Harness
 from .load_messages import load_cells, runtime_errors, syntax_errors
 from .redact import redact
-from .sandbox import RunOutcome, SandboxSettings, run_runner
-from .sandbox.protocol import Record, Stream, read_stream
 from .status import Status
-from .tempdirs import kit_tempdir
 
-# Statuses, in the contract's words (autograder.status.Status); the short names stay for callers.
+# Statuses, in the contract's words (autograder.grading.status.Status); the short names stay for callers.
 GRADED = Status.GRADED
 SYNTAX_ERROR = Status.SYNTAX_ERROR
 TIMEOUT = Status.TIMEOUT

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from ..course.cases import points_per_question
+from ..outputs.files import write_atomic
+from ..outputs.gradebook import format_points, write_gradebook
 from .batch import BatchResult, feedback_names
-from .cases import points_per_question
-from .files import write_atomic
-from .gradebook import format_points, write_gradebook
 from .late_policy import (
     LatePolicy,
     LateResult,
@@ -123,7 +123,7 @@ def inputs_from_args(args, assignment) -> LateInputs | None:
     """The policy, extensions and times the options name (read before grading starts, so a
     broken file stops the command at once); the assignment's own policy when no
     ``--late-policy``; None when there is no policy at all."""
-    from .gradescope import assignment_late_policy
+    from ..publish.gradescope import assignment_late_policy
 
     extensions, times = _path(args, "extensions"), _path(args, "submission_times")
     if _path(args, "late_policy"):

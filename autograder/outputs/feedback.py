@@ -3,14 +3,14 @@
 Hidden inputs and expected values never appear; the case descriptions say what was
 checked ("is finite for scores around +-1e4") and the reasons what went wrong
 ("result contains NaN where the correct value is finite"). When a question's outputs
-match a known common mistake (``autograder.diagnose``), feedback names it in words.
+match a known common mistake (``autograder.grading.diagnose``), feedback names it in words.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from .grade import GRADED, TAMPERED, SubmissionResult
+from ..grading.grade import GRADED, TAMPERED, SubmissionResult
 from .gradebook import format_points
 
 STATUS_TEXT = {

@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from .points import format_points as _num  # one home for the rule (and its "-0" fix)
+from ..outputs.points import format_points as _num  # one home for the rule (and its "-0" fix)
 
 UNITS = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
 

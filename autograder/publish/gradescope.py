@@ -18,7 +18,7 @@ assignment's autograder. Its layout (Gradescope unpacks it into ``/autograder/so
                       of source/ the sandbox uid may read
 
 ``gradescope-run`` grades ``<root>/submission/`` with the same pipeline steps as
-``autograder grade`` (``autograder.pipeline``: run, judge, diagnose) and turns the result into
+``autograder grade`` (``autograder.grading.pipeline``: run, judge, diagnose) and turns the result into
 Gradescope's results format: one test per case (a failed one naming the common mistake its
 question's outputs match, like the feedback file) (public cases ``visible``, hidden ones ``after_published``
 by default), the overall score, and an always-visible summary of the public tests only.
@@ -46,15 +46,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .assignment import ASSIGNMENTS_DIR, KIT_ROOT, STUDENT_SKIP, Assignment, load_assignment
-from .cases import points_per_question
-from .feedback import STATUS_TEXT
-from .files import write_atomic
-from .grade import GRADED, SubmissionResult
-from .gradebook import format_points
-from .late_policy import LatePolicy, LateResult, assess, gradescope_times, policy_from_mapping
-from .pipeline import Grading, grade_path
-from .sandbox import SandboxSettings, resolve_isolation
+from ..classroom.late_policy import LatePolicy, LateResult, assess, gradescope_times, policy_from_mapping
+from ..course.assignment import ASSIGNMENTS_DIR, KIT_ROOT, STUDENT_SKIP, Assignment, load_assignment
+from ..course.cases import points_per_question
+from ..grading.grade import GRADED, SubmissionResult
+from ..grading.pipeline import Grading, grade_path
+from ..outputs.feedback import STATUS_TEXT
+from ..outputs.files import write_atomic
+from ..outputs.gradebook import format_points
+from ..sandbox import SandboxSettings, resolve_isolation
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 DEFAULT_ROOT = Path("/autograder")
@@ -236,7 +236,7 @@ def run_gradescope(root: Path | None = None, *, isolation: str = "auto") -> dict
         assignment = load_assignment(source / config["hidden"])
         grading = Grading.for_assignment(assignment, SandboxSettings(isolation=isolation))
         isolated, warning = resolve_isolation(grading.settings)
-        print(f"grading {assignment.name} with the kit in {Path(__file__).parent}", flush=True)
+        print(f"grading {assignment.name} with the kit in {Path(__file__).parents[1]}", flush=True)
         print(f"isolation: {isolation_words(isolated, warning)}", flush=True)
         graded = grade_path(grading, root / "submission")  # run, judge and diagnose, as a batch does
         result = graded.result
@@ -291,7 +291,7 @@ def protect_from_sandbox(root: Path) -> None:
     sandbox uid, so file modes are the isolation: ``submission_metadata.json`` (every
     group member's e-mail, previous results) and the whole unpacked autograder become
     root-only, ``source/student/`` included: what a sandbox may read of it (a5's modules and
-    training photos) reaches the sandbox as a copy (``autograder.data_views``), so the
+    training photos) reaches the sandbox as a copy (``autograder.grading.data_views``), so the
     validation photos a check scores on stay closed to it. The results folder is root's, so
     student code cannot write a results.json either.
     (setup.sh sets the same modes at image build.) Not root: nothing to do, and bubblewrap
@@ -517,7 +517,7 @@ find "$SOURCE" -mindepth 1 -maxdepth 1 -exec chmod -R go-rwx {{}} +
 # values once, here: they are cached (root's ~/.cache, closed to the sandbox uid) in the image,
 # so every submission's fresh container starts with them instead of recomputing (a5: seconds).
 AUTOGRADER_ROOT="$ROOT" "$VENV/bin/python" -c \\
-    "import json, autograder.assignment as a; \\
+    "import json, autograder.course.assignment as a; \\
      c = json.load(open('$SOURCE/{CONFIG_NAME}')); a.load_assignment('$SOURCE/' + c['hidden']).expected"
 echo "dl-autograder kit installed in $VENV"
 """
@@ -556,7 +556,7 @@ LATE_POLICY_FILES = ("late_policy.toml", "late_policy.json")
 def assignment_late_policy(assignment: Assignment) -> LatePolicy | None:
     """The assignment's own late policy (``late_policy.toml`` or ``.json`` beside its hidden
     material), or None."""
-    from .late_policy import load_policy
+    from ..classroom.late_policy import load_policy
 
     for name in LATE_POLICY_FILES:
         if (assignment.hidden_dir / name).is_file():
@@ -607,6 +607,6 @@ def _write_text(zf: zipfile.ZipFile, name: str, text: str, *, executable: bool =
 
 
 def _kit_version() -> str:
-    from . import __version__
+    from .. import __version__
 
     return __version__

@@ -42,17 +42,17 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..classroom.tempdirs import kit_tempdir
+from ..course.cases import Case
+from ..course.harness import Harness
+from ..outputs.files import write_atomic
+from ..sandbox import SandboxSettings, run_runner
+from ..sandbox import gpu as gpu_access
+from ..sandbox.isolation import PythonLayout
+from ..sandbox.protocol import read_stream
 from . import submission as submissions
-from .cases import Case
 from .evaluate import CaseResult, returned_arrays
-from .files import write_atomic
-from .harness import Harness
 from .redact import raised
-from .sandbox import SandboxSettings, run_runner
-from .sandbox import gpu as gpu_access
-from .sandbox.isolation import PythonLayout
-from .sandbox.protocol import read_stream
-from .tempdirs import kit_tempdir
 
 MISSING_POLICIES = ("skip", "zero", "fail")
 PYTHON_ENV = "KIT_GPU_PYTHON"

@@ -13,9 +13,9 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 
+from ..sandbox.protocol import Record
 from .evaluate import location
 from .redact import raised, redact
-from .sandbox.protocol import Record
 
 MAX_LOAD_MESSAGES = 50
 HIDDEN_LOAD_MESSAGES = 5

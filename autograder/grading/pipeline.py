@@ -26,18 +26,18 @@ from pathlib import Path
 
 import numpy as np
 
+from ..classroom.faults import is_machine_fault, machine_fault
+from ..classroom.resume import CACHEABLE_STATUSES, ResultCache, result_from_json, result_to_json
+from ..course.cases import Case, points_per_question
+from ..course.harness import NO_HARNESS, Harness
+from ..course.mistakes import Mistake
+from ..outputs.feedback import feedback_text
+from ..sandbox import SandboxSettings
 from . import gpu_stage
 from . import submission as submissions
-from .cases import Case, points_per_question
 from .diagnose import Diagnoser
 from .evaluate import CaseResult
-from .faults import is_machine_fault, machine_fault
-from .feedback import feedback_text
 from .grade import CallPlan, SubmissionResult, grade_submission
-from .harness import NO_HARNESS, Harness
-from .mistakes import Mistake
-from .resume import CACHEABLE_STATUSES, ResultCache, result_from_json, result_to_json
-from .sandbox import SandboxSettings
 from .status import Status
 
 UNREADABLE_REASON = "not graded: the submission could not be read"
@@ -102,7 +102,7 @@ class GradedSubmission:
     """A result with what the run knows around it: the one result type of every caller."""
 
     result: SubmissionResult
-    owner: dict = field(default_factory=dict)  # autograder.lms.Owner.as_json()
+    owner: dict = field(default_factory=dict)  # autograder.outputs.lms.Owner.as_json()
     mistakes: dict[str, list[str]] = field(default_factory=dict)  # question -> mistake names
 
     def cache_entry(self, content: str) -> dict:

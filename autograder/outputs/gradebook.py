@@ -10,15 +10,15 @@ import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ..grading.grade import SubmissionResult
 from . import csvsafe
 from .files import write_atomic
-from .grade import SubmissionResult
 from .points import format_points  # noqa: F401 - its home is points.py; re-exported
 
 FIXED_COLUMNS = ("submission", "status", "score", "max_score")
 
 
-# Appended after the question columns only when a late policy is in use (autograder.late_policy);
+# Appended after the question columns only when a late policy is in use (autograder.classroom.late_policy);
 # ``score`` is then the final score, after the penalty.
 LATE_COLUMNS = ("raw_score", "late_penalty")
 

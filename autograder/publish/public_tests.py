@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .cases import Case
-from .sandbox.limits import Limits
+from ..course.cases import Case
+from ..sandbox.limits import Limits
 
 FORMAT_VERSION = 1
 PROBES_PATH = "tests/probes.py"  # relative to the student folder, where the notebook runs

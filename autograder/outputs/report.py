@@ -10,9 +10,9 @@ import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
-from .grade import GRADED, SubmissionResult
+from ..course.mistakes import Mistake
+from ..grading.grade import GRADED, SubmissionResult
 from .gradebook import format_points
-from .mistakes import Mistake
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}

@@ -30,33 +30,28 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import gpu_stage, outdir
-from . import submission as submissions
-from .assignment import Assignment
-from .cases import points_per_question
-from .faults import MachineFault, check_temp_dir, machine_fault
-from .files import safe_filename, write_atomic
-from .grade import GRADED, GRADER_ERROR, INVALID, SubmissionResult
-from .gradebook import write_gradebook
-from .pipeline import (
+from ..course.assignment import Assignment
+from ..course.cases import points_per_question
+from ..grading import gpu_stage
+from ..grading import submission as submissions
+from ..grading.grade import GRADED, GRADER_ERROR, INVALID, SubmissionResult
+from ..grading.pipeline import (
     UNREADABLE_REASON,
-    GradedSubmission,  # noqa: F401 - its home is pipeline.py; re-exported for callers of the batch
+    GradedSubmission,
     Grading,
     feedback_for,
     grade_found,
     not_graded,
     record_result,
 )
+from ..outputs.files import safe_filename, write_atomic
+from ..outputs.gradebook import write_gradebook
+from ..outputs.report import report_html
+from ..sandbox import SandboxSettings, resolve_isolation
+from . import outdir
+from .faults import MachineFault, check_temp_dir, machine_fault
 from .progress import ProgressMeter
-from .report import report_html
-from .resume import (
-    CacheBinding,
-    ResultCache,
-    grader_key,
-    result_to_json,
-    tests_fingerprint,
-)
-from .sandbox import SandboxSettings, resolve_isolation
+from .resume import CacheBinding, ResultCache, grader_key, result_to_json, tests_fingerprint
 from .tempdirs import kit_tempdir, sweep_stale
 
 # The gradebook is rewritten after this many new results, or this many seconds, whichever
@@ -122,7 +117,7 @@ def grade_batch(
     """Grade every submission under ``submissions_path``; write all outputs to ``out_dir``.
 
     progress: receives text lines (warnings, notes, and one line per submission when no
-              ``meter`` is given). meter: a progress bar (``autograder.progress``).
+              ``meter`` is given). meter: a progress bar (``autograder.classroom.progress``).
     jobs:     submissions graded at the same time (default: every core); worker k runs
               its sandboxes as uid 61000 + k, so workers never share processes or limits.
     regrade:  ignore the cache (it is still refreshed).

@@ -1,0 +1,1 @@
+"""A class at a time: discover, batch, resume, progress, late policy, faults."""

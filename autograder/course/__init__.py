@@ -1,0 +1,1 @@
+"""What a course is made of: assignments, their cases, mistakes, tolerances and inputs."""

@@ -1,0 +1,1 @@
+"""Grading one submission: read it, run it in the sandbox, judge, diagnose, redact."""

@@ -1,0 +1,1 @@
+"""What a grading run writes: gradebook, feedback, report, LMS exports, atomic files."""

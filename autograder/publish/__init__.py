@@ -1,0 +1,1 @@
+"""What students and platforms receive: builds, public tests, otter and Gradescope zips."""
