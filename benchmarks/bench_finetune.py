@@ -19,7 +19,8 @@ two quiet cores.
 
 Measured here (2 threads, 2 cores shared with other jobs, so seconds are upper bounds):
 full "top" val 0.799 / test 0.758 in 200 s wall (219 s CPU; about 80 s expected on quiet
-cores); full "all" at 8 epochs (instead of 14) val 0.827; quick setting, all four: val
+cores); full "all" val 0.855 / test 0.825 in 648 s wall (947 s CPU; its epochs took 24 s
+while the machine was quiet, about 360 s for the phase); at 8 epochs val 0.827; quick setting, all four: val
 0.567 / 0.685 / 0.710 / 0.010 (all / top_k / top / scratch) in 206 s for the whole script.
 """
 
