@@ -22,8 +22,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from autograder.course.assignment import load_assignment  # noqa: E402
+from autograder.course.calling import call_case  # noqa: E402
 from autograder.course.harness import Harness  # noqa: E402
-from autograder.grading.diagnose import call_record  # noqa: E402
 from autograder.grading.evaluate import evaluate_case  # noqa: E402
 from autograder.grading.grade import GRADED, grade_submission  # noqa: E402
 from autograder.sandbox import SandboxSettings  # noqa: E402
@@ -60,7 +60,7 @@ def _twin_scores(source, cases):
     results = []
     for case in cases:
         probe = getattr(A5.probes, case.probe)
-        record = call_record(lambda *a, probe=probe, **k: probe(fns, *a, **k), case)
+        record = call_case(lambda *a, probe=probe, **k: probe(fns, *a, **k), case)
         check = A5.harness.checks.get(case.check) if case.check else None
         results.append(evaluate_case(case, A5.expected[case.case_id], record, check))
     return _scores(results, {c.question for c in cases})

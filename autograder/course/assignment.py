@@ -29,6 +29,7 @@ import numpy as np
 
 from ..sandbox.limits import Limits
 from . import expected_cache
+from .calling import copy_arguments, numeric_outputs, sandbox_float_rules
 from .cases import Case, points_per_question
 from .harness import Harness
 from .mistakes import Mistake, load_mistakes
@@ -101,18 +102,18 @@ class Assignment:
 def reference_outputs(reference: ModuleType, case: Case, probes: ModuleType | None = None,
                       oracles: ModuleType | None = None) -> tuple[np.ndarray, ...]:
     """The expected outputs of ``case``: from its oracle, its probe driving the reference's
-    functions, or a plain call of the reference function."""
-    args = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in case.args]
-    with np.errstate(all="ignore"):
+    functions, or a plain call of the reference function, called as the sandbox calls the
+    student's (``autograder.course.calling``). An error in the kit's own code is raised."""
+    args, kwargs = copy_arguments(case.args, case.kwargs)
+    with sandbox_float_rules():
         if case.oracle:
-            result = getattr(oracles, case.oracle)(*args, **case.kwargs)
+            result = getattr(oracles, case.oracle)(*args, **kwargs)
         elif case.probe:
             functions = MappingProxyType(vars(reference))
-            result = getattr(probes, case.probe)(functions, *args, **case.kwargs)
+            result = getattr(probes, case.probe)(functions, *args, **kwargs)
         else:
-            result = getattr(reference, case.question)(*args, **case.kwargs)
-    results = result if isinstance(result, tuple) else (result,)
-    return tuple(np.asarray(r) for r in results)
+            result = getattr(reference, case.question)(*args, **kwargs)
+    return numeric_outputs(result)
 
 
 def _case_names(cases, field_name: str) -> list[str]:
