@@ -7,7 +7,7 @@ the ``autograder/`` folder that ``autograder build`` writes) holding:
   ``make_cases()`` and optionally ``LIMITS`` (``autograder.sandbox.Limits``);
 - ``reference.py``: the reference solution, one function per question;
 - ``mistakes.py`` (optional): ``MISTAKES``, a list of ``autograder.course.mistakes.Mistake``;
-- ``probes.py``, ``checks.py``, ``oracles.py`` (optional): see ``autograder.course.harness`` and
+- ``probes.py``, ``checks.py``, ``oracles.py`` (optional): see ``autograder.course.probes_and_checks`` and
   the ``probe``, ``check`` and ``oracle`` fields of ``Case``; ``MOUNTS`` in spec.py (a dict
   name -> folder, or a function returning one) names read-only data folders for probes,
   and ``GRADER_DATA`` (the same form) folders that only ``checks.py`` reads, never mounted
@@ -31,8 +31,8 @@ from ..sandbox.limits import Limits
 from . import expected_cache
 from .calling import copy_arguments, numeric_outputs, sandbox_float_rules
 from .cases import Case, points_per_question
-from .harness import Harness
 from .mistakes import Mistake, load_mistakes
+from .probes_and_checks import ProbesAndChecks
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS_DIR = KIT_ROOT / "solutions"
@@ -84,11 +84,11 @@ class Assignment:
         return expected_cache.cached(self.name, key, [c.case_id for c in self.cases], compute)
 
     @cached_property
-    def harness(self) -> Harness:
+    def probes_and_checks(self) -> ProbesAndChecks:
         """What the sandbox and the comparison need besides the cases."""
         probes = self.hidden_dir / "probes.py"
         checks = {name: getattr(self.checks, name) for name in _case_names(self.cases, "check")}
-        return Harness(
+        return ProbesAndChecks(
             probes_source=probes.read_text() if probes.is_file() else None,
             checks=checks,
             mounts=self.mounts,

@@ -138,7 +138,7 @@ class Diagnoser:
     def for_assignment(cls, assignment, cases: Sequence[Case] | None = None) -> Diagnoser:
         return cls(assignment.mistakes, assignment.cases if cases is None else cases,
                    assignment.expected, reference=assignment.reference, probes=assignment.probes,
-                   checks=assignment.harness.checks)
+                   checks=assignment.probes_and_checks.checks)
 
     def match(self, passed: Mapping[str, bool], outputs: Mapping[str, Outputs]) -> list[Mistake]:
         """The mistakes whose profile the submission shows, in the assignment's order.
