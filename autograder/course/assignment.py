@@ -4,7 +4,9 @@ The hidden material of an assignment is a folder (``solutions/<name>/`` in the k
 the ``autograder/`` folder that ``autograder build`` writes) holding:
 
 - ``spec.py``: ``NAME``, ``TITLE``, ``QUESTIONS`` (function names, gradebook order),
-  ``make_cases()`` and optionally ``LIMITS`` (``autograder.sandbox.Limits``);
+  ``make_cases()`` and optionally ``LIMITS`` (``autograder.sandbox.Limits``) and
+  ``variant_cases(question, rng)`` (a question's random cases drawn from a student's
+  generator, for the coding exam: ``autograder.exam.coding``);
 - ``reference.py``: the reference solution, one function per question;
 - ``mistakes.py`` (optional): ``MISTAKES``, a list of ``autograder.course.mistakes.Mistake``;
 - ``probes.py``, ``checks.py``, ``oracles.py`` (optional): see ``autograder.course.probes_and_checks`` and
