@@ -130,7 +130,7 @@ def grade(assignment, path: Path, limits: Limits | None = TIGHT, isolation: str 
     if public_only:
         return grade_submission(path, cases=assignment.public_cases, expected=assignment.expected,
                                 settings=settings.with_default_limits(assignment.limits),
-                                harness=assignment.harness, worker=worker)
+                                probes_and_checks=assignment.probes_and_checks, worker=worker)
     return grade_for_assignment(assignment, path, settings, worker=worker)
 
 

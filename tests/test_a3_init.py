@@ -365,7 +365,7 @@ def test_every_check_answers_any_forged_output_without_raising():
         if not case.check:
             continue
         expected = A3.expected[case.case_id]
-        check = A3.harness.checks[case.check]
+        check = A3.probes_and_checks.checks[case.check]
         for i, output in enumerate(expected):
             for forged in _forged_variants(np.asarray(output)):
                 got = expected[:i] + (forged,) + expected[i + 1:]

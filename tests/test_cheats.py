@@ -532,7 +532,7 @@ def grade(tmp_path_factory):
             cache[key] = grade_submission(
                 path, cases=target.cases, expected=assignment.expected,
                 settings=SandboxSettings().with_default_limits(assignment.limits),
-                harness=assignment.harness)
+                probes_and_checks=assignment.probes_and_checks)
         return cache[key]
 
     return run
@@ -637,7 +637,7 @@ def test_forged_values_are_judged_like_returned_ones():
     a3 = load_assignment("a3_init")
     case = next(c for c in a3.cases if c.case_id == "kaiming_normal/reproducible")
     expected = a3.expected[case.case_id]
-    check = a3.harness.checks[case.check]
+    check = a3.probes_and_checks.checks[case.check]
     assert check(case, expected, expected) is None
     ones = tuple(np.ones_like(e) for e in expected)
     assert check(case, ones, expected)
@@ -666,7 +666,7 @@ def test_a_result_that_stalls_when_read_costs_its_own_call_only(targets, tmp_pat
     cases = tuple(c for c in a1.cases if c.question in ("softmax", "sigmoid"))
     settings = SandboxSettings(overrides=(("call_seconds", 0.5),)).with_default_limits(a1.limits)
     result = grade_submission(path, cases=cases, expected=a1.expected, settings=settings,
-                              harness=a1.harness)
+                              probes_and_checks=a1.probes_and_checks)
     scores = result.question_scores(a1.questions)
     assert result.status == GRADED, result.messages
     assert scores["softmax"] == 0

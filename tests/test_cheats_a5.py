@@ -22,8 +22,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from autograder.course.assignment import load_assignment  # noqa: E402
-from autograder.course.harness import Harness  # noqa: E402
-from autograder.grading.diagnose import call_record  # noqa: E402
+from autograder.course.calling import call_case  # noqa: E402
+from autograder.course.probes_and_checks import ProbesAndChecks  # noqa: E402
 from autograder.grading.evaluate import evaluate_case  # noqa: E402
 from autograder.grading.grade import GRADED, grade_submission  # noqa: E402
 from autograder.sandbox import SandboxSettings  # noqa: E402
@@ -60,18 +60,18 @@ def _twin_scores(source, cases):
     results = []
     for case in cases:
         probe = getattr(A5.probes, case.probe)
-        record = call_record(lambda *a, probe=probe, **k: probe(fns, *a, **k), case)
-        check = A5.harness.checks.get(case.check) if case.check else None
+        record = call_case(lambda *a, probe=probe, **k: probe(fns, *a, **k), case)
+        check = A5.probes_and_checks.checks.get(case.check) if case.check else None
         results.append(evaluate_case(case, A5.expected[case.case_id], record, check))
     return _scores(results, {c.question for c in cases})
 
 
-def _cheat_scores(source, cases, tmp_path, harness=None):
+def _cheat_scores(source, cases, tmp_path, probes_and_checks=None):
     path = tmp_path / "cheat.py"
     path.write_text(source)
     result = grade_submission(path, cases=cases, expected=A5.expected,
                               settings=SandboxSettings().with_default_limits(A5.limits),
-                              harness=harness or A5.harness)
+                              probes_and_checks=probes_and_checks or A5.probes_and_checks)
     assert result.status == GRADED, result.messages
     return _scores(result.case_results, {c.question for c in cases}), result
 
@@ -333,11 +333,12 @@ def test_the_validation_hunter_works_where_the_photos_are_mounted(tmp_path):
     the layout is what stops it."""
     from autograder.course.assignment import ASSIGNMENTS_DIR
 
-    old_layout = Harness(probes_source=A5.harness.probes_source, checks=A5.harness.checks,
-                         mounts=(("flowers", A5.checks.DATA["flowers"]),
-                                 ("support", str(ASSIGNMENTS_DIR / "a5_finetune"))))
+    old_layout = ProbesAndChecks(probes_source=A5.probes_and_checks.probes_source,
+                                 checks=A5.probes_and_checks.checks,
+                                 mounts=(("flowers", A5.checks.DATA["flowers"]),
+                                         ("support", str(ASSIGNMENTS_DIR / "a5_finetune"))))
     cheat = _twin_source(("train_bn_train_mode",)) + VALIDATION_HUNTER
-    exposed, result = _cheat_scores(cheat, (FINETUNE_CASE,), tmp_path, harness=old_layout)
+    exposed, result = _cheat_scores(cheat, (FINETUNE_CASE,), tmp_path, probes_and_checks=old_layout)
     assert exposed["train_one_epoch"] == FINETUNE_CASE.points
     assert _head_accuracy(result) >= 0.95
 

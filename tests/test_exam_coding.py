@@ -83,3 +83,25 @@ def test_reference_scores_full_marks_and_a_mistake_loses_points(coding_exam, tmp
     assert float(rows[bad["student_id"]]["score"]) < float(rows[bad["student_id"]]["max_score"])
     assert float(rows[bad["student_id"]][bad_task.function]) < sum(
         1 for _ in bad_task.make_cases(coding.generator(bad["tasks"][bad_task.id])))
+
+
+@pytest.mark.parametrize("task_id", sorted(coding.TASKS))
+def test_variant_cases_come_from_the_spec_and_follow_the_seed(task_id):
+    """One builder per random case: a variant case grades what the homework case of the same
+    name grades, with its tolerances and flags; the seed alone decides the inputs."""
+    task = coding.TASKS[task_id]
+    fixed = {c.name: c for c in refs.spec(task.assignment).make_cases() if c.question == task.function}
+    seed_a, seed_b = "1" * 64, "2" * 64
+    cases = task.make_cases(coding.generator(seed_a))
+    again = task.make_cases(coding.generator(seed_a))
+    other = task.make_cases(coding.generator(seed_b))
+    assert cases and all(c.question == task.function for c in cases)
+    assert len({c.case_id for c in cases}) == len(cases)
+    for case, same, different in zip(cases, again, other, strict=True):
+        assert all(np.array_equal(x, y) for x, y in zip(case.args, same.args, strict=True))
+        assert not all(np.array_equal(x, y) for x, y in zip(case.args, different.args, strict=True))
+        if case.name in fixed:
+            homework = fixed[case.name]
+            assert (case.rtol, case.atol, case.no_warnings, case.integer_dtype, case.inputs_unchanged) == (
+                homework.rtol, homework.atol, homework.no_warnings, homework.integer_dtype,
+                homework.inputs_unchanged)

@@ -4,6 +4,8 @@ trusted when the file is damaged."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -86,3 +88,52 @@ def test_assignment_expected_uses_the_cache(cache):
     reloaded = load_assignment("a1_softmax").expected
     assert all(np.array_equal(x, y, equal_nan=True) for cid in fresh
                for x, y in zip(fresh[cid], reloaded[cid], strict=True))
+
+
+def _copy_of_the_kit_folders(tmp_path):
+    import shutil
+
+    package = Path(expected_cache.__file__).resolve().parents[1]
+    copy = tmp_path / "autograder"
+    for folder in expected_cache.EXPECTED_DEPENDS_ON:
+        shutil.copytree(package / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return copy
+
+
+def test_adding_editing_or_renaming_a_file_in_the_kit_folders_changes_the_key(tmp_path):
+    """The key hashes whole folders, not a list of file names that a new module escapes."""
+    a1 = load_assignment("a1_softmax")
+    copy = _copy_of_the_kit_folders(tmp_path)
+
+    def key():
+        return expected_cache.fingerprint(a1.name, (a1.reference, a1.probes, a1.oracles), a1.cases,
+                                          a1.mounts, package=copy)
+
+    before = key()
+    assert key() == before  # deterministic
+    (copy / "course" / "__pycache__").mkdir()
+    (copy / "course" / "__pycache__" / "calling.cpython-311.pyc").write_bytes(b"\0" * 8)
+    assert key() == before  # bytecode is not code that changed
+    (copy / "course" / "split_out_of_calling.py").write_text("def normalise(x):\n    return x\n")
+    added = key()
+    assert added != before
+    (copy / "course" / "split_out_of_calling.py").rename(copy / "course" / "renamed.py")
+    renamed = key()
+    assert renamed not in (before, added)
+    cases = copy / "course" / "cases.py"
+    cases.write_text(cases.read_text() + "\n# edited\n")
+    assert key() not in (before, added, renamed)
+
+
+def test_the_code_that_computes_expected_values_lives_in_the_hashed_folders():
+    """reference_outputs and the calling rules it uses: a move out of the hashed folders
+    would let an edit there keep stale expected values."""
+    import inspect
+
+    from autograder.course import assignment, calling
+
+    package = Path(expected_cache.__file__).resolve().parents[1]
+    hashed = [package / folder for folder in expected_cache.EXPECTED_DEPENDS_ON]
+    for code in (assignment.reference_outputs, calling):
+        source = Path(inspect.getsourcefile(code)).resolve()
+        assert any(folder in source.parents for folder in hashed), source

@@ -18,7 +18,7 @@ def a5():
 def _profile(a5, name):
     mistake = next(m for m in a5.mistakes if m.name == name)
     alone = Diagnoser([mistake], a5.cases, a5.expected, reference=a5.reference, probes=a5.probes,
-                      checks=a5.harness.checks)
+                      checks=a5.probes_and_checks.checks)
     return mistake, alone.profiles[0]
 
 

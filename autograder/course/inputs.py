@@ -42,3 +42,9 @@ def probabilities(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarra
 def independent_probabilities(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Entries in (0, 1), independent per class (multi-label outputs)."""
     return rng.uniform(0.0, 1.0, size=shape)
+
+
+def variant_shape(rng: np.random.Generator) -> tuple[int, int]:
+    """A drawn (N, C) for a per-student variant: N in [3, 8], C in [3, 6] (small enough to
+    run in milliseconds, large enough that a per-row or per-column mistake shows)."""
+    return int(rng.integers(3, 9)), int(rng.integers(3, 7))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..course.calling import copy_arguments, sandbox_float_rules
 from . import references as refs
 from .markup import Math, eq, mat, num, sym, vec
 from .model import Distractor, Option, Solution, Template
@@ -34,10 +35,10 @@ def kit_distractors(assignment: str, function: str, names, args, kwargs=None, pi
         mistake = refs.mistake(assignment, name)
         if mistake.question != function:
             raise refs.ReferenceMissing(f"mistake {name} breaks {mistake.question}, not {function}")
-        copies = [np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args]
-        with np.errstate(all="ignore"):
+        copies, kw_copies = copy_arguments(args, kwargs)
+        with sandbox_float_rules():
             try:
-                value = float(pick(mistake.implementation(*copies, **(kwargs or {}))))
+                value = float(pick(mistake.implementation(*copies, **kw_copies)))
             except (ValueError, ZeroDivisionError, OverflowError, FloatingPointError):
                 value = float("nan")
         found.append(Distractor(name, mistake.description, value))

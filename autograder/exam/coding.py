@@ -4,12 +4,14 @@ graded on per-student seeded hidden inputs by the assignments' own trusted grade
     build:  roster -> coding_manifest.json (tasks and seeds per student)
             + notebooks/<student_id>.ipynb (the stubs, from the assignments' student notebooks)
     grade:  submissions (file stem = student id) -> cases drawn from each student's seeds
-            (autograder.course.cases.Case, autograder.course.inputs generators), expected values from the
+            by the assignment's own spec (``spec.variant_cases``), expected values from the
             reference (autograder.course.assignment.reference_outputs), each submission run by
             the homework's pipeline (autograder.grading.pipeline) -> gradebook.csv, feedback/
 
 Seeds are the exam's keyed hashes (``seeding.variant_seed``), so students get different
-hidden inputs and a TA can regenerate any student's cases from the manifest.
+hidden inputs and a TA can regenerate any student's cases from the manifest. The cases,
+their descriptions and tolerances are the assignment's (one builder per random case in
+its spec.py), so an exam grades a function exactly as the homework does.
 """
 
 from __future__ import annotations
@@ -17,17 +19,14 @@ from __future__ import annotations
 import inspect
 import io
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import numpy as np
 
-from ..course import inputs
 from ..course.assignment import ASSIGNMENTS_DIR, reference_outputs
 from ..course.cases import Case
-from ..course.tolerances import PRECISE_ATOL, PRECISE_RTOL
 from ..grading.pipeline import (
     UNREADABLE_REASON,
     GradedSubmission,
@@ -53,125 +52,33 @@ LIMITS = Limits(cpu_seconds=20, wall_seconds=40, load_seconds=5, call_seconds=3)
 
 @dataclass(frozen=True)
 class Task:
-    """One exam task: an assignment function and how to draw its hidden cases."""
+    """One exam task: an assignment function, whose hidden cases its spec draws per student."""
 
     assignment: str
     function: str
-    make_cases: Callable[[np.random.Generator], list[Case]]
 
     @property
     def id(self) -> str:
         return f"{self.assignment}.{self.function}"
 
-
-def _labels(rng, n, c):
-    return rng.integers(0, c, size=n)
-
-
-def _targets(rng, shape):
-    return rng.integers(0, 2, size=shape).astype(np.float64)
-
-
-def _shape(rng):
-    return int(rng.integers(3, 9)), int(rng.integers(3, 7))
-
-
-def _softmax_cases(rng):
-    f = "softmax"
-    return [Case(f, "random_batch", "matches the reference on a random batch", (inputs.scores(rng, _shape(rng)),)),
-            Case(f, "extreme", "is finite and correct for scores around +-1e3",
-                 (inputs.extreme_scores(rng, _shape(rng), 1e3),)),
-            Case(f, "axis_0", "normalises along axis=0 when asked", (inputs.scores(rng, _shape(rng)),), {"axis": 0})]
-
-
-def _log_softmax_cases(rng):
-    f = "log_softmax"
-    precise = {"rtol": PRECISE_RTOL, "atol": PRECISE_ATOL}
-    return [Case(f, "random_batch", "matches the reference on a random batch",
-                 (inputs.scores(rng, _shape(rng)),), **precise),
-            Case(f, "extreme", "is finite and exact for scores around +-1e4",
-                 (inputs.extreme_scores(rng, _shape(rng), 1e4),), **precise)]
-
-
-def _sigmoid_cases(rng):
-    f = "sigmoid"
-    return [Case(f, "random", "matches the reference elementwise", (inputs.scores(rng, _shape(rng), 5.0),)),
-            Case(f, "extreme", "is correct and warning-free for |z| around 1e3",
-                 (inputs.extreme_scores(rng, _shape(rng), 1e3),), no_warnings=True)]
-
-
-def _predict_multiclass_cases(rng):
-    f = "predict_multiclass"
-    return [Case(f, "random", "picks the most probable class per row",
-                 (inputs.probabilities(rng, _shape(rng)),), integer_dtype=True)]
-
-
-def _predict_multilabel_cases(rng):
-    f = "predict_multilabel"
-    t = float(np.round(rng.uniform(0.2, 0.8), 2))
-    return [Case(f, "random", "thresholds every label strictly at the given threshold",
-                 (inputs.independent_probabilities(rng, _shape(rng)),), {"threshold": t}, integer_dtype=True)]
-
-
-def _cross_entropy_cases(rng):
-    f = "cross_entropy"
-    n, c = _shape(rng)
-    m, k = _shape(rng)
-    return [Case(f, "random", "matches the mean cross-entropy on a random batch",
-                 (inputs.scores(rng, (n, c)), _labels(rng, n, c))),
-            Case(f, "extreme", "is finite and correct for logits around +-1e4",
-                 (inputs.extreme_scores(rng, (m, k), 1e4), _labels(rng, m, k)))]
-
-
-def _bce_cases(rng):
-    f = "binary_cross_entropy"
-    shape = _shape(rng)
-    return [Case(f, "multilabel", "sums over labels and averages over samples",
-                 (inputs.scores(rng, shape), _targets(rng, shape))),
-            Case(f, "binary", "averages over samples for (N,) inputs",
-                 (inputs.scores(rng, (shape[0],)), _targets(rng, (shape[0],))))]
-
-
-def _multiclass_hinge_cases(rng):
-    f = "multiclass_hinge"
-    n, c = _shape(rng)
-    return [Case(f, "random", "matches the mean multi-class hinge loss",
-                 (inputs.scores(rng, (n, c)), _labels(rng, n, c)))]
-
-
-def _multilabel_hinge_cases(rng):
-    f = "multilabel_hinge"
-    shape = _shape(rng)
-    return [Case(f, "random", "matches the mean multi-label hinge loss",
-                 (inputs.scores(rng, shape), _targets(rng, shape)))]
-
-
-def _kl_cases(rng):
-    f = "kl_divergence"
-    shape = _shape(rng)
-    return [Case(f, "batch", "gives one KL divergence per row",
-                 (inputs.probabilities(rng, shape), inputs.probabilities(rng, shape)))]
-
-
-def _ce_grad_cases(rng):
-    f = "softmax_cross_entropy_grad"
-    n, c = _shape(rng)
-    return [Case(f, "random", "matches (softmax - onehot) / N on a random batch",
-                 (inputs.scores(rng, (n, c)), _labels(rng, n, c)))]
+    def make_cases(self, rng: np.random.Generator) -> list[Case]:
+        """The function's cases for one student, drawn from ``rng`` by the assignment's
+        ``spec.variant_cases`` (same builders, descriptions and tolerances as the homework)."""
+        return refs.spec(self.assignment).variant_cases(self.function, rng)
 
 
 TASKS: dict[str, Task] = {t.id: t for t in (
-    Task("a1_softmax", "softmax", _softmax_cases),
-    Task("a1_softmax", "log_softmax", _log_softmax_cases),
-    Task("a1_softmax", "sigmoid", _sigmoid_cases),
-    Task("a1_softmax", "predict_multiclass", _predict_multiclass_cases),
-    Task("a1_softmax", "predict_multilabel", _predict_multilabel_cases),
-    Task("a2_losses", "cross_entropy", _cross_entropy_cases),
-    Task("a2_losses", "binary_cross_entropy", _bce_cases),
-    Task("a2_losses", "multiclass_hinge", _multiclass_hinge_cases),
-    Task("a2_losses", "multilabel_hinge", _multilabel_hinge_cases),
-    Task("a2_losses", "kl_divergence", _kl_cases),
-    Task("a4_backprop", "softmax_cross_entropy_grad", _ce_grad_cases),
+    Task("a1_softmax", "softmax"),
+    Task("a1_softmax", "log_softmax"),
+    Task("a1_softmax", "sigmoid"),
+    Task("a1_softmax", "predict_multiclass"),
+    Task("a1_softmax", "predict_multilabel"),
+    Task("a2_losses", "cross_entropy"),
+    Task("a2_losses", "binary_cross_entropy"),
+    Task("a2_losses", "multiclass_hinge"),
+    Task("a2_losses", "multilabel_hinge"),
+    Task("a2_losses", "kl_divergence"),
+    Task("a4_backprop", "softmax_cross_entropy_grad"),
 )}
 
 

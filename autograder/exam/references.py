@@ -1,8 +1,8 @@
-"""The kit's reference solutions and named mistakes, as the exam uses them.
+"""The kit's reference solutions, named mistakes and case specs, as the exam uses them.
 
-Imported from ``solutions/<assignment>/reference.py`` and ``mistakes.py`` (the same files
-the grader trusts). Only those two files are imported, not ``spec.py``: building an exam
-needs no test cases. A mistake's implementation replaces one reference function; the mistakes module is loaded
+Imported from ``solutions/<assignment>/reference.py``, ``mistakes.py`` and ``spec.py`` (the
+same files the grader trusts); ``spec.py`` only when a coding exam draws its cases
+(``spec.variant_cases``), since a question-bank exam needs no test cases. A mistake's implementation replaces one reference function; the mistakes module is loaded
 by the same ``autograder.course.mistakes.load_mistakes`` as the grader's, so it sees the
 reference's names (a mistake may call the correct ``softmax``, or a reference helper).
 """
@@ -43,6 +43,15 @@ def reference(assignment: str) -> ModuleType:
     if not path.is_file():
         raise ReferenceMissing(f"no reference solution for {assignment} ({path} is missing)")
     return _import(path, f"_autograder_exam_{assignment}_reference")
+
+
+@cache
+def spec(assignment: str) -> ModuleType:
+    """The assignment's ``spec.py``: its questions and case builders."""
+    path = _hidden_dir(assignment) / "spec.py"
+    if not path.is_file():
+        raise ReferenceMissing(f"no test cases for {assignment} ({path} is missing)")
+    return _import(path, f"_autograder_exam_{assignment}_spec")
 
 
 @cache

@@ -1,8 +1,9 @@
 """Recognising common mistakes in a submission from what its functions returned.
 
 Each ``Mistake`` of the assignment is run on the question's cases in the grader's own
-process, exactly like the reference: the same argument copies, warnings and
-floating-point settings as the sandbox runner, judged by the same ``evaluate_case``.
+process, exactly like the reference (``autograder.course.calling``: the same argument
+copies, warnings and floating-point settings as the sandbox runner), judged by the same
+``evaluate_case``.
 That gives the mistake's *profile*: which cases it fails, and its outputs on the cases
 where they differ from the reference's.
 
@@ -23,16 +24,15 @@ outputs are random draws.
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType, ModuleType
 
 import numpy as np
 
+from ..course.calling import call_case
 from ..course.cases import Case
 from ..course.mistakes import Mistake
-from ..sandbox.protocol import Record
 from .evaluate import evaluate_case, returned_arrays
 
 Outputs = tuple[np.ndarray, ...] | None  # None: the call raised or returned nothing usable
@@ -45,40 +45,6 @@ class MistakeProfile:
     passed: dict[str, bool]  # case_id -> does the mistake pass it
     outputs: dict[str, Outputs]  # case_id -> the mistake's outputs
     differs: frozenset[str]  # case_ids where its outputs differ from the reference's
-
-
-def _copy(value):
-    return np.array(value, copy=True) if isinstance(value, np.ndarray) else value
-
-
-def call_record(function, case: Case) -> Record:
-    """Call ``function`` on the case's arguments as the sandbox runner does; a Record."""
-    args = [_copy(a) for a in case.args]
-    kwargs = {k: _copy(v) for k, v in case.kwargs.items()}
-    given = list(args) + list(kwargs.values())
-    meta: dict = {"kind": "call"}
-    arrays: dict[str, np.ndarray] = {}
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            with np.errstate(over="warn", divide="warn", invalid="warn", under="ignore"):
-                result = function(*args, **kwargs)
-        meta["warnings"] = [f"{w.category.__name__}: {w.message}"[:200] for w in caught[:5]]
-        results = result if isinstance(result, tuple) else (result,)
-        meta["tuple"] = isinstance(result, tuple)
-        meta["n_results"] = len(results)
-        for i, item in enumerate(results[:16]):
-            array = np.asarray(item)
-            if array.dtype.kind not in "biuf":
-                raise TypeError(f"returned {type(item).__name__}, not a numeric array")
-            arrays[f"r{i}"] = np.array(array, copy=True)
-        for i, item in enumerate(given):
-            if isinstance(item, np.ndarray):
-                arrays[f"a{i}"] = np.array(item, copy=True)
-    except Exception as exc:  # noqa: BLE001 - a mistake may raise anything, like a student
-        meta["error"] = {"type": type(exc).__name__, "message": str(exc)[:300]}
-        arrays = {}
-    return Record(meta=meta, arrays=arrays)
 
 
 def same_outputs(case: Case, a: Outputs, b: Outputs) -> bool:
@@ -147,7 +113,7 @@ class Diagnoser:
                      and (not c.check or c.check in checks))
         if not mine:
             return None
-        records = {c.case_id: call_record(self._function(mistake, c, reference, probes), c)
+        records = {c.case_id: call_case(self._function(mistake, c, reference, probes), c)
                    for c in mine}
         passed = {c.case_id: evaluate_case(c, expected[c.case_id], records[c.case_id],
                                            checks.get(c.check) if c.check else None).passed
@@ -172,7 +138,7 @@ class Diagnoser:
     def for_assignment(cls, assignment, cases: Sequence[Case] | None = None) -> Diagnoser:
         return cls(assignment.mistakes, assignment.cases if cases is None else cases,
                    assignment.expected, reference=assignment.reference, probes=assignment.probes,
-                   checks=assignment.harness.checks)
+                   checks=assignment.probes_and_checks.checks)
 
     def match(self, passed: Mapping[str, bool], outputs: Mapping[str, Outputs]) -> list[Mistake]:
         """The mistakes whose profile the submission shows, in the assignment's order.

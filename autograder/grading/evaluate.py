@@ -59,7 +59,7 @@ KIT_WORDS = Context()
 
 def evaluate_case(case: Case, expected: tuple[np.ndarray, ...], record: Record | None,
                   check: Callable | None = None, context: Context = KIT_WORDS) -> CaseResult:
-    """``check`` (the case's own judge, see ``autograder.course.harness``) replaces the value
+    """``check`` (the case's own judge, see ``autograder.course.probes_and_checks``) replaces the value
     comparison; every other test (errors, count of outputs, inputs, warnings) still applies."""
     problem = _problem(case, expected, record, check, context)
     return CaseResult(case, problem is None, problem or "")

@@ -44,7 +44,7 @@ from pathlib import Path
 
 from ..classroom.tempdirs import kit_tempdir
 from ..course.cases import Case
-from ..course.harness import Harness
+from ..course.probes_and_checks import ProbesAndChecks
 from ..outputs.files import write_atomic
 from ..sandbox import SandboxSettings, run_runner
 from ..sandbox import gpu as gpu_access
@@ -171,7 +171,7 @@ class GpuStage:
     missing: str | None  # why the cases cannot run here; None: they run
     dry_run: bool
     settings: SandboxSettings
-    harness: Harness
+    probes_and_checks: ProbesAndChecks
     layout: PythonLayout
     access: gpu_access.GpuAccess | None
     min_accuracy: dict[str, float]
@@ -245,14 +245,14 @@ class GpuStage:
     def _run_case(self, code, case: Case, worker: int):
         from .grade import CallPlan
 
-        plan = CallPlan.for_cases((case,), self.harness)
+        plan = CallPlan.for_cases((case,), self.probes_and_checks)
         outcome = self._sandboxed(code.cells, code.module_name, plan, worker)
         stream = read_stream(outcome.results, plan.call_ids,
                              budget=self.settings.resolved_limits().result_bytes)
         facts = RunFacts(seconds=outcome.wall_seconds, timed_out=outcome.timed_out or outcome.cpu_limited,
                          memory_exceeded=outcome.memory_exceeded, tampered=stream.tampered,
                          problem=stream.problem)
-        check = self.harness.checks[case.check]
+        check = self.probes_and_checks.checks[case.check]
         flavour = str(case.kwargs.get("flavour"))
         verdict, figures = judge(case, stream.calls.get(plan.call_ids[0]), facts, check,
                                  self.min_accuracy[flavour], self.budget_seconds, self.validation_per_class)
@@ -264,7 +264,7 @@ class GpuStage:
         with self._gpu_lock, kit_tempdir("gpuin") as tmp:
             inputs = Path(tmp)
             write_inputs(inputs, cells, module_name, plan)
-            return run_runner(inputs, self.settings, worker=worker, mounts=self.harness.mounts,
+            return run_runner(inputs, self.settings, worker=worker, mounts=self.probes_and_checks.mounts,
                               gpu=self.access, layout=self.layout)
 
     def _record(self, submission: str, rows: list[dict]) -> None:
@@ -280,7 +280,7 @@ class GpuStage:
 
         probe = Case("replace_head", "gpu_environment", "is CUDA usable in the sandbox", (), {},
                      probe="gpu_environment")
-        plan = CallPlan.for_cases((probe,), self.harness)
+        plan = CallPlan.for_cases((probe,), self.probes_and_checks)
         outcome = self._sandboxed([_SELF_TEST_CELL], "submission", plan, 0)
         stream = read_stream(outcome.results, plan.call_ids, budget=1 << 20)
         got = returned_arrays(stream.calls.get(plan.call_ids[0]))
@@ -341,12 +341,13 @@ def prepare(assignment, options: GpuOptions, settings: SandboxSettings, *, out_d
         access = None
     mounts = () if missing else tuple(sorted(spec.GPU_MOUNTS(dry).items()))
     checks = {name: getattr(assignment.checks, name) for name in sorted({c.check for c in cases})}
-    harness = Harness(probes_source=assignment.harness.probes_source, checks=checks, mounts=mounts)
+    probes_and_checks = ProbesAndChecks(probes_source=assignment.probes_and_checks.probes_source,
+                                        checks=checks, mounts=mounts)
     flavours = {str(c.kwargs["flavour"]) for c in cases}
     stage = GpuStage(
         cases=cases, missing_policy=options.missing, missing=missing, dry_run=dry,
         settings=SandboxSettings(limits=spec.GPU_LIMITS, isolation=settings.isolation),
-        harness=harness, layout=layout, access=access,
+        probes_and_checks=probes_and_checks, layout=layout, access=access,
         min_accuracy={f: spec.gpu_min_accuracy(f, dry) for f in flavours},
         budget_seconds=spec.GPU_TIME_BUDGET_SECONDS["dry_run" if dry else "gpu"],
         validation_per_class=spec.GPU_VALIDATION_PER_CLASS["dry_run" if dry else "gpu"],

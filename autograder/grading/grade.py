@@ -27,7 +27,7 @@ import numpy as np
 from ..classroom.tempdirs import kit_tempdir
 from ..course.assignment import Assignment
 from ..course.cases import Case
-from ..course.harness import NO_HARNESS, Harness
+from ..course.probes_and_checks import NO_PROBES_OR_CHECKS, ProbesAndChecks
 from ..sandbox import RunOutcome, SandboxSettings, run_runner
 from ..sandbox.protocol import Record, Stream, read_stream
 from . import submission as submissions
@@ -80,17 +80,17 @@ class SubmissionResult:
 
 @dataclass
 class CallPlan:
-    """The calls every submission receives, serialised once per batch, and the harness
-    (probes, checks, mounts) they need."""
+    """The calls every submission receives, serialised once per batch, and what they need
+    besides the cases (probes, checks, mounts)."""
 
     cases: tuple[Case, ...]
     call_ids: tuple[str, ...]  # call_ids[i] is the runner's id for cases[i]
     calls_json: str
     arrays: dict[str, np.ndarray]
-    harness: Harness = NO_HARNESS
+    probes_and_checks: ProbesAndChecks = NO_PROBES_OR_CHECKS
 
     @classmethod
-    def for_cases(cls, cases, harness: Harness = NO_HARNESS) -> CallPlan:
+    def for_cases(cls, cases, probes_and_checks: ProbesAndChecks = NO_PROBES_OR_CHECKS) -> CallPlan:
         calls, arrays = [], {}
 
         def ref(value, key):
@@ -110,20 +110,20 @@ class CallPlan:
             if case.probe:
                 call["probe"] = case.probe
             calls.append(call)
-        if any(c.probe for c in cases) and harness.probes_source is None:
-            raise ValueError("cases use probes, but the harness has no probes.py")
+        if any(c.probe for c in cases) and probes_and_checks.probes_source is None:
+            raise ValueError("cases use probes, but there is no probes.py")
         return cls(cases=tuple(cases), call_ids=tuple(c["id"] for c in calls),
-                   calls_json=json.dumps(calls), arrays=arrays, harness=harness)
+                   calls_json=json.dumps(calls), arrays=arrays, probes_and_checks=probes_and_checks)
 
     def subset(self, cases) -> CallPlan:
-        """The plan for some of the cases, with the same harness."""
-        return CallPlan.for_cases(cases, self.harness)
+        """The plan for some of the cases, with the same probes and checks."""
+        return CallPlan.for_cases(cases, self.probes_and_checks)
 
     def write(self, directory: Path) -> None:
         (directory / "calls.json").write_text(self.calls_json)
         np.savez(directory / "arrays.npz", **self.arrays)
-        if self.harness.probes_source is not None:
-            (directory / "probes.py").write_text(self.harness.probes_source)
+        if self.probes_and_checks.probes_source is not None:
+            (directory / "probes.py").write_text(self.probes_and_checks.probes_source)
 
 
 def grade_submission(
@@ -134,13 +134,13 @@ def grade_submission(
     settings: SandboxSettings,
     plan: CallPlan | None = None,
     worker: int = 0,
-    harness: Harness = NO_HARNESS,
+    probes_and_checks: ProbesAndChecks = NO_PROBES_OR_CHECKS,
 ) -> SubmissionResult:
     """Grade the submission at ``path`` on ``cases`` against ``expected`` outputs.
 
     ``expected`` maps ``case.case_id`` to the reference outputs; ``plan`` (the serialised
-    calls and the harness) may be shared across a batch; without one, it is made from
-    ``cases`` and ``harness``. When a run stops part-way (a call that never
+    calls, probes and checks) may be shared across a batch; without one, it is made from
+    ``cases`` and ``probes_and_checks``. When a run stops part-way (a call that never
     returns, or that ends the process), the function that stopped it gets no further
     calls and the others are run again in a fresh sandbox: one endless loop costs one
     function, not the whole submission. A run that timed out because the machine starved
@@ -151,8 +151,8 @@ def grade_submission(
     anything the code writes could carry them.
     """
     started = time.monotonic()
-    plan = plan or CallPlan.for_cases(cases, harness)
-    checks = plan.harness.checks
+    plan = plan or CallPlan.for_cases(cases, probes_and_checks)
+    checks = plan.probes_and_checks.checks
     result = SubmissionResult(submission=submissions.student_id(path), path=str(path), status=GRADED)
     try:
         code = submissions.load(path)
@@ -254,7 +254,7 @@ def _run_once(code, plan: CallPlan, settings: SandboxSettings, budget: int, work
     with kit_tempdir("in") as tmp:  # owner-tagged: swept if this grader is killed
         inputs = Path(tmp)
         write_inputs(inputs, code.cells, code.module_name, plan)
-        outcome = run_runner(inputs, settings, worker=worker, mounts=plan.harness.mounts)
+        outcome = run_runner(inputs, settings, worker=worker, mounts=plan.probes_and_checks.mounts)
     stream = read_stream(outcome.results, plan.call_ids, budget=max(budget, 0))
     outcome.results = b""  # parsed: the raw bytes need not outlive this call
     ids = dict(zip(plan.call_ids, (case.case_id for case in plan.cases), strict=True))
@@ -285,7 +285,7 @@ def grade_for_assignment(assignment: Assignment, path: Path, settings: SandboxSe
     """All of the assignment's cases (public and hidden), under its limits."""
     return grade_submission(path, cases=assignment.cases, expected=assignment.expected,
                             settings=settings.with_default_limits(assignment.limits),
-                            harness=assignment.harness, **kwargs)
+                            probes_and_checks=assignment.probes_and_checks, **kwargs)
 
 
 def _status(result: SubmissionResult, runs: list[_Run], *, syntax_error: bool) -> str:

@@ -29,8 +29,8 @@ import numpy as np
 from ..classroom.faults import is_machine_fault, machine_fault
 from ..classroom.resume import CACHEABLE_STATUSES, ResultCache, result_from_json, result_to_json
 from ..course.cases import Case, points_per_question
-from ..course.harness import NO_HARNESS, Harness
 from ..course.mistakes import Mistake
+from ..course.probes_and_checks import NO_PROBES_OR_CHECKS, ProbesAndChecks
 from ..outputs.feedback import feedback_text
 from ..sandbox import SandboxSettings
 from . import gpu_stage
@@ -74,18 +74,18 @@ class Grading:
         return cls(title=assignment.title, questions=tuple(assignment.questions),
                    cases=cases + gpu_stage.counted(gpu), expected=assignment.expected,
                    settings=(settings or SandboxSettings()).with_default_limits(assignment.limits),
-                   plan=CallPlan.for_cases(cases, assignment.harness),
+                   plan=CallPlan.for_cases(cases, assignment.probes_and_checks),
                    diagnoser=Diagnoser.for_assignment(assignment, cases),
                    mistakes=tuple(assignment.mistakes), public_only=public_only, gpu=gpu)
 
     @classmethod
     def for_cases(cls, *, title: str, questions, cases, expected, settings: SandboxSettings,
-                  harness: Harness = NO_HARNESS, diagnoser: Diagnoser | None = None,
+                  probes_and_checks: ProbesAndChecks = NO_PROBES_OR_CHECKS, diagnoser: Diagnoser | None = None,
                   mistakes=(), public_only: bool = False) -> Grading:
         """A run on cases that are not an assignment's own (the self-check, a coding exam)."""
         cases = tuple(cases)
         return cls(title=title, questions=tuple(questions), cases=cases, expected=expected,
-                   settings=settings, plan=CallPlan.for_cases(cases, harness), diagnoser=diagnoser,
+                   settings=settings, plan=CallPlan.for_cases(cases, probes_and_checks), diagnoser=diagnoser,
                    mistakes=tuple(mistakes), public_only=public_only)
 
     @property

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..course.assignment import Assignment, load_assignment
 from ..course.cases import Case
-from ..course.harness import Harness
+from ..course.probes_and_checks import ProbesAndChecks
 from ..grading.diagnose import Diagnoser
 from ..grading.grade import SubmissionResult
 from ..grading.pipeline import Grading, feedback_for, grade_path
@@ -40,7 +40,7 @@ class PublicSuite:
     cases: tuple[Case, ...]
     expected: dict[str, tuple[np.ndarray, ...]]
     limits: Limits
-    harness: Harness
+    probes_and_checks: ProbesAndChecks
     assignment: Assignment | None = None
 
     def grading(self, settings: SandboxSettings | None = None) -> Grading:
@@ -51,7 +51,7 @@ class PublicSuite:
         return Grading.for_cases(title=f"{self.title} (self-check)", questions=self.questions,
                                  cases=self.cases, expected=self.expected,
                                  settings=(settings or SandboxSettings()).with_default_limits(self.limits),
-                                 harness=self.harness, diagnoser=diagnoser, mistakes=mistakes,
+                                 probes_and_checks=self.probes_and_checks, diagnoser=diagnoser, mistakes=mistakes,
                                  public_only=True)
 
 
@@ -63,12 +63,13 @@ def public_suite(assignment: str | Path) -> PublicSuite:
         if candidate.is_file():
             name, questions, cases, expected = load_public_cases(candidate)
             probes = candidate.parent / "probes.py"
-            harness = Harness(probes_source=probes.read_text() if probes.is_file() else None)
-            return PublicSuite(name, tuple(questions), tuple(cases), expected, public_limits(candidate), harness)
+            probes_and_checks = ProbesAndChecks(probes_source=probes.read_text() if probes.is_file() else None)
+            return PublicSuite(name, tuple(questions), tuple(cases), expected, public_limits(candidate),
+                               probes_and_checks)
     loaded = load_assignment(assignment)
     expected = {c.case_id: loaded.expected[c.case_id] for c in loaded.public_cases}
     return PublicSuite(loaded.title, tuple(loaded.questions), tuple(loaded.public_cases), expected,
-                       loaded.limits, loaded.harness, loaded)
+                       loaded.limits, loaded.probes_and_checks, loaded)
 
 
 def run_check(assignment: str | Path, submission: Path,

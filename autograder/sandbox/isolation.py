@@ -39,7 +39,7 @@ RUNNER = Path(__file__).with_name("runner.py")
 INSIDE_PYTHON = "/sandbox/python"
 INSIDE_RUNNER = "/sandbox/runner.py"
 INSIDE_INPUTS = "/sandbox/in"
-INSIDE_DATA = "/sandbox/data"  # read-only data folders for probes (see autograder.course.harness)
+INSIDE_DATA = "/sandbox/data"  # read-only data folders for probes (see autograder.course.probes_and_checks)
 INSIDE_WORK = "/sandbox/work"
 
 

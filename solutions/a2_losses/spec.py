@@ -6,12 +6,16 @@ come from ``reference.py``; nothing here hard-codes an answer. The lecture notes
 examples are here as inputs (``LECTURE_*``); tests/test_a2_losses.py checks that the
 reference reproduces the numbers the notes print for them, and checks the reference on
 every case against PyTorch's own losses where the conventions match.
+
+A random case is built by one function of (generator(s), shape): the fixed cases call it
+with the case's own seeds and shape, ``variant_cases`` (the coding exam) with a student's
+seed and a drawn shape, so both grade the same property with the same tolerance.
 """
 
 import numpy as np
 
 from autograder.course.cases import Case
-from autograder.course.inputs import extreme_scores, probabilities, rng_for
+from autograder.course.inputs import extreme_scores, probabilities, rng_for, variant_shape
 from autograder.course.inputs import scores as random_scores
 from autograder.sandbox import Limits
 
@@ -73,6 +77,49 @@ def _with_zeros(rng, shape):
     return p / p.sum(axis=-1, keepdims=True)
 
 
+# --- random cases: one builder each, (generator, shape) -> Case ------------------------
+# ``y_rng`` draws the labels or targets (its own fixed seed in the assignment's cases);
+# by default the same generator as the scores.
+
+def _ce_random_batch(rng, shape, y_rng=None):
+    return Case("cross_entropy", "random_batch", f"matches the correct mean loss on a random {shape} batch",
+                (random_scores(rng, shape), _labels(y_rng or rng, *shape)))
+
+
+def _ce_scores_1e4(rng, shape, y_rng=None):
+    return Case("cross_entropy", "scores_1e4", "is finite and correct for scores around +-1e4, also when the "
+                "true class has a tiny probability (never take the log of a probability)",
+                (extreme_scores(rng, shape, 1e4), _labels(y_rng or rng, *shape)))
+
+
+def _bce_random_single_output(rng, n, y_rng=None):
+    return Case("binary_cross_entropy", "random_single_output", "matches the correct loss on random (N,) logits",
+                (random_scores(rng, (n,)), _targets(y_rng or rng, (n,))))
+
+
+def _bce_random_multi_label(name, rng, shape, y_rng=None):
+    return Case("binary_cross_entropy", name, f"matches the correct loss on random {shape} multi-label logits",
+                (random_scores(rng, shape), _targets(y_rng or rng, shape)))
+
+
+def _hinge_random_batch(rng, shape, y_rng=None):
+    return Case("multiclass_hinge", "random_batch", f"matches the correct loss on a random {shape} batch",
+                (random_scores(rng, shape), _labels(y_rng or rng, *shape)))
+
+
+def _mlh_random(name, rng, shape, y_rng=None):
+    return Case("multilabel_hinge", name, f"matches the correct loss on random {shape} scores",
+                (random_scores(rng, shape, scale=1.5), _targets(y_rng or rng, shape)))
+
+
+def _kl_random_batch(rng, shape, q_rng=None):
+    return Case("kl_divergence", "random_batch",
+                "matches the correct values for random (N, C) distributions, shape (N,)",
+                (probabilities(rng, shape), probabilities(q_rng or rng, shape)))
+
+
+# --- the assignment's cases --------------------------------------------------------------
+
 def cross_entropy_cases():
     q = "cross_entropy"
     return [
@@ -86,17 +133,14 @@ def cross_entropy_cases():
              (LECTURE_SCORES[2:], LECTURE_LABELS[2:])),
         Case(q, "lecture_model_table", "reproduces the lecture's hinge-vs-cross-entropy table (three models)",
              (LECTURE_MODELS, LECTURE_MODEL_LABELS)),
-        Case(q, "random_batch", "matches the correct mean loss on a random (7, 5) batch",
-             (random_scores(_rng("ce/random"), (7, 5)), _labels(_rng("ce/random_y"), 7, 5))),
+        _ce_random_batch(_rng("ce/random"), (7, 5), _rng("ce/random_y")),
         Case(q, "tall_batch", "works with more samples than classes (9, 3)",
              (random_scores(_rng("ce/tall"), (9, 3)), _labels(_rng("ce/tall_y"), 9, 3))),
         Case(q, "wide_batch", "works with more classes than samples (2, 8)",
              (random_scores(_rng("ce/wide"), (2, 8)), _labels(_rng("ce/wide_y"), 2, 8))),
         Case(q, "scores_1e3", "is finite and correct for scores around +-1e3 (use log-sum-exp)",
              (extreme_scores(_rng("ce/1e3"), (6, 4), 1e3), _labels(_rng("ce/1e3_y"), 6, 4))),
-        Case(q, "scores_1e4", "is finite and correct for scores around +-1e4, also when the true class "
-             "has a tiny probability (never take the log of a probability)",
-             (extreme_scores(_rng("ce/1e4"), (6, 4), 1e4), _labels(_rng("ce/1e4_y"), 6, 4))),
+        _ce_scores_1e4(_rng("ce/1e4"), (6, 4), _rng("ce/1e4_y")),
         Case(q, "integer_logits", "works on integer logits",
              (_a([[1, 2, 3], [4, 4, 4], [0, -5, 5]], dtype=np.int64), _a([2, 0, 1], dtype=np.int64))),
         Case(q, "input_unchanged", "does not modify its input arrays",
@@ -116,12 +160,9 @@ def binary_cross_entropy_cases():
              (_a([[1.0, -2.0, 0.5], [0.0, 3.0, -1.0]]), _a([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]])), public=True),
         Case(q, "zero_logits_multi_label", "gives C log 2 for all-zero (N, C) logits: sum over classes, "
              "not mean", (np.zeros((3, 5)), _targets(_rng("bce/zero_t"), (3, 5)))),
-        Case(q, "random_single_output", "matches the correct loss on random (N,) logits",
-             (random_scores(_rng("bce/random1d"), (9,)), _targets(_rng("bce/random1d_t"), (9,)))),
-        Case(q, "random_multi_label_tall", "matches the correct loss on random (8, 3) multi-label logits",
-             (random_scores(_rng("bce/tall"), (8, 3)), _targets(_rng("bce/tall_t"), (8, 3)))),
-        Case(q, "random_multi_label_wide", "matches the correct loss on random (2, 7) multi-label logits",
-             (random_scores(_rng("bce/wide"), (2, 7)), _targets(_rng("bce/wide_t"), (2, 7)))),
+        _bce_random_single_output(_rng("bce/random1d"), 9, _rng("bce/random1d_t")),
+        _bce_random_multi_label("random_multi_label_tall", _rng("bce/tall"), (8, 3), _rng("bce/tall_t")),
+        _bce_random_multi_label("random_multi_label_wide", _rng("bce/wide"), (2, 7), _rng("bce/wide_t")),
         Case(q, "single_sample_multi_label", "sums over the classes for a single (1, C) sample",
              (random_scores(_rng("bce/one"), (1, 6)), _targets(_rng("bce/one_t"), (1, 6)))),
         Case(q, "scores_1e4_single_output", "is finite and correct for logits around +-1e4 (N,) "
@@ -154,8 +195,7 @@ def multiclass_hinge_cases():
              "image: two violated margins add up", (LECTURE_SCORES[2:], LECTURE_LABELS[2:])),
         Case(q, "lecture_model_table", "reproduces the lecture's hinge-vs-cross-entropy table (three models)",
              (LECTURE_MODELS, LECTURE_MODEL_LABELS)),
-        Case(q, "random_batch", "matches the correct loss on a random (7, 5) batch",
-             (random_scores(_rng("hinge/random"), (7, 5)), _labels(_rng("hinge/random_y"), 7, 5))),
+        _hinge_random_batch(_rng("hinge/random"), (7, 5), _rng("hinge/random_y")),
         Case(q, "wide_batch", "works with more classes than samples (2, 9)",
              (random_scores(_rng("hinge/wide"), (2, 9)), _labels(_rng("hinge/wide_y"), 2, 9))),
         Case(q, "margin_argument", "uses the margin argument (margin=2.5)",
@@ -176,10 +216,8 @@ def multilabel_hinge_cases():
              (_a([[2.0, -0.5, 0.0], [-3.0, 0.5, 1.0]]), _a([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])), public=True),
         Case(q, "margins_met", "gives 0 when every positive class scores >= 1 and every negative <= -1",
              (_a([[1.0, -1.0, 4.0], [-2.0, 1.5, -1.0]]), _a([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]))),
-        Case(q, "random_tall", "matches the correct loss on random (8, 3) scores",
-             (random_scores(_rng("mlh/tall"), (8, 3), scale=1.5), _targets(_rng("mlh/tall_t"), (8, 3)))),
-        Case(q, "random_wide", "matches the correct loss on random (2, 7) scores",
-             (random_scores(_rng("mlh/wide"), (2, 7), scale=1.5), _targets(_rng("mlh/wide_t"), (2, 7)))),
+        _mlh_random("random_tall", _rng("mlh/tall"), (8, 3), _rng("mlh/tall_t")),
+        _mlh_random("random_wide", _rng("mlh/wide"), (2, 7), _rng("mlh/wide_t")),
         Case(q, "all_negative_targets", "maps the target 0 to -1 (a class that is absent must score <= -1)",
              (random_scores(_rng("mlh/neg"), (3, 4)), np.zeros((3, 4)))),
         Case(q, "scores_1e4", "is correct for scores around +-1e4",
@@ -205,8 +243,7 @@ def kl_divergence_cases():
              (LECTURE_Q, LECTURE_P)),
         Case(q, "random_vector", "matches the correct value for random (C,) distributions, as a float",
              (probabilities(_rng("kl/vec_p"), (6,)), probabilities(_rng("kl/vec_q"), (6,)))),
-        Case(q, "random_batch", "matches the correct values for random (N, C) distributions, shape (N,)",
-             (probabilities(_rng("kl/batch_p"), (5, 4)), probabilities(_rng("kl/batch_q"), (5, 4)))),
+        _kl_random_batch(_rng("kl/batch_p"), (5, 4), _rng("kl/batch_q")),
         Case(q, "one_hot_p", "treats 0 log 0 as 0 (one-hot p: KL = -log q of the true class)",
              (np.eye(4)[[2, 0, 3]], probabilities(_rng("kl/onehot_q"), (3, 4)))),
         Case(q, "zeros_in_p", "treats 0 log 0 as 0 for rows of p with several zero entries",
@@ -222,3 +259,24 @@ def kl_divergence_cases():
 def make_cases():
     return (cross_entropy_cases() + binary_cross_entropy_cases() + multiclass_hinge_cases()
             + multilabel_hinge_cases() + kl_divergence_cases())
+
+
+# --- per-student variants (the coding exam) ----------------------------------------------
+
+# Each draws, in order, a shape per case from the student's generator, then the inputs.
+VARIANTS = {
+    "cross_entropy": lambda rng: [_ce_random_batch(rng, variant_shape(rng)),
+                                  _ce_scores_1e4(rng, variant_shape(rng))],
+    "binary_cross_entropy": lambda rng: [
+        _bce_random_multi_label("random_multi_label", rng, variant_shape(rng)),
+        _bce_random_single_output(rng, variant_shape(rng)[0])],
+    "multiclass_hinge": lambda rng: [_hinge_random_batch(rng, variant_shape(rng))],
+    "multilabel_hinge": lambda rng: [_mlh_random("random", rng, variant_shape(rng))],
+    "kl_divergence": lambda rng: [_kl_random_batch(rng, variant_shape(rng))],
+}
+
+
+def variant_cases(question, rng):
+    """``question``'s cases for one variant: its random cases, with shapes and inputs drawn
+    from ``rng`` (a student's seeded generator) instead of each case's fixed seed."""
+    return VARIANTS[question](rng)

@@ -8,12 +8,15 @@ hand-derived gradient alone.
 
 Shapes are chosen so that transposes show: N != C != H (N=5, H=7, C=3) gives a wrong
 shape, and square cases (H == C, N == H == C) catch a transposed dW or W only by value.
+
+``variant_cases`` (the coding exam) builds a question's random cases with a student's seed
+and a drawn shape, through the same builder as the fixed case.
 """
 
 import numpy as np
 
 from autograder.course.cases import Case
-from autograder.course.inputs import extreme_scores, rng_for
+from autograder.course.inputs import extreme_scores, rng_for, variant_shape
 from autograder.course.inputs import scores as random_scores
 from autograder.course.tolerances import FINITE_DIFFERENCE_ATOL, FINITE_DIFFERENCE_RTOL
 from autograder.sandbox import Limits
@@ -66,6 +69,12 @@ LECTURE_SCORES = _a([[3.2, 5.1, -1.7], [1.3, 4.9, 2.0], [2.2, 2.5, -3.1]])
 LECTURE_LABELS = _a([0, 1, 2], dtype=np.int64)
 
 
+def _ce_grad_random_batch(rng, shape, y_rng=None):
+    """``y_rng`` draws the labels (its own fixed seed in the assignment's case)."""
+    return Case("softmax_cross_entropy_grad", "random_batch", f"matches the reference on a random {shape} batch",
+                (random_scores(rng, shape), _labels(y_rng or rng, *shape)))
+
+
 def softmax_cross_entropy_grad_cases():
     q = "softmax_cross_entropy_grad"
     return [
@@ -73,8 +82,7 @@ def softmax_cross_entropy_grad_cases():
              (LECTURE_SCORES, LECTURE_LABELS), public=True),
         Case(q, "lecture_one_sample", "gives softmax - onehot for one sample with scores (3, 1, -1, -1), class 0",
              (_a([[3.0, 1.0, -1.0, -1.0]]), _a([0], dtype=np.int64)), public=True),
-        Case(q, "random_batch", "matches the reference on a random (5, 3) batch",
-             (random_scores(_rng("ce/random"), (5, 3)), _labels(_rng("ce/random/y"), 5, 3))),
+        _ce_grad_random_batch(_rng("ce/random"), (5, 3), _rng("ce/random/y")),
         Case(q, "autograd", "matches torch.autograd of the mean cross-entropy on a random (6, 4) batch",
              (random_scores(_rng("ce/autograd"), (6, 4)), _labels(_rng("ce/autograd/y"), 6, 4)),
              oracle="autograd_softmax_cross_entropy_grad"),
@@ -211,3 +219,16 @@ def output_layer_backward_cases():
 def make_cases():
     return (softmax_cross_entropy_grad_cases() + sigmoid_bce_grad_cases()
             + multiclass_hinge_grad_cases() + output_layer_backward_cases())
+
+
+# --- per-student variants (the coding exam) ----------------------------------------------
+
+VARIANTS = {
+    "softmax_cross_entropy_grad": lambda rng: [_ce_grad_random_batch(rng, variant_shape(rng))],
+}
+
+
+def variant_cases(question, rng):
+    """``question``'s cases for one variant: its random cases, with shapes and inputs drawn
+    from ``rng`` (a student's seeded generator) instead of each case's fixed seed."""
+    return VARIANTS[question](rng)

@@ -20,7 +20,7 @@ from autograder.course.cases import Case
 from autograder.sandbox import Limits
 
 NAME = "toy"
-TITLE = "toy: harness"
+TITLE = "toy: probes and checks"
 QUESTIONS = ("scale", "draw", "double")
 LIMITS = Limits(cpu_seconds=10, wall_seconds=20, load_seconds=5, call_seconds=3)
 MOUNTS = {"table": DATA_DIR, "support": SUPPORT_DIR}

@@ -28,8 +28,11 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
-class Harness:
-    """probes_source: text of probes.py (None: the assignment has none).
+class ProbesAndChecks:
+    """What grading an assignment's cases needs besides the cases: its probes (with the data
+    folders they read) for the sandbox, its checks for the comparison.
+
+    probes_source: text of probes.py (None: the assignment has none).
     checks:         {name: check(case, got, expected) -> problem or None}.
     mounts:         ((name, host folder), ...), mounted read-only for the probes.
     """
@@ -39,4 +42,4 @@ class Harness:
     mounts: tuple[tuple[str, str], ...] = ()
 
 
-NO_HARNESS = Harness()
+NO_PROBES_OR_CHECKS = ProbesAndChecks()
