@@ -162,4 +162,8 @@ def test_gpu_python_layout_never_binds_the_kit(monkeypatch, tmp_path):
     monkeypatch.setenv("PYTHONPATH", f"{KIT_ROOT}:{KIT_ROOT / 'solutions'}:{tmp_path}")
     layout = gpu_access.python_layout(sys.executable)
     assert tmp_path.resolve() in layout.site_dirs
-    assert not any(KIT_ROOT.is_relative_to(s) or s.is_relative_to(KIT_ROOT) for s in layout.site_dirs)
+    # The interpreter's own site-packages may sit inside the kit (./kit puts .venv there); what
+    # must never be bound is a PYTHONPATH entry holding the hidden material.
+    hidden = (KIT_ROOT / "solutions").resolve()
+    assert KIT_ROOT.resolve() not in layout.site_dirs
+    assert not any(hidden.is_relative_to(s) or s.is_relative_to(hidden) for s in layout.site_dirs)
