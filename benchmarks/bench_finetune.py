@@ -17,11 +17,14 @@ loaded photos and the trained model (feature extraction of the LP phase included
 evaluation is not counted. The whole script with its defaults takes about 15-20 minutes on
 two quiet cores.
 
-Measured here (2 threads, 2 cores shared with other jobs, so seconds are upper bounds):
-full "top" val 0.799 / test 0.758 in 200 s wall (219 s CPU; about 80 s expected on quiet
-cores); full "all" val 0.855 / test 0.825 in 648 s wall (947 s CPU; its epochs took 24 s
-while the machine was quiet, about 360 s for the phase); at 8 epochs val 0.827; quick setting, all four: val
-0.567 / 0.685 / 0.710 / 0.010 (all / top_k / top / scratch) in 206 s for the whole script.
+Measured with the defaults, 2 threads on 2 cores (2026-12-01; another job shared the cores
+for the first two epochs of "all" only), whole script 1200 s:
+    all      val 0.855  test 0.825  471 s wall / 756 s CPU   >= 0.85 in 600 s: pass
+    top_k    val 0.808  test 0.760   83 s wall / 163 s CPU
+    top      val 0.799  test 0.758   57 s wall / 107 s CPU   >= 0.758 in 120 s: pass
+    scratch  val 0.013  test 0.015  138 s wall / 275 s CPU
+Quick setting (the notebook's CPU default), all four: val 0.567 / 0.685 / 0.710 / 0.010
+(all / top_k / top / scratch) in 206 s for the whole script.
 """
 
 from __future__ import annotations
