@@ -117,15 +117,19 @@ def _read_image(path: Path, image_size: int | None) -> np.ndarray:
     with Image.open(path) as image:
         image = image.convert("RGB")
         if image_size is not None and image.size != (image_size, image_size):
-            # short side to image_size, then the centre square
-            w, h = image.size
-            scale = image_size / min(w, h)
-            image = image.resize((max(image_size, round(w * scale)), max(image_size, round(h * scale))),
-                                 Image.BILINEAR)
-            w, h = image.size
-            left, top = (w - image_size) // 2, (h - image_size) // 2
-            image = image.crop((left, top, left + image_size, top + image_size))
+            image = centre_square(image, image_size, Image.BILINEAR)
         return np.asarray(image, dtype=np.uint8)
+
+
+def centre_square(image, size: int, resample):
+    """A PIL image with its short side resized to ``size`` (``resample``), then the centre
+    ``size`` x ``size`` square: how the offline copy was made, and how other photos match it."""
+    w, h = image.size
+    scale = size / min(w, h)
+    image = image.resize((max(size, round(w * scale)), max(size, round(h * scale))), resample)
+    w, h = image.size
+    left, top = (w - size) // 2, (h - size) // 2
+    return image.crop((left, top, left + size, top + size))
 
 
 def load_split(root: str | Path, split: str, image_size: int | None = None,
@@ -294,13 +298,6 @@ def download_flowers(download_dir: str | Path = "data", image_size: int = 128) -
             name = Path(files[i]).name if files is not None else f"image_{i + 1:05d}.jpg"
             folder = partial / split / f"{int(label) + 1:03d}"
             folder.mkdir(parents=True, exist_ok=True)
-            image = image.convert("RGB")
-            w, h = image.size
-            scale = image_size / min(w, h)
-            image = image.resize((max(image_size, round(w * scale)), max(image_size, round(h * scale))),
-                                 Image.BICUBIC)
-            w, h = image.size
-            left, top = (w - image_size) // 2, (h - image_size) // 2
-            image.crop((left, top, left + image_size, top + image_size)).save(folder / name, quality=85)
+            centre_square(image.convert("RGB"), image_size, Image.BICUBIC).save(folder / name, quality=85)
     partial.rename(target)  # only a complete copy ever has the name find_flowers looks for
     return target.resolve()
