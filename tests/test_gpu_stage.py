@@ -245,7 +245,7 @@ def test_thresholds_follow_the_reference_minus_the_margin():
     from autograder.course.assignment import SOLUTIONS_DIR
 
     a5 = load_assignment(SOLUTIONS_DIR / "a5_finetune")
-    spec = gpu_stage._spec_module(a5)
+    spec = a5.spec
     for flavour, reference in spec.GPU_REFERENCE_ACCURACY.items():
         assert spec.gpu_min_accuracy(flavour, False) == pytest.approx(reference - spec.GPU_MARGIN)
     assert spec.gpu_min_accuracy("all", True) == spec.GPU_DRY_RUN_MIN_ACCURACY

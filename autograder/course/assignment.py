@@ -61,6 +61,7 @@ class Assignment:
     checks: ModuleType | None = None
     oracles: ModuleType | None = None
     mounts: tuple[tuple[str, str], ...] = ()
+    spec: ModuleType | None = None  # spec.py itself, for what only some specs offer (gpu_cases)
 
     @property
     def max_score(self) -> float:
@@ -181,6 +182,7 @@ def load_assignment(assignment: str | Path) -> Assignment:
         mistakes=mistakes,
         hidden_dir=hidden,
         mounts=mounts,
+        spec=spec,
         **optional,
     )
     validate_assignment(result)

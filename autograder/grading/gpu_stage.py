@@ -34,10 +34,8 @@ Instructor-facing figures (accuracy, threshold, seconds, budget, claims, isolati
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
-import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,19 +295,6 @@ class GpuStage:
         return None
 
 
-def _spec_module(assignment):
-    """The assignment's spec.py as ``load_assignment`` imported it (or imported again)."""
-    hidden = Path(assignment.hidden_dir)
-    key = "_autograder_hidden_" + "".join(c if c.isalnum() else "_" for c in str(hidden)) + "_spec"
-    if key in sys.modules:
-        return sys.modules[key]
-    spec = importlib.util.spec_from_file_location(key, hidden / "spec.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[key] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def machine_problem(access: gpu_access.GpuAccess) -> str | None:
     """Why this machine has no GPU for the sandbox, from what is on disk (None: it may)."""
     if not access.device_nodes:
@@ -327,7 +312,7 @@ def prepare(assignment, options: GpuOptions, settings: SandboxSettings, *, out_d
     ``GpuUnavailable`` under ``--gpu-missing=fail`` when the cases cannot run."""
     if not options.enabled or public_only:
         return None
-    spec = _spec_module(assignment)
+    spec = assignment.spec
     if not hasattr(spec, "gpu_cases"):
         return None
     dry = options.dry_run
