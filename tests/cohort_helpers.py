@@ -1,4 +1,4 @@
-"""Helpers for the cohort of bad submissions (tests/test_cohort_runaway.py,
+"""Helpers for the cohort of bad submissions (tests/classroom/test_cohort_runaway.py,
 test_cohort_cheating.py, test_cohort_broken_files.py): written to disk and graded.
 
 Plain functions and constants (each test file wraps ``cohort_assignment`` in its own

@@ -15,11 +15,11 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from kit_paths import KIT
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-ROOT = Path(__file__).resolve().parent.parent
 # lock -> the oldest Python it serves (kit picks by major.minor)
 LOCKS = {"requirements.lock": "3.11.0", "requirements-py310.lock": "3.10.0"}
 
@@ -34,7 +34,7 @@ def fake_python(tmp_path: Path, version: tuple[int, int, int]) -> Path:
 
 
 def kit(*args: str, python: str | Path) -> subprocess.CompletedProcess:
-    return subprocess.run([str(ROOT / "kit"), *args], capture_output=True, text=True, timeout=60,
+    return subprocess.run([str(KIT / "kit"), *args], capture_output=True, text=True, timeout=60,
                           env={"PATH": "/usr/bin:/bin", "PYTHON": str(python)})
 
 
@@ -63,7 +63,7 @@ def test_kit_names_a_missing_interpreter(tmp_path):
 
 def read_lock(name: str) -> dict[str, str]:
     pins = {}
-    for line in (ROOT / name).read_text().splitlines():
+    for line in (KIT / name).read_text().splitlines():
         if not line.strip() or line.startswith("#"):
             continue
         match = re.fullmatch(r"([A-Za-z0-9_.-]+)==([A-Za-z0-9_.+-]+)", line.strip())
@@ -75,18 +75,18 @@ def read_lock(name: str) -> dict[str, str]:
 
 
 def test_pyproject_promises_exactly_the_pythons_the_locks_serve():
-    text = (ROOT / "pyproject.toml").read_text()
+    text = (KIT / "pyproject.toml").read_text()
     (requires,) = re.findall(r'^requires-python = "([^"]+)"', text, flags=re.M)
     oldest = min(LOCKS.values(), key=lambda v: tuple(map(int, v.split("."))))
     spec = SpecifierSet(requires)
     assert spec.contains(oldest) and not spec.contains("3.9.18")
-    kit_text = (ROOT / "kit").read_text()
+    kit_text = (KIT / "kit").read_text()
     assert "sys.version_info < (3, 10)" in kit_text and "sys.version_info >= (3, 11)" in kit_text
 
 
 @pytest.mark.parametrize("lock", sorted(LOCKS))
 def test_every_direct_dependency_is_pinned_in_each_lock(lock):
-    text = (ROOT / "pyproject.toml").read_text()
+    text = (KIT / "pyproject.toml").read_text()
     names = set(re.findall(r'"([A-Za-z0-9_.-]+)(?:[<>=!~][^"]*)?"', text.split("[project.optional-dependencies]")[1]
                            .split("[project.scripts]")[0]))
     names |= {"numpy", "nbformat", "packaging"}

@@ -14,7 +14,7 @@ code would have returned in the sandbox:
   (bool, int, uint or float dtype), copied to a plain ``ndarray``.
 
 The runner cannot import this module (it stays stdlib + NumPy, alone in the sandbox);
-``tests/test_calling.py`` pins the two to the same behaviour.
+``tests/course/test_calling.py`` pins the two to the same behaviour.
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ class Arch:
     has_x32: bool = False
 
 
-# Checked against asm/unistd_64.h and asm-generic/unistd.h by tests/test_sandbox_seccomp.py.
+# Checked against asm/unistd_64.h and asm-generic/unistd.h by tests/sandbox/test_sandbox_seccomp.py.
 X86_64 = Arch("x86_64", 0xC000003E, {
     "socket": 41, "clone": 56, "clone3": 435,
     "add_key": 248, "request_key": 249, "keyctl": 250,

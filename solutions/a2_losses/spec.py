@@ -3,7 +3,7 @@
 One source of truth: public cases (``public=True``) are exported into the student folder
 with their expected values; the others never leave the grader. Expected values always
 come from ``reference.py``; nothing here hard-codes an answer. The lecture notes' worked
-examples are here as inputs (``LECTURE_*``); tests/test_a2_losses.py checks that the
+examples are here as inputs (``LECTURE_*``); tests/assignments/test_a2_losses.py checks that the
 reference reproduces the numbers the notes print for them, and checks the reference on
 every case against PyTorch's own losses where the conventions match.
 

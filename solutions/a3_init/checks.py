@@ -21,7 +21,7 @@ uniform instead of normal) fail with overwhelming probability at the sample size
 Union bound (Bonferroni). One grading runs T statistical tests in all
 (``planned_tests`` counts them; 100 for the whole assignment as it stands). Each test is
 given a false-alarm probability of at most DELTA = 1e-9, so P(any false failure) <= T * DELTA
-= 1e-7 < 1e-6, whatever the dependence between the tests. ``tests/test_a3_init.py``
+= 1e-7 < 1e-6, whatever the dependence between the tests. ``tests/assignments/test_a3_init.py``
 recomputes T from the actual cases and asserts T * DELTA <= 1e-6.
 
 For n weights x_1..x_n that are i.i.d. N(0, sigma^2) with the target sigma known:
@@ -65,7 +65,7 @@ least 10,000 weights per checked tensor, except the small-model PyTorch case):
 - slope ignored: for a = 0.5 the std is sqrt(1.25) = 1.118 times too large;
 - uniform instead of normal: no mass beyond 2 sigma (the band starts at 0.040 at n = 60,000)
   and g2 = -1.2.
-``tests/test_a3_init.py`` draws 2,000 samples of each kind and confirms: zero failures for
+``tests/assignments/test_a3_init.py`` draws 2,000 samples of each kind and confirms: zero failures for
 correct draws, every wrong draw caught.
 """
 
@@ -225,7 +225,7 @@ REPRODUCIBILITY = (
 )
 
 
-GLOBAL_SEED_AFTER = 13  # probes.GLOBAL_SEEDS[2] (tests/test_a3_init.py keeps them equal)
+GLOBAL_SEED_AFTER = 13  # probes.GLOBAL_SEEDS[2] (tests/assignments/test_a3_init.py keeps them equal)
 
 
 def _probe_seed(case) -> int:

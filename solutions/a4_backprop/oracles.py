@@ -3,7 +3,7 @@
 Each oracle is called as ``oracle(*case.args, **case.kwargs)`` and returns what the
 question's function must return. None of them shares code with ``reference.py``: they
 differentiate the loss's own formula, so a slip in the reference's hand-derived gradient
-would show up as a disagreement (tests/test_a4_backprop.py checks all three agree).
+would show up as a disagreement (tests/assignments/test_a4_backprop.py checks all three agree).
 
 - ``autograd_*``: the mean loss written in float64 PyTorch, differentiated by
   ``.backward()``. Exact up to rounding, stable for logits as large as +-1e4.

@@ -24,7 +24,7 @@ import numpy as np
 DATA = {}  # set by the grader (spec.MOUNTS and spec.GRADER_DATA): {"digits": ..., "digits_test": ...}
 
 # The reference's 64-32-10 ReLU network reaches 0.94-0.96 on the test split over seeds
-# (tests/test_a6_mlp.py); a working SGD loop that trains anything reaches 0.85 easily, a
+# (tests/assignments/test_a6_mlp.py); a working SGD loop that trains anything reaches 0.85 easily, a
 # broken one (no learning, wrong sign) stays near chance, 0.10.
 MIN_TEST_ACCURACY = 0.85
 # Validation loss recomputed here against the history's: float64 on the same weights.

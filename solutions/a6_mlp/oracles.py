@@ -4,7 +4,7 @@ Called as ``oracle(kind, x, y, W1, b1, W2, b2, ...)`` (the arguments of
 ``probes.backward_grads``), they return dW1, db1, dW2, db2, ... without sharing code with
 ``reference.py``: torch.autograd of the network's own forward formula, and central finite
 differences of a NumPy forward pass, so a slip in the hand-derived delta recursion shows up
-as a disagreement (tests/test_a6_mlp.py checks all three agree).
+as a disagreement (tests/assignments/test_a6_mlp.py checks all three agree).
 
 Standalone on purpose (NumPy and torch only): copied next to spec.py in a built autograder.
 """

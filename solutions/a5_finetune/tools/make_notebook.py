@@ -260,7 +260,7 @@ which one matters most here?"""),
 
 def main(root=None):
     """root: write under this folder instead of the kit, at the same relative path (the
-    freshness test, tests/test_generated_files.py, compares the two)."""
+    freshness test, tests/assignments/test_generated_files.py, compares the two)."""
     out = OUT if root is None else Path(root) / OUT.relative_to(OUT.parents[2])
     out.parent.mkdir(parents=True, exist_ok=True)
     nb = nbformat.v4.new_notebook()

@@ -41,7 +41,7 @@ def completed_notebook():
 
 def main(root=None):
     """root: write under this folder instead of the kit, at the same relative paths (the
-    freshness test, tests/test_generated_files.py, compares the two)."""
+    freshness test, tests/assignments/test_generated_files.py, compares the two)."""
     out = (HIDDEN if root is None else Path(root) / HIDDEN.relative_to(KIT)) / "samples"
     out.mkdir(parents=True, exist_ok=True)
     nbformat.write(completed_notebook(), out / "amara.ipynb")

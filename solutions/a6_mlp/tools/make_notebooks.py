@@ -294,7 +294,7 @@ def build(solved):
 
 def main(root=KIT):
     """root: write under this folder instead of the kit, at the same relative paths (the
-    freshness test, tests/test_generated_files.py, compares the two)."""
+    freshness test, tests/assignments/test_generated_files.py, compares the two)."""
     for solved, path in ((False, Path("assignments") / NAME / f"{NAME}.ipynb"),
                          (True, Path("solutions") / NAME / "samples" / "ada.ipynb")):
         (Path(root) / path).parent.mkdir(parents=True, exist_ok=True)

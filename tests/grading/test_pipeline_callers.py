@@ -6,16 +6,16 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from pathlib import Path
 
 import pytest
+from kit_paths import EXAMPLES
 
 from autograder.course.assignment import SOLUTIONS_DIR
 from autograder.grading.diagnose import Diagnoser
 from autograder.publish.check import public_suite, run_check
 from autograder.publish.gradescope import GradescopeOptions, results_json, run_gradescope
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "exam"
+EXAMPLES = EXAMPLES / "exam"
 MATCHES = "Your outputs match the common mistake: "
 
 

@@ -1,4 +1,4 @@
-"""a3_init's own tests (the shared invariants are in tests/test_invariants.py): the case and
+"""a3_init's own tests (the shared invariants are in tests/assignments/test_invariants.py): the case and
 the feedback word that separate each mistake, and the statistics behind
 its random-initialiser checks: false failures below one in a million gradings, and every
 wrong scale or distribution caught at the sample sizes the cases use."""
@@ -51,7 +51,7 @@ MISTAKES = {m.name: m for m in A3.mistakes}
 @pytest.fixture(scope="module")
 def graded():
     """graded(name, source) -> result, each submission graded once per test session (shared
-    with tests/test_invariants.py, which grades the reference and every mistake)."""
+    with tests/assignments/test_invariants.py, which grades the reference and every mistake)."""
     return lambda name, source: grade_source(A3, name, source)
 
 
@@ -60,7 +60,7 @@ def _failed(result):
 
 
 def test_completed_script_sample_earns_full_marks():
-    """(The notebook sample ada.ipynb and the reference: tests/test_invariants.py.)"""
+    """(The notebook sample ada.ipynb and the reference: tests/assignments/test_invariants.py.)"""
     result = grade_for_assignment(A3, SAMPLES / "cleo.py", SandboxSettings())
     assert _failed(result) == []
     assert (result.status, result.score) == (GRADED, A3.max_score)
@@ -150,7 +150,7 @@ def built(tmp_path_factory):
 
 
 def test_the_build_ships_probes_for_the_public_cases(built):
-    """(Nothing hidden in the student folder: tests/test_invariants.py.)"""
+    """(Nothing hidden in the student folder: tests/assignments/test_invariants.py.)"""
     assert (built.student_dir / "tests" / "probes.py").is_file()  # public cases use probes
 
 

@@ -8,9 +8,9 @@ import math
 import re
 import xml.etree.ElementTree as ET
 import zipfile
-from pathlib import Path
 
 import pytest
+from kit_paths import EXAMPLES
 from pdftext import compile_pdf, pages_text
 
 from autograder.exam import bank
@@ -19,7 +19,7 @@ from autograder.exam.markup import format_number
 from autograder.exam.seeding import SecretError, read_secret
 from autograder.exam.variants import RosterError, read_exam_roster, read_manifest
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "exam"
+EXAMPLES = EXAMPLES / "exam"
 QTI12 = "{http://www.imsglobal.org/xsd/ims_qtiasiv1p2}"
 QTI21 = "{http://www.imsglobal.org/xsd/imsqti_v2p1}"
 CP = "{http://www.imsglobal.org/xsd/imscp_v1p1}"

@@ -3,7 +3,7 @@ samples), the lecture's printed numbers, and PyTorch as an independent check of 
 
 The shared invariants (reference full marks, stubs zero, each mistake loses points on the
 function it breaks and only there, nothing hidden reaches students, the otter public tests
-pass for the reference and fail for stubs) are in tests/test_invariants.py; here is what is
+pass for the reference and fail for stubs) are in tests/assignments/test_invariants.py; here is what is
 a2's own.
 """
 
@@ -43,7 +43,7 @@ def _failed(result):
 # --- a2's own grading facts ---------------------------------------------------------------
 # (reference, sample, stub, each mistake on its own function, public and hidden cases, the
 # notebook's checks and export, build, leaks and the otter public tests:
-# tests/test_invariants.py, for every assignment.)
+# tests/assignments/test_invariants.py, for every assignment.)
 
 
 def test_max_score(a2):
@@ -109,7 +109,7 @@ def test_questions_follow_the_contract(a2):
 
 
 def test_stub_docstrings_name_what_each_function_returns(a2):
-    """(Signatures and raise-only bodies: tests/test_invariants.py, for every assignment.)"""
+    """(Signatures and raise-only bodies: tests/assignments/test_invariants.py, for every assignment.)"""
     for name, node in stub_functions(a2).items():
         assert "returns:" in (ast.get_docstring(node) or ""), f"{name} stub docstring names no shapes"
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import csv
 import inspect
 import json
-from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
+from kit_paths import EXAMPLES
 
 from autograder.exam import coding
 from autograder.exam import references as refs
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "exam"
+EXAMPLES = EXAMPLES / "exam"
 TASKS = ["softmax", "cross_entropy", "softmax_cross_entropy_grad"]
 
 

@@ -1,4 +1,4 @@
-"""a4_backprop's own tests (the shared invariants are in tests/test_invariants.py): its
+"""a4_backprop's own tests (the shared invariants are in tests/assignments/test_invariants.py): its
 samples, the case that separates each mistake, and the hidden expected values themselves: reference, torch.autograd and finite differences agree."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def test_max_score(a4):
 
 
 def test_complete_script_sample_earns_full_marks(a4):
-    """(The completed notebook sample ada.ipynb: tests/test_invariants.py.)"""
+    """(The completed notebook sample ada.ipynb: tests/assignments/test_invariants.py.)"""
     result = _grade(a4, SAMPLES / "cleo.py")
     assert (result.status, result.score) == (GRADED, a4.max_score)
 
@@ -104,7 +104,7 @@ def test_every_mistake_has_a_separating_case(a4):
 
 @pytest.mark.parametrize("mistake", A4.mistakes, ids=lambda m: m.name)
 def test_each_mistake_fails_its_separating_case(a4, mistake):
-    """(Points lost on its own function only: tests/test_invariants.py.)"""
+    """(Points lost on its own function only: tests/assignments/test_invariants.py.)"""
     failed = failed_cases(grade_source(a4, mistake.name, mistake.submission_source(a4.reference)))
     assert SEPARATING_CASE[mistake.name] in failed, (mistake.name, sorted(failed))
 
@@ -133,7 +133,7 @@ def test_transpose_revealing_shapes_are_covered(a4):
 
 
 def test_notebook_has_a_gradient_check(a4):
-    """(One grader.check cell per question and the export at the end: tests/test_invariants.py.)"""
+    """(One grader.check cell per question and the export at the end: tests/assignments/test_invariants.py.)"""
     sources = [c.source for c in nbformat.read(a4.student_notebook, as_version=4).cells if c.cell_type == "code"]
     assert any("def numerical_gradient(" in s for s in sources)
     assert any("report(" in s and "numerical_gradient(" in s for s in sources)

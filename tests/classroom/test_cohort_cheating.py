@@ -6,7 +6,7 @@ Part of the cohort of bad submissions (a1_softmax), each graded for real (sandbo
 included) with its exact outcome: every test writes its submission into ``tmp_path`` and
 asserts the status, the score and, where a student needs one, the message. Tight limits
 keep the stuck ones to a few seconds. The numbered sections follow the cohort's list;
-the other two parts are tests/test_cohort_runaway.py and test_cohort_broken_files.py."""
+the other two parts are tests/classroom/test_cohort_runaway.py and test_cohort_broken_files.py."""
 
 from __future__ import annotations
 

@@ -14,12 +14,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from kit_paths import KIT
 
 from autograder.exam.build import build_exam
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples" / "exam"
-VALIDATOR = REPO.parent / "shared" / "tools" / "exam_consumers" / "validate.sh"
+EXAMPLES = KIT / "examples" / "exam"
+VALIDATOR = KIT.parent / "shared" / "tools" / "exam_consumers" / "validate.sh"
 SUMMARY = re.compile(r"exam consumers: (\d+) checks, (\d+) failures, (\d+) warnings")
 
 pytestmark = pytest.mark.skipif(

@@ -1,5 +1,5 @@
 """a6_mlp's own tests (the shared invariants, the otter public tests among them, are in
-tests/test_invariants.py; the generated notebooks' freshness in tests/test_generated_files.py):
+tests/assignments/test_invariants.py; the generated notebooks' freshness in tests/assignments/test_generated_files.py):
 the case that separates each mistake, the notes' worked numbers, reference == torch.autograd ==
 finite differences for the backward pass, a training run that clears the bar on held-out
 digits, and a stub notebook without torch."""
@@ -50,7 +50,7 @@ def test_every_mistake_the_issue_names_is_there_with_a_separating_case():
 
 @pytest.mark.parametrize("mistake", A6.mistakes, ids=lambda m: m.name)
 def test_each_mistake_fails_its_separating_case(mistake):
-    """(Points lost on its own function only: tests/test_invariants.py.)"""
+    """(Points lost on its own function only: tests/assignments/test_invariants.py.)"""
     failed = failed_cases(grade_source(A6, mistake.name, mistake.submission_source(REF)))
     assert SEPARATING_CASE[mistake.name] in failed, (mistake.name, sorted(failed))
 
@@ -119,7 +119,7 @@ def test_checks_answer_forged_outputs_without_raising():
 
 
 def test_stub_notebook_does_not_import_torch():
-    """(The notebooks are what the generator writes: tests/test_generated_files.py; one
-    grader.check per question and the export at the end: tests/test_invariants.py.)"""
+    """(The notebooks are what the generator writes: tests/assignments/test_generated_files.py; one
+    grader.check per question and the export at the end: tests/assignments/test_invariants.py.)"""
     sources = [c.source for c in nbformat.read(A6.student_notebook, as_version=4).cells if c.cell_type == "code"]
     assert "import torch" not in "\n".join(sources)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from kit_paths import EXAMPLES
 
 from autograder.exam import bank, custom, markup
 from autograder.exam.markup import Math
@@ -16,7 +16,7 @@ from autograder.exam.model import Distractor, Solution, Template, conflicts, ins
 from autograder.exam.seeding import generator, variant_seed
 
 SECRET = b"0123456789abcdef-test-secret"
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "exam"
+EXAMPLES = EXAMPLES / "exam"
 SEEDS = 40  # students per template in the read-back test
 RAW_DRAWS = 200  # raw draws per template in the collision test
 MAX_REJECTED = 0.35  # a template that redraws more often than this is broken by design

@@ -2,8 +2,8 @@
 throws the pretrained weights away does not. Everything runs through the stage itself, so the
 student's code (here the reference's) runs in the sandbox, never in this process.
 
-    .venv/bin/python -m pytest -m gpu tests/test_a5_gpu.py                  # CUDA in the kit's python
-    KIT_GPU_PYTHON=/opt/torch/.venv/bin/python3 .venv/bin/python -m pytest -m gpu tests/test_a5_gpu.py
+    .venv/bin/python -m pytest -m gpu tests/assignments/test_a5_gpu.py                  # CUDA in the kit's python
+    KIT_GPU_PYTHON=/opt/torch/.venv/bin/python3 .venv/bin/python -m pytest -m gpu tests/assignments/test_a5_gpu.py
 
 Skipped where there is no NVIDIA device node, or where neither the kit's python nor
 $KIT_GPU_PYTHON has CUDA (the stage's own self-test decides, inside the sandbox).

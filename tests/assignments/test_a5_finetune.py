@@ -1,5 +1,5 @@
 """a5_finetune's own tests (the shared invariants, reference full marks, stub zero and each
-mistake losing points on its function only among them, are in tests/test_invariants.py): the
+mistake losing points on its function only among them, are in tests/assignments/test_invariants.py): the
 kit's own modules (torchvision workaround, backbones, flowers), the reference in the grader's
 process, and the grader-side checks of the finetune and the optimizer."""
 

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from kit_paths import TEST_DATA
 
 from autograder.classroom.batch import grade_batch
 from autograder.cli import main
@@ -188,7 +189,7 @@ def test_canvas_export_has_the_import_columns_and_uses_the_roster():
     assert parse(bare)[2] == ["lovelaceada", "1001", "", "", "", "48"] and len(missing) == 3
 
 
-MOODLE_DATA = Path(__file__).parent / "data" / "moodle"
+MOODLE_DATA = TEST_DATA / "moodle"
 MOODLE_SCORES = {"201": 48, "202": 35, "203": 50, "204": 12.5}  # 50: a bonus above the maximum
 MOODLE_ROSTER = [  # Moodle's own user export: Dan is not in it
     {"First name": "Ada", "Last name": "Lovelace", "ID number": "S201", "Email address": "ada@uni.example"},

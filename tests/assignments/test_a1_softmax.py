@@ -1,4 +1,4 @@
-"""a1_softmax's own tests (the shared invariants are in tests/test_invariants.py): its score
+"""a1_softmax's own tests (the shared invariants are in tests/assignments/test_invariants.py): its score
 and the case that separates each mistake."""
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from pathlib import Path
 
 import pytest
+from kit_paths import EXAMPLES
 
 from autograder.cli import main
 from autograder.exam import bank, custom, variants
@@ -23,7 +23,7 @@ from autograder.exam.grading import (
 from autograder.exam.model import Distractor, Solution
 from autograder.exam.seeding import variant_seed
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "exam"
+EXAMPLES = EXAMPLES / "exam"
 QUESTIONS = "cross_entropy_batch,multilabel_decision,log_softmax_large,output_gradient"
 
 

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
+from kit_paths import KIT
 
 from autograder.classroom import outdir
 from autograder.classroom.batch import grade_batch
@@ -455,7 +456,7 @@ def test_temporary_folders_go_even_when_a_submission_made_them_unwritable(tmp_pa
             "    os.makedirs(d + '/a/b'); open(d + '/a/b/f', 'w').close(); os.chmod(d + '/a/b', 0o500)\n"
             "    os.chmod(d + '/a', 0o500)\n"
             "print(os.path.exists(d))\n")
-    repo = Path(__file__).resolve().parent.parent
+    repo = KIT
     command = [sys.executable, "-c", code, str(repo)]
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
