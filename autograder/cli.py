@@ -58,7 +58,7 @@ EXIT_TERMINATED = 143   # SIGTERM: the same
 def cmd_grade(args) -> int:
     from .classroom.batch import grade_batch
     from .classroom.progress import ProgressMeter
-    from .classroom.tempdirs import Terminated
+    from .machine.tempdirs import Terminated
 
     assignment = load_assignment(args.assignment)
     from .classroom.late_grading import inputs_from_args, report_lines
@@ -275,9 +275,9 @@ busy); 2 bad arguments or input; 130 interrupted (Ctrl-C); 143 terminated (SIGTE
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .classroom.faults import MachineFault
     from .classroom.outdir import OutDirBusy, OutDirInUse
-    from .classroom.tempdirs import Terminated, exit_cleanly_on_sigterm
+    from .machine.faults import MachineFault
+    from .machine.tempdirs import Terminated, exit_cleanly_on_sigterm
 
     args = parser().parse_args(argv)
     try:

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from .classroom.batch import grade_batch
-from .course.assignment import SOLUTIONS_DIR, available_assignments, load_assignment
+from .course.assignment import available_assignments, load_assignment
+from .kit_folders import SOLUTIONS_DIR
 from .publish.build import build_assignment
 from .sandbox import SandboxSettings
 

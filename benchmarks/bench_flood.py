@@ -103,8 +103,9 @@ flood([record({'kind': 'load', 'cells': []})] + [call(i, pad=fat) for i, _ in zi
 
 def run_one(name: str) -> None:
     """Grade one attack here and print 'status score maxrss_mb seconds'."""
-    from autograder.course.assignment import SOLUTIONS_DIR, load_assignment
+    from autograder.course.assignment import load_assignment
     from autograder.grading.grade import grade_for_assignment
+    from autograder.kit_folders import SOLUTIONS_DIR
     from autograder.sandbox import SandboxSettings
 
     a1 = load_assignment("a1_softmax")

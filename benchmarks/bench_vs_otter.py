@@ -47,7 +47,8 @@ from pathlib import Path
 
 import psutil
 
-from autograder.course.assignment import ASSIGNMENTS_DIR, SOLUTIONS_DIR, load_assignment
+from autograder.course.assignment import load_assignment
+from autograder.kit_folders import ASSIGNMENTS_DIR, SOLUTIONS_DIR
 from autograder.publish.build import build_assignment
 
 KIT_ROOT = Path(__file__).resolve().parent.parent

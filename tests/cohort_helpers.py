@@ -17,8 +17,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.course.assignment import SOLUTIONS_DIR, load_assignment
+from autograder.course.assignment import load_assignment
 from autograder.grading.grade import grade_for_assignment, grade_submission
+from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.sandbox import Limits, SandboxSettings
 from autograder.sandbox.isolation import SANDBOX_UID_BASE, probe_bubblewrap
 

@@ -19,7 +19,6 @@ writes the same bytes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import queue
@@ -39,20 +38,20 @@ from ..grading.pipeline import (
     UNREADABLE_REASON,
     GradedSubmission,
     Grading,
-    feedback_for,
     grade_found,
     not_graded,
-    record_result,
 )
-from ..outputs.files import safe_filename, write_atomic
+from ..grading.result_data import result_to_json
+from ..machine.faults import MachineFault, check_temp_dir, machine_fault
+from ..machine.files import write_atomic
+from ..machine.tempdirs import kit_tempdir, sweep_stale
+from ..outputs.feedback import feedback_for, feedback_names
 from ..outputs.gradebook import write_gradebook
 from ..outputs.report import report_html
 from ..sandbox import SandboxSettings, resolve_isolation
 from . import outdir
-from .faults import MachineFault, check_temp_dir, machine_fault
 from .progress import ProgressMeter
-from .resume import CacheBinding, ResultCache, grader_key, result_to_json, tests_fingerprint
-from .tempdirs import kit_tempdir, sweep_stale
+from .resume import CacheBinding, ResultCache, grader_key, record_result, tests_fingerprint
 
 # The gradebook is rewritten after this many new results, or this many seconds, whichever
 # comes first, so that a crash of the grader loses no finished row.
@@ -80,19 +79,6 @@ class BatchResult:
     @property
     def grader_errors(self) -> list[str]:
         return [r.submission for r in self.results if r.status == GRADER_ERROR]
-
-
-def feedback_names(ids: list[str]) -> dict[str, str]:
-    """id -> feedback file name; ids that clean to the same name get a short hash."""
-    names: dict[str, str] = {}
-    used: set[str] = set()
-    for sid in sorted(ids):
-        name = safe_filename(sid)
-        if name in used:
-            name = f"{name}-{hashlib.sha256(sid.encode()).hexdigest()[:8]}"
-        used.add(name)
-        names[sid] = name + ".txt"
-    return names
 
 
 def default_jobs() -> int:

@@ -18,13 +18,15 @@ from datetime import datetime
 from pathlib import Path
 
 from ..course.cases import points_per_question
-from ..outputs.files import write_atomic
+from ..machine.files import write_atomic
+from ..outputs.feedback import feedback_names
 from ..outputs.gradebook import format_points, write_gradebook
-from .batch import BatchResult, feedback_names
+from .batch import BatchResult
 from .late_policy import (
     LatePolicy,
     LateResult,
     assess,
+    assignment_late_policy,
     load_policy,
     lookup,
     read_extensions,
@@ -123,7 +125,6 @@ def inputs_from_args(args, assignment) -> LateInputs | None:
     """The policy, extensions and times the options name (read before grading starts, so a
     broken file stops the command at once); the assignment's own policy when no
     ``--late-policy``; None when there is no policy at all."""
-    from ..publish.gradescope import assignment_late_policy
 
     extensions, times = _path(args, "extensions"), _path(args, "submission_times")
     if _path(args, "late_policy"):

@@ -347,3 +347,15 @@ def add_grade_options(parser) -> None:
     parser.add_argument("--submission-times", metavar="CSV",
                         help="when each student submitted: 'student,submitted' (a TA's file) or Moodle's "
                              "grading worksheet export; without a time no penalty is applied (and reported)")
+
+
+LATE_POLICY_FILES = ("late_policy.toml", "late_policy.json")
+
+
+def assignment_late_policy(assignment) -> LatePolicy | None:
+    """The assignment's own late policy (``late_policy.toml`` or ``.json`` beside its hidden
+    material), or None."""
+    for name in LATE_POLICY_FILES:
+        if (assignment.hidden_dir / name).is_file():
+            return load_policy(assignment.hidden_dir / name)
+    return None

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..outputs.files import write_atomic
-from .faults import machine_fault
+from ..machine.faults import machine_fault
+from ..machine.files import write_atomic
 
 MARKER = ".autograder-out.json"
 LOCK = Path("cache") / ".lock"  # beside the cache: outputs stay byte-identical between runs

@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import math
 import os
 import re
 import secrets
@@ -40,19 +39,17 @@ from .. import __version__
 from ..course.assignment import Assignment
 from ..course.cases import Case
 from ..fingerprints import hash_tree, tree_files, update_with_file
-from ..grading.evaluate import CaseResult
-from ..grading.grade import GRADER_ERROR, SubmissionResult
-from ..grading.status import Status
+from ..grading.grade import GRADER_ERROR
+from ..grading.pipeline import GradedSubmission
+from ..grading.result_data import is_string_list, result_problem
 from ..grading.submission import content_hash  # noqa: F401 - the hash the cache is keyed by, re-exported
-from ..outputs.files import safe_filename, write_atomic
+from ..machine.faults import machine_fault
+from ..machine.files import safe_filename, write_atomic
 from ..sandbox import SandboxSettings
 
 CACHE_FORMAT = 2
 KEY_FILE = ".grader-key"
 MAX_ENTRY_BYTES = 8 * 1024 * 1024
-# Statuses a cached result may hold: the contract's words for what a submission did.
-# grader_error is the kit's own fault, so it is retried, never kept.
-CACHEABLE_STATUSES = frozenset(status for status in Status if status != Status.GRADER_ERROR)
 # The kit's whole package is hashed (every file under it), not a list of its grading
 # modules: a module split, renamed or added can never leave old grades in use.
 _PACKAGE = Path(__file__).resolve().parents[1]  # the whole autograder package, not this folder
@@ -95,96 +92,13 @@ def kit_fingerprint(package: Path | None = None) -> str:
     return digest.hexdigest()
 
 
-def result_to_json(result: SubmissionResult) -> dict:
-    return {
-        "submission": result.submission,
-        "path": result.path,
-        "status": result.status,
-        "isolated": result.isolated,
-        "isolation": getattr(result, "isolation", ""),
-        "seconds": round(result.seconds, 3),
-        "messages": list(result.messages),
-        "score": result.score,
-        "cases": [{"case": c.case.case_id, "passed": c.passed, "points": c.points, "reason": c.reason}
-                  for c in result.case_results],
-    }
-
-
-def result_from_json(data: dict, cases: tuple[Case, ...]) -> SubmissionResult:
-    """The inverse of ``result_to_json``; ``CacheEntryError`` when ``data`` breaks the schema."""
-    problem = result_problem(data, cases)
-    if problem:
-        raise CacheEntryError(problem)
-    by_id = {c["case"]: c for c in data["cases"]}
-    result = SubmissionResult(
-        submission=data["submission"], path=data["path"], status=Status(data["status"]),
-        case_results=[CaseResult(case, by_id[case.case_id]["passed"], by_id[case.case_id]["reason"])
-                      for case in cases],
-        messages=list(data["messages"]),
-        isolated=data["isolated"],
-        seconds=float(data["seconds"]),
-    )
-    if "isolation" in data:  # how the run was confined (words for the instructor)
-        result.isolation = data["isolation"]
-    return result
-
-
-class CacheEntryError(ValueError):
-    """A cached result that does not follow the schema."""
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _is_str_list(value) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-def result_problem(data, cases: tuple[Case, ...]) -> str | None:
-    """What is wrong with a cached result for the plan ``cases``; None when it is sound."""
-    if not isinstance(data, dict):
-        return "the result is not an object"
-    for key, ok in (("submission", isinstance(data.get("submission"), str)),
-                    ("path", isinstance(data.get("path"), str)),
-                    ("status", data.get("status") in CACHEABLE_STATUSES),
-                    ("isolated", isinstance(data.get("isolated"), bool)),
-                    ("isolation", isinstance(data.get("isolation", ""), str)),
-                    ("seconds", _is_number(data.get("seconds")) and data.get("seconds", -1) >= 0),
-                    ("messages", _is_str_list(data.get("messages"))),
-                    ("score", _is_number(data.get("score"))),
-                    ("cases", isinstance(data.get("cases"), list))):
-        if not ok:
-            return f"bad or missing {key!r}"
-    rows = data["cases"]
-    if not all(isinstance(row, dict) and isinstance(row.get("case"), str) for row in rows):
-        return "a case without an id"
-    ids = [row["case"] for row in rows]
-    wanted = [case.case_id for case in cases]
-    if len(ids) != len(set(ids)) or sorted(ids) != sorted(wanted):
-        return "its cases are not the plan's cases, each exactly once"
-    by_id = {row["case"]: row for row in rows}
-    total = 0.0
-    for case in cases:
-        row = by_id[case.case_id]
-        if not isinstance(row.get("passed"), bool) or not isinstance(row.get("reason"), str):
-            return f"case {case.case_id}: bad verdict or reason"
-        points = case.points if row["passed"] else 0.0
-        if not _is_number(row.get("points")) or row["points"] != points:
-            return f"case {case.case_id}: points do not match its verdict"
-        total += points
-    if not math.isclose(data["score"], total, rel_tol=0, abs_tol=1e-9):
-        return "the score is not the sum of the cases' points"
-    return None
-
-
 def _owner_ok(owner) -> bool:
     return isinstance(owner, dict) and all(
         isinstance(k, str) and (v is None or isinstance(v, str | bool | int)) for k, v in owner.items())
 
 
 def _mistakes_ok(mistakes) -> bool:
-    return isinstance(mistakes, dict) and all(isinstance(k, str) and _is_str_list(v)
+    return isinstance(mistakes, dict) and all(isinstance(k, str) and is_string_list(v)
                                               for k, v in mistakes.items())
 
 
@@ -328,3 +242,14 @@ class ResultCache:
         # Key order kept: outputs follow it.
         _write_private(path, json.dumps(signed, indent=1, allow_nan=False).encode())
         return path
+
+
+def record_result(cache: ResultCache, graded: GradedSubmission, content: str | None) -> None:
+    """Sign and store a cacheable result (``content`` None: nothing to store); a refusing
+    disk is the machine's fault."""
+    if content is None:
+        return
+    try:
+        cache.store(graded.cache_entry(content))
+    except OSError as exc:
+        raise machine_fault(exc, cache.path_for(graded.result.submission)) from None

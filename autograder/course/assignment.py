@@ -29,6 +29,7 @@ from types import MappingProxyType, ModuleType
 
 import numpy as np
 
+from ..kit_folders import ASSIGNMENTS_DIR, SOLUTIONS_DIR
 from ..sandbox.limits import Limits
 from . import expected_cache
 from .calling import copy_arguments, numeric_outputs, sandbox_float_rules
@@ -36,9 +37,6 @@ from .cases import Case, points_per_question
 from .mistakes import Mistake, load_mistakes
 from .probes_and_checks import ProbesAndChecks
 
-KIT_ROOT = Path(__file__).resolve().parents[2]
-SOLUTIONS_DIR = KIT_ROOT / "solutions"
-ASSIGNMENTS_DIR = KIT_ROOT / "assignments"
 # Interpreter and editor leftovers in an assignment folder: never shipped to students.
 STUDENT_SKIP = ("__pycache__", ".ipynb_checkpoints")
 

@@ -38,7 +38,7 @@ from types import ModuleType
 import numpy as np
 
 from ..fingerprints import hash_tree, tree_files
-from ..outputs.files import write_atomic
+from ..machine.files import write_atomic
 
 FORMAT = 1
 # Folders of the package whose code computes expected values, hashed whole (every file):

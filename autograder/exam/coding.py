@@ -25,19 +25,20 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from ..course.assignment import ASSIGNMENTS_DIR, reference_outputs
+from ..course.assignment import reference_outputs
 from ..course.cases import Case
 from ..grading.pipeline import (
     UNREADABLE_REASON,
     GradedSubmission,
     Grading,
-    feedback_for,
     grade_found,
     not_graded,
 )
 from ..grading.status import Status
+from ..kit_folders import ASSIGNMENTS_DIR
+from ..machine.files import write_atomic
 from ..outputs import csvsafe
-from ..outputs.files import write_atomic
+from ..outputs.feedback import feedback_for, feedback_names
 from ..outputs.points import format_points
 from ..sandbox import Limits, SandboxSettings
 from . import references as refs
@@ -183,9 +184,8 @@ def grade_coding_exam(*, manifest_path: Path, submissions: Path, out: Path,
     Columns: submission, status, score, max_score (the student's own tasks), then one per
     exam function: the student's points, empty for a function not drawn for them.
     """
-    from ..classroom.batch import feedback_names
-    from ..classroom.tempdirs import kit_tempdir
     from ..grading import submission as found_submissions
+    from ..machine.tempdirs import kit_tempdir
 
     manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     if manifest.get("format") != CODING_FORMAT:

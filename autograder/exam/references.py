@@ -15,8 +15,8 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
-from ..course.assignment import SOLUTIONS_DIR
 from ..course.mistakes import Mistake, load_mistakes
+from ..kit_folders import SOLUTIONS_DIR
 
 
 class ReferenceMissing(LookupError):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import typst
 
-from ..outputs.files import safe_filename
+from ..machine.files import safe_filename
 from .markup import format_number, to_typst, typst_string
 from .model import Question, option_letter
 from .variants import Exam, Variant

@@ -40,10 +40,10 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..classroom.tempdirs import kit_tempdir
 from ..course.cases import Case
 from ..course.probes_and_checks import ProbesAndChecks
-from ..outputs.files import write_atomic
+from ..machine.files import write_atomic
+from ..machine.tempdirs import kit_tempdir
 from ..sandbox import SandboxSettings, run_runner
 from ..sandbox import gpu as gpu_access
 from ..sandbox.isolation import PythonLayout

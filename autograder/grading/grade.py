@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classroom.tempdirs import kit_tempdir
 from ..course.assignment import Assignment
 from ..course.cases import Case
 from ..course.probes_and_checks import NO_PROBES_OR_CHECKS, ProbesAndChecks
+from ..machine.tempdirs import kit_tempdir
 from ..sandbox import RunOutcome, SandboxSettings, run_runner
 from ..sandbox.protocol import Record, Stream, read_stream
 from . import submission as submissions

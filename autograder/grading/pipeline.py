@@ -7,12 +7,12 @@ one-row-per-submission rule).
     run       its code in the sandbox, on the plan      grade.grade_submission, which then
     judge     the grader's verdict on every case          judges outside it (evaluate.evaluate_case)
     diagnose  the common mistakes its outputs show      diagnose_result
-    record    the signed cache entry (batch)            record_result
-    report    feedback, gradebook, report, results.json feedback_for; batch.write_batch_outputs
+    record    the signed cache entry (a class run)      classroom.resume.record_result
+    report    feedback, gradebook, report, results.json outputs.feedback.feedback_for; batch.write_batch_outputs
 
 ``Grading`` holds what every submission of one run is graded with; ``GradedSubmission`` is
 the one result type every caller gets back (the sandbox's verdict, who it belongs to, the
-mistakes recognised); ``resume.result_to_json`` is the one place a result becomes data.
+mistakes recognised); ``result_data.result_to_json`` is the one place a result becomes data.
 """
 
 from __future__ import annotations
@@ -26,18 +26,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classroom.faults import is_machine_fault, machine_fault
-from ..classroom.resume import CACHEABLE_STATUSES, ResultCache, result_from_json, result_to_json
 from ..course.cases import Case, points_per_question
 from ..course.mistakes import Mistake
 from ..course.probes_and_checks import NO_PROBES_OR_CHECKS, ProbesAndChecks
-from ..outputs.feedback import feedback_text
+from ..machine.faults import is_machine_fault, machine_fault
 from ..sandbox import SandboxSettings
 from . import gpu_stage
 from . import submission as submissions
 from .diagnose import Diagnoser
 from .evaluate import CaseResult
 from .grade import CallPlan, SubmissionResult, grade_submission
+from .result_data import CACHEABLE_STATUSES, result_from_json, result_to_json
 from .status import Status
 
 UNREADABLE_REASON = "not graded: the submission could not be read"
@@ -102,7 +101,7 @@ class GradedSubmission:
     """A result with what the run knows around it: the one result type of every caller."""
 
     result: SubmissionResult
-    owner: dict = field(default_factory=dict)  # autograder.outputs.lms.Owner.as_json()
+    owner: dict = field(default_factory=dict)  # autograder.grading.lms_names.Owner.as_json()
     mistakes: dict[str, list[str]] = field(default_factory=dict)  # question -> mistake names
 
     def cache_entry(self, content: str) -> dict:
@@ -213,24 +212,3 @@ def grade_found(grading: Grading, found: submissions.FoundSubmission, copy_dir: 
     if result.status not in CACHEABLE_STATUSES:
         content = None
     return graded, content
-
-
-def record_result(cache: ResultCache, graded: GradedSubmission, content: str | None) -> None:
-    """Sign and store a cacheable result (``content`` None: nothing to store); a refusing
-    disk is the machine's fault."""
-    if content is None:
-        return
-    try:
-        cache.store(graded.cache_entry(content))
-    except OSError as exc:
-        raise machine_fault(exc, cache.path_for(graded.result.submission)) from None
-
-
-def feedback_for(grading: Grading, graded: GradedSubmission, *, title: str | None = None) -> str:
-    """The student's feedback file: per question what failed and why, and the mistakes named."""
-    by_name = {m.name: m for m in grading.mistakes}
-    return feedback_text(
-        graded.result, title=grading.title if title is None else title, questions=grading.questions,
-        question_points=grading.question_points, public_only=grading.public_only,
-        mistakes={q: [by_name[n] for n in names if n in by_name] for q, names in graded.mistakes.items()},
-    )

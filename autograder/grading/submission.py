@@ -8,7 +8,7 @@ list of code cells the sandbox will execute. Anything malformed raises
 
 A class arrives as a folder or a zip as LMS exports deliver it (``find_submissions``):
 one file per student, a folder per student, or a class zip holding per-student files,
-folders or zips. Canvas and Moodle names give the student id (``autograder.outputs.lms``);
+folders or zips. Canvas and Moodle names give the student id (``autograder.grading.lms_names``);
 several entries of one student (Canvas: one file per uploaded file; Moodle: one folder
 per submission plugin) are gathered into one submission. Every entry of a class gets a row:
 dotfiles such as ``.bob.py`` are submissions; only what operating systems and Jupyter leave
@@ -40,7 +40,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..outputs.lms import Owner, owner_of
+from .lms_names import Owner, owner_of
 
 SUPPORTED_SUFFIXES = (".ipynb", ".py", ".zip")
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -120,7 +120,7 @@ class FoundSubmission:
     """One student's submission in a class.
 
     path:   what ``load`` reads (a file, or a folder of that student's files).
-    owner:  the student id and what the LMS naming told (``autograder.outputs.lms.Owner``).
+    owner:  the student id and what the LMS naming told (``autograder.grading.lms_names.Owner``).
     label:  where it came from, relative to what the TA passed (for messages and results).
     """
 

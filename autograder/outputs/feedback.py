@@ -8,9 +8,12 @@ match a known common mistake (``autograder.grading.diagnose``), feedback names i
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 
 from ..grading.grade import GRADED, TAMPERED, SubmissionResult
+from ..grading.pipeline import GradedSubmission, Grading
+from ..machine.files import safe_filename
 from .gradebook import format_points
 
 STATUS_TEXT = {
@@ -60,3 +63,26 @@ def feedback_text(result: SubmissionResult, *, title: str, questions: Sequence[s
     if result.status == GRADED and result.score == total:
         lines.append("Every test passed. Well done.")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def feedback_for(grading: Grading, graded: GradedSubmission, *, title: str | None = None) -> str:
+    """The student's feedback file: per question what failed and why, and the mistakes named."""
+    by_name = {m.name: m for m in grading.mistakes}
+    return feedback_text(
+        graded.result, title=grading.title if title is None else title, questions=grading.questions,
+        question_points=grading.question_points, public_only=grading.public_only,
+        mistakes={q: [by_name[n] for n in names if n in by_name] for q, names in graded.mistakes.items()},
+    )
+
+
+def feedback_names(ids: list[str]) -> dict[str, str]:
+    """id -> feedback file name; ids that clean to the same name get a short hash."""
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for sid in sorted(ids):
+        name = safe_filename(sid)
+        if name in used:
+            name = f"{name}-{hashlib.sha256(sid.encode()).hexdigest()[:8]}"
+        used.add(name)
+        names[sid] = name + ".txt"
+    return names

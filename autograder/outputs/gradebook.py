@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..grading.grade import SubmissionResult
+from ..machine.files import write_atomic
 from . import csvsafe
-from .files import write_atomic
 from .points import format_points  # noqa: F401 - its home is points.py; re-exported
 
 FIXED_COLUMNS = ("submission", "status", "score", "max_score")

@@ -128,8 +128,8 @@ def html_to_pdf(html_path: Path, pdf_path: Path, *, browser: str | None = None,
 
 def render_submissions(submissions: Path, out_dir: Path, *, browser: str | None = None) -> list[RenderedPdf]:
     """One PDF per student under ``out_dir`` (named after the student id), and manifest.csv."""
-    from ..classroom.batch import feedback_names  # the same file names as the feedback files
     from ..grading.submission import find_submissions
+    from .feedback import feedback_names  # the same file names as the feedback files
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     browser = browser or find_browser()

@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from ..classroom.late_policy import LatePolicy
-from ..course.assignment import ASSIGNMENTS_DIR, STUDENT_SKIP, Assignment
+from ..course.assignment import STUDENT_SKIP, Assignment
+from ..kit_folders import ASSIGNMENTS_DIR
 from .gradescope import GradescopeOptions, write_gradescope_zip
 from .public_tests import otter_test_file, public_cases_json
 

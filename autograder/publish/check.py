@@ -22,7 +22,8 @@ from ..course.cases import Case
 from ..course.probes_and_checks import ProbesAndChecks
 from ..grading.diagnose import Diagnoser
 from ..grading.grade import SubmissionResult
-from ..grading.pipeline import Grading, feedback_for, grade_path
+from ..grading.pipeline import Grading, grade_path
+from ..outputs.feedback import feedback_for
 from ..sandbox import Limits, SandboxSettings
 from .public_tests import load_public_cases, public_limits
 

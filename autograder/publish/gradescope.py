@@ -46,13 +46,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..classroom.late_policy import LatePolicy, LateResult, assess, gradescope_times, policy_from_mapping
-from ..course.assignment import ASSIGNMENTS_DIR, KIT_ROOT, STUDENT_SKIP, Assignment, load_assignment
+from ..classroom.late_policy import (
+    LatePolicy,
+    LateResult,
+    assess,
+    assignment_late_policy,
+    gradescope_times,
+    policy_from_mapping,
+)
+from ..course.assignment import STUDENT_SKIP, Assignment, load_assignment
 from ..course.cases import points_per_question
 from ..grading.grade import GRADED, SubmissionResult
 from ..grading.pipeline import Grading, grade_path
+from ..kit_folders import ASSIGNMENTS_DIR, KIT_ROOT
+from ..machine.files import write_atomic
 from ..outputs.feedback import STATUS_TEXT
-from ..outputs.files import write_atomic
 from ..outputs.gradebook import format_points
 from ..sandbox import SandboxSettings, resolve_isolation
 
@@ -548,20 +556,6 @@ def student_files(assignment: Assignment) -> list[Path]:
     """What students receive of ``assignment`` (public: notebook, helper modules, data)."""
     folder = ASSIGNMENTS_DIR / assignment.name
     return [f for f in folder.rglob("*") if f.is_file() and not set(f.parts) & set(STUDENT_SKIP)]
-
-
-LATE_POLICY_FILES = ("late_policy.toml", "late_policy.json")
-
-
-def assignment_late_policy(assignment: Assignment) -> LatePolicy | None:
-    """The assignment's own late policy (``late_policy.toml`` or ``.json`` beside its hidden
-    material), or None."""
-    from ..classroom.late_policy import load_policy
-
-    for name in LATE_POLICY_FILES:
-        if (assignment.hidden_dir / name).is_file():
-            return load_policy(assignment.hidden_dir / name)
-    return None
 
 
 def write_gradescope_zip(assignment: Assignment, path: Path, options: GradescopeOptions | None = None,

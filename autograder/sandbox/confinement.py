@@ -24,7 +24,7 @@ import resource
 import signal
 from pathlib import Path
 
-from ..classroom.tempdirs import kit_tempdir
+from ..machine.tempdirs import kit_tempdir
 from . import cgroups, isolation, landlock, seccomp, uids
 from . import gpu as gpu_access
 from .limits import Limits

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..kit_folders import SOLUTIONS_DIR
 from . import isolation, landlock
 from .confinement import Confinement, kill_group
 from .gpu import GpuAccess
@@ -154,8 +155,6 @@ def resolve_isolation(settings: SandboxSettings) -> tuple[bool, str]:
 
 def _without_landlock(root: bool) -> str:
     """What the fallback cannot hide on a kernel without Landlock, in words."""
-    from ..course.assignment import SOLUTIONS_DIR  # (the sandbox package does not import the kit)
-
     who = "the sandbox uid" if root else "submissions (running as you)"
     readable = (isolation.uid_can_read_tree(SOLUTIONS_DIR, isolation.sandbox_uid(0)) if root
                 else os.access(SOLUTIONS_DIR, os.R_OK | os.X_OK))

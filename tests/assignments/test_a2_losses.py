@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 from invariant_helpers import failed_cases, grade_source, stub_functions
 
-from autograder.course.assignment import SOLUTIONS_DIR, load_assignment
+from autograder.course.assignment import load_assignment
 from autograder.grading.grade import grade_for_assignment
+from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.sandbox import SandboxSettings
 
 A2 = load_assignment("a2_losses")

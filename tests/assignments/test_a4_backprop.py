@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from invariant_helpers import failed_cases, grade_source
 
-from autograder.course.assignment import SOLUTIONS_DIR, load_assignment
+from autograder.course.assignment import load_assignment
 from autograder.grading.grade import GRADED, grade_for_assignment
+from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.publish.build import build_assignment
 from autograder.sandbox import SandboxSettings
 

@@ -11,7 +11,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from autograder.course.assignment import ASSIGNMENTS_DIR, SOLUTIONS_DIR, load_assignment  # noqa: E402
+from autograder.course.assignment import load_assignment  # noqa: E402
+from autograder.kit_folders import ASSIGNMENTS_DIR, SOLUTIONS_DIR  # noqa: E402
 
 SUPPORT = ASSIGNMENTS_DIR / "a5_finetune"
 sys.path.insert(0, str(SUPPORT))

@@ -14,7 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
-from autograder.course.assignment import ASSIGNMENTS_DIR, load_assignment  # noqa: E402
+from autograder.course.assignment import load_assignment  # noqa: E402
+from autograder.kit_folders import ASSIGNMENTS_DIR  # noqa: E402
 
 sys.path.insert(0, str(ASSIGNMENTS_DIR / "a5_finetune"))
 

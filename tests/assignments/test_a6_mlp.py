@@ -12,8 +12,9 @@ import pytest
 import torch
 from invariant_helpers import failed_cases, grade_source
 
-from autograder.course.assignment import SOLUTIONS_DIR, load_assignment
+from autograder.course.assignment import load_assignment
 from autograder.grading.grade import grade_for_assignment
+from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.sandbox import SandboxSettings
 
 A6 = load_assignment("a6_mlp")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course.assignment import KIT_ROOT, SOLUTIONS_DIR
+from autograder.kit_folders import KIT_ROOT, SOLUTIONS_DIR
 
 GENERATORS = sorted(SOLUTIONS_DIR.glob("*/tools/make_*.py"))
 RUN_MAIN = """

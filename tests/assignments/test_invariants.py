@@ -44,8 +44,9 @@ from invariant_helpers import (
 
 import autograder.course.assignment as assignment_module
 import autograder.publish.build as build_module
-from autograder.course.assignment import SOLUTIONS_DIR, available_assignments, load_assignment
+from autograder.course.assignment import available_assignments, load_assignment
 from autograder.grading.grade import GRADED, grade_for_assignment
+from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.publish.build import build_assignment, find_leaks
 from autograder.sandbox import SandboxSettings
 

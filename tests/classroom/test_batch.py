@@ -14,9 +14,10 @@ import time
 import pytest
 
 from autograder.classroom.batch import grade_batch
-from autograder.course.assignment import SOLUTIONS_DIR, load_assignment
+from autograder.course.assignment import load_assignment
 from autograder.grading import pipeline as pipeline_module
 from autograder.grading.grade import GRADER_ERROR
+from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.sandbox import SandboxSettings
 
 SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"

@@ -27,14 +27,14 @@ from kit_paths import KIT
 
 from autograder.classroom import outdir
 from autograder.classroom.batch import grade_batch
-from autograder.classroom.faults import MachineFault
 from autograder.classroom.resume import CacheBinding, ResultCache, grader_key
-from autograder.classroom.tempdirs import is_stale, kit_tempdir, pid_namespace, process_start, sweep_stale
 from autograder.cli import main
-from autograder.course.assignment import SOLUTIONS_DIR
 from autograder.grading import pipeline as pipeline_module
 from autograder.grading import submission as submissions
 from autograder.grading.grade import GRADER_ERROR, INVALID
+from autograder.kit_folders import SOLUTIONS_DIR
+from autograder.machine.faults import MachineFault
+from autograder.machine.tempdirs import is_stale, kit_tempdir, pid_namespace, process_start, sweep_stale
 
 SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"
 REFERENCE = SOLUTIONS_DIR / "a1_softmax" / "reference.py"
@@ -451,7 +451,7 @@ def test_the_tas_own_path_may_be_a_link_to_the_class(tmp_path, a1, settings):
 
 def test_temporary_folders_go_even_when_a_submission_made_them_unwritable(tmp_path):
     """As a normal user (root could delete anything): folders chmod 0500 inside are removed too."""
-    code = ("import os, sys; sys.path.insert(0, sys.argv[1]); from autograder.classroom.tempdirs import kit_tempdir\n"
+    code = ("import os, sys; sys.path.insert(0, sys.argv[1]); from autograder.machine.tempdirs import kit_tempdir\n"
             "with kit_tempdir('work') as d:\n"
             "    os.makedirs(d + '/a/b'); open(d + '/a/b/f', 'w').close(); os.chmod(d + '/a/b', 0o500)\n"
             "    os.chmod(d + '/a', 0o500)\n"

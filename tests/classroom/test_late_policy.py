@@ -23,7 +23,7 @@ from autograder.classroom.late_policy import (
     read_extensions,
     read_submission_times,
 )
-from autograder.course.assignment import SOLUTIONS_DIR
+from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.sandbox import SandboxSettings
 
 DUE = datetime(2026, 10, 1, 23, 59, tzinfo=timezone.utc)

@@ -25,7 +25,7 @@ import shutil
 import pytest
 
 from autograder.classroom.batch import grade_batch
-from autograder.course.assignment import SOLUTIONS_DIR
+from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.sandbox import Limits, SandboxSettings
 from autograder.sandbox.cgroups import find_hierarchy
 from autograder.sandbox.launch import resolve_isolation

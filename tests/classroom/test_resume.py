@@ -21,9 +21,9 @@ import pytest
 
 from autograder.classroom.batch import grade_batch
 from autograder.classroom.resume import KEY_FILE, CacheBinding, ResultCache, grader_key
-from autograder.classroom.tempdirs import PREFIX
-from autograder.course.assignment import SOLUTIONS_DIR
 from autograder.grading.grade import GRADER_ERROR
+from autograder.kit_folders import SOLUTIONS_DIR
+from autograder.machine.tempdirs import PREFIX
 from autograder.sandbox import SandboxSettings
 
 SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"

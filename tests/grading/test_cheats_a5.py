@@ -331,7 +331,7 @@ def test_the_validation_hunter_works_where_the_photos_are_mounted(tmp_path):
     """With the validation photos mounted (the old layout: the full flowers folder and the
     assignment folder with its excerpt) the same cheat memorises them: the attack is real,
     the layout is what stops it."""
-    from autograder.course.assignment import ASSIGNMENTS_DIR
+    from autograder.kit_folders import ASSIGNMENTS_DIR
 
     old_layout = ProbesAndChecks(probes_source=A5.probes_and_checks.probes_source,
                                  checks=A5.probes_and_checks.checks,
@@ -359,7 +359,7 @@ def test_the_lies_fool_a_naive_reader_but_not_the_probe():
     reading sees what the submission did."""
     import sys
 
-    from autograder.course.assignment import ASSIGNMENTS_DIR
+    from autograder.kit_folders import ASSIGNMENTS_DIR
 
     sys.path.insert(0, str(ASSIGNMENTS_DIR / "a5_finetune"))
     probes = A5.probes

@@ -8,11 +8,11 @@ import pytest
 
 pytest.importorskip("torch")
 
-from autograder.classroom.resume import result_from_json, result_to_json  # noqa: E402
 from autograder.cli import parser  # noqa: E402
 from autograder.course.assignment import load_assignment  # noqa: E402
 from autograder.grading import gpu_stage  # noqa: E402
 from autograder.grading.grade import GRADED, SubmissionResult  # noqa: E402
+from autograder.grading.result_data import result_from_json, result_to_json  # noqa: E402
 from autograder.outputs.feedback import feedback_text  # noqa: E402
 from autograder.outputs.gradebook import gradebook_text  # noqa: E402
 from autograder.sandbox import SandboxSettings  # noqa: E402
@@ -242,7 +242,7 @@ def test_probe_and_grader_agree_on_the_returned_tensors(a5):
 
 
 def test_thresholds_follow_the_reference_minus_the_margin():
-    from autograder.course.assignment import SOLUTIONS_DIR
+    from autograder.kit_folders import SOLUTIONS_DIR
 
     a5 = load_assignment(SOLUTIONS_DIR / "a5_finetune")
     spec = a5.spec

@@ -10,8 +10,8 @@ import shutil
 import pytest
 from kit_paths import EXAMPLES
 
-from autograder.course.assignment import SOLUTIONS_DIR
 from autograder.grading.diagnose import Diagnoser
+from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.publish.check import public_suite, run_check
 from autograder.publish.gradescope import GradescopeOptions, results_json, run_gradescope
 

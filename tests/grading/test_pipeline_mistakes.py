@@ -3,9 +3,10 @@
 
 import pytest
 
-from autograder.course.assignment import SOLUTIONS_DIR, load_assignment
+from autograder.course.assignment import load_assignment
 from autograder.course.mistakes import load_mistakes
 from autograder.grading.diagnose import Diagnoser
+from autograder.kit_folders import SOLUTIONS_DIR
 
 pytest.importorskip("torch")
 

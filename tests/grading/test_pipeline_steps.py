@@ -6,13 +6,15 @@ import os
 
 import pytest
 
-from autograder.classroom.resume import result_problem
+from autograder.classroom import resume
 from autograder.grading import pipeline
 from autograder.grading.diagnose import Diagnoser
+from autograder.grading.lms_names import owner_of
 from autograder.grading.pipeline import GradedSubmission, Grading
+from autograder.grading.result_data import result_problem
 from autograder.grading.status import Status
 from autograder.grading.submission import FoundSubmission
-from autograder.outputs.lms import owner_of
+from autograder.outputs.feedback import feedback_for
 from autograder.sandbox import SandboxSettings
 
 
@@ -49,7 +51,7 @@ def test_a_mistake_is_named_by_the_diagnosis_step(a1, grading, tmp_path):
     path.write_text(mistake.submission_source(a1.reference))
     graded, _ = pipeline.grade_found(grading, _found(path), tmp_path / "copy")
     assert mistake.name in graded.mistakes[mistake.question]
-    assert "Your outputs match the common mistake: " + mistake.description in pipeline.feedback_for(grading, graded)
+    assert "Your outputs match the common mistake: " + mistake.description in feedback_for(grading, graded)
 
 
 def test_an_unreadable_entry_is_an_invalid_row_that_is_not_cached(grading, tmp_path):
@@ -108,7 +110,7 @@ def test_record_stores_only_what_was_graded(grading, tmp_path):
 
     spy = Spy()
     graded = GradedSubmission(pipeline.not_graded("a", "a", grading.cases, Status.GRADED, "m", "r"))
-    pipeline.record_result(spy, graded, None)
+    resume.record_result(spy, graded, None)
     assert spy.stored == []
-    pipeline.record_result(spy, graded, "hash")
+    resume.record_result(spy, graded, "hash")
     assert [e["content"] for e in spy.stored] == ["hash"]

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from autograder.outputs import files
+from autograder.machine import files
 from autograder.outputs.points import format_points
 
 

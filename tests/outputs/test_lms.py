@@ -15,15 +15,15 @@ from kit_paths import TEST_DATA
 
 from autograder.classroom.batch import grade_batch
 from autograder.cli import main
-from autograder.course.assignment import SOLUTIONS_DIR
+from autograder.grading.lms_names import owner_of
 from autograder.grading.submission import InvalidSubmission, find_submissions, is_class_zip
+from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.outputs.lms import (
     GradeRow,
     canvas_csv,
     export_grades,
     moodle_csv,
     moodle_worksheet_csv,
-    owner_of,
 )
 from autograder.sandbox import SandboxSettings
 

@@ -107,7 +107,7 @@ def test_each_student_gets_a_pdf_with_every_cell_outputs_and_plots(tmp_path):
 def test_pdf_command_and_the_grade_option(tmp_path, capsys):
     tools_or_skip()
     from autograder.cli import main
-    from autograder.course.assignment import SOLUTIONS_DIR
+    from autograder.kit_folders import SOLUTIONS_DIR
 
     folder = tmp_path / "class"
     folder.mkdir()

@@ -9,7 +9,7 @@ import pytest
 
 from autograder.classroom.batch import grade_batch
 from autograder.cli import main
-from autograder.course.assignment import SOLUTIONS_DIR
+from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.outputs.gradebook import format_points
 
 SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"

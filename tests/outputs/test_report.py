@@ -11,8 +11,8 @@ import subprocess
 import pytest
 
 from autograder.classroom.batch import grade_batch
-from autograder.course.assignment import SOLUTIONS_DIR
 from autograder.grading.diagnose import Diagnoser
+from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.outputs.report import SECTIONS
 from autograder.sandbox import SandboxSettings
 

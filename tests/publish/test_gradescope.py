@@ -19,8 +19,8 @@ from packaging.utils import canonicalize_name
 
 from autograder.classroom.late_policy import LatePolicy, assess
 from autograder.cli import main as cli_main
-from autograder.course.assignment import ASSIGNMENTS_DIR, KIT_ROOT, SOLUTIONS_DIR
 from autograder.grading.grade import grade_for_assignment
+from autograder.kit_folders import ASSIGNMENTS_DIR, KIT_ROOT, SOLUTIONS_DIR
 from autograder.outputs.gradebook import format_points
 from autograder.publish.build import build_assignment
 from autograder.publish.gradescope import (

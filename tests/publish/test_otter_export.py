@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course.assignment import ASSIGNMENTS_DIR, SOLUTIONS_DIR
 from autograder.grading.grade import grade_for_assignment
+from autograder.kit_folders import ASSIGNMENTS_DIR, SOLUTIONS_DIR
 from autograder.publish.build import build_assignment, find_leaks
 from autograder.publish.otter_export import otter_tests
 from autograder.sandbox import SandboxSettings

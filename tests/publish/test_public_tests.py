@@ -8,8 +8,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.course.assignment import SOLUTIONS_DIR, reference_outputs
+from autograder.course.assignment import reference_outputs
 from autograder.grading.grade import grade_for_assignment
+from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.publish.build import build_assignment
 from autograder.publish.check import run_check
 from autograder.publish.public_tests import load_public_cases

@@ -157,7 +157,7 @@ def test_limits_address_space_defaults_to_memory():
 def test_gpu_python_layout_never_binds_the_kit(monkeypatch, tmp_path):
     import sys
 
-    from autograder.course.assignment import KIT_ROOT
+    from autograder.kit_folders import KIT_ROOT
 
     monkeypatch.setenv("PYTHONPATH", f"{KIT_ROOT}:{KIT_ROOT / 'solutions'}:{tmp_path}")
     layout = gpu_access.python_layout(sys.executable)

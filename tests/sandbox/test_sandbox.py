@@ -11,9 +11,9 @@ import os
 import numpy as np
 import pytest
 
-from autograder.course.assignment import KIT_ROOT
 from autograder.course.cases import Case
 from autograder.grading.grade import TIMEOUT, CallPlan, grade_for_assignment, grade_submission, write_inputs
+from autograder.kit_folders import KIT_ROOT
 from autograder.sandbox import (
     IsolationUnavailable,
     Limits,

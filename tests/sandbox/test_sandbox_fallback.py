@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.course.assignment import KIT_ROOT
 from autograder.course.cases import Case
 from autograder.grading.grade import CallPlan, write_inputs
+from autograder.kit_folders import KIT_ROOT
 from autograder.sandbox import (
     IsolationUnavailable,
     SandboxSettings,
