@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course.assignment import SOLUTIONS_DIR, load_assignment
+from autograder.course.assignment import load_assignment
+from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.sandbox import SandboxSettings
 
 
@@ -47,3 +48,22 @@ def write_py(tmp_path):
         return path
 
     return write
+
+
+# --- seconds per part of the suite, printed at the end (the suite must stay under 5 minutes on
+# 2 cores; this says where the time goes without a separate timing run) ----------------------
+
+_SECONDS_PER_FOLDER: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    parts = report.nodeid.split("::")[0].split("/")
+    folder = parts[1] if len(parts) > 2 else "(tests/)"
+    _SECONDS_PER_FOLDER[folder] = _SECONDS_PER_FOLDER.get(folder, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _SECONDS_PER_FOLDER:
+        parts = sorted(_SECONDS_PER_FOLDER.items(), key=lambda item: -item[1])
+        terminalreporter.write_line("seconds per test folder (setup, call and teardown): "
+                                    + ", ".join(f"{name} {seconds:.0f}" for name, seconds in parts))
