@@ -197,9 +197,14 @@ def student_fingerprint(entry: dict, *, exam_id: str, settings: SandboxSettings,
 
 
 def read_coding_manifest(manifest_path: Path) -> dict:
+    """The manifest ``build_coding_exam`` wrote; ValueError naming what is wrong when it is not one."""
     manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     if not isinstance(manifest, dict) or manifest.get("format") != CODING_FORMAT:
         raise ValueError(f"{manifest_path} is not a coding exam manifest")
+    named = list(manifest.get("tasks", [])) + [t for s in manifest.get("students", []) for t in s.get("tasks", {})]
+    unknown = sorted(set(named) - set(TASKS))
+    if unknown:
+        raise ValueError(f"{manifest_path} names coding tasks this kit does not have: {', '.join(unknown)}")
     return manifest
 
 

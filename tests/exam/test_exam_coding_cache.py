@@ -232,3 +232,10 @@ def test_the_command_line_takes_the_homework_options(exam, capsys):
     assert "graded now: 0, reused from the cache: 3" in capsys.readouterr().err
     assert main([*command, "--regrade", "--wait"]) == 0
     assert "graded now: 3, reused from the cache: 0" in capsys.readouterr().err
+
+
+def test_a_manifest_naming_an_unknown_task_is_refused_before_anything_is_graded(exam, graded_ids):
+    write_manifest(exam[0], {**STUDENTS, "ben": {"a1_softmax.softmaxx": "b1" * 32}})
+    with pytest.raises(ValueError, match="softmaxx"):
+        grade(exam, graded_ids)
+    assert graded_ids == [] and not exam[2].exists()
