@@ -17,6 +17,7 @@ import shutil
 import pytest
 
 from autograder.classroom import batch
+from autograder.classroom.faults import MachineFault
 from autograder.classroom.outdir import OutDirInUse
 from autograder.exam import coding
 from autograder.exam import references as refs
@@ -163,6 +164,30 @@ def test_an_edited_or_forged_cache_entry_is_not_believed(exam, graded_ids, edit)
         mine.write_text(json.dumps(entry))
     assert grade(exam, graded_ids) == ["cleo"]
     assert outputs(exam[2]) == honest
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, MachineFault])
+def test_a_stopped_run_keeps_what_it_graded_and_the_next_one_finishes(exam, graded_ids, tmp_path, monkeypatch,
+                                                                      stop):
+    """Ctrl-C, or a full disk, while cleo is graded: ada and ben keep their rows and cache
+    entries, and the next run grades cleo alone, giving an uninterrupted run's outputs."""
+    manifest, subs, out = exam
+    grade((manifest, subs, tmp_path / "uninterrupted"), graded_ids)
+    spy = batch.grade_found
+
+    def stopped_at_cleo(grading, found, *args, **kwargs):
+        if found.student == "cleo":
+            raise stop("stopped while cleo was graded")
+        return spy(grading, found, *args, **kwargs)
+
+    monkeypatch.setattr(batch, "grade_found", stopped_at_cleo)
+    with pytest.raises(stop):
+        grade(exam, graded_ids)
+    assert sorted(rows(out)) == ["ada", "ben", "stranger"]
+    monkeypatch.setattr(batch, "grade_found", spy)
+    assert grade(exam, graded_ids) == ["cleo"]
+    assert outputs(out) == outputs(tmp_path / "uninterrupted")
+    assert not list(out.rglob("*.tmp"))
 
 
 def test_regrade_grades_everyone_again(exam, graded_ids):
