@@ -101,10 +101,13 @@ def cmd_coding_grade(args) -> int:
                                       out=Path(args.out), settings=SandboxSettings(isolation=args.isolation),
                                       progress=lambda m: print(m, file=sys.stderr, flush=True),
                                       jobs=args.jobs, regrade=args.regrade, wait=args.wait)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        from ..classroom.tempdirs import Terminated
+        from ..cli import EXIT_INTERRUPTED, EXIT_TERMINATED
+
         print(f"interrupted: what was graded is cached in {Path(args.out) / 'cache'}; "
               "run the same command again to resume", file=sys.stderr)
-        raise  # the exit code (130, or 143 for SIGTERM) is the command's
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     print(f"gradebook: {gradebook}")
     return 0
 

@@ -264,3 +264,17 @@ def test_a_manifest_naming_an_unknown_task_is_refused_before_anything_is_graded(
     with pytest.raises(ValueError, match="softmaxx"):
         grade(exam, graded_ids)
     assert graded_ids == [] and not exam[2].exists()
+
+
+def test_ctrl_c_on_the_command_line_exits_130_and_says_how_to_resume(exam, monkeypatch, capsys):
+    from autograder.cli import main
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "grade_found", interrupted)
+    manifest, subs, out = exam
+    assert main(["exam", "coding", "grade", "--manifest", str(manifest), "--submissions", str(subs),
+                 "--out", str(out), "--jobs", "1"]) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+    assert rows(out)["stranger"]["status"] == "invalid_submission"  # what was settled is written
