@@ -51,14 +51,12 @@ def cmd_check(args) -> int:
 EXIT_OK = 0           # every submission has its row, none of them a grader error
 EXIT_INCOMPLETE = 1   # a grader_error row, a fault of the machine (disk full, TMPDIR), --out busy
 EXIT_USAGE = 2        # bad arguments or input: unknown assignment, no such file, --out of another assignment
-EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): what was graded is kept; run again to resume
-EXIT_TERMINATED = 143   # SIGTERM: the same
 
 
 def cmd_grade(args) -> int:
     from .classroom.batch import grade_batch
     from .classroom.progress import ProgressMeter
-    from .machine.tempdirs import Terminated
+    from .machine.tempdirs import interrupted_exit_code
 
     assignment = load_assignment(args.assignment)
     from .classroom.late_grading import inputs_from_args, report_lines
@@ -74,7 +72,7 @@ def cmd_grade(args) -> int:
     except KeyboardInterrupt as exc:
         print("interrupted: what was graded is cached in "
               f"{Path(args.out) / 'cache'}; run the same command again to resume", file=sys.stderr)
-        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+        return interrupted_exit_code(exc)
     statuses: dict[str, int] = {}
     for r in batch.results:
         statuses[r.status] = statuses.get(r.status, 0) + 1
@@ -277,7 +275,7 @@ busy); 2 bad arguments or input; 130 interrupted (Ctrl-C); 143 terminated (SIGTE
 def main(argv: list[str] | None = None) -> int:
     from .classroom.outdir import OutDirBusy, OutDirInUse
     from .machine.faults import MachineFault
-    from .machine.tempdirs import Terminated, exit_cleanly_on_sigterm
+    from .machine.tempdirs import exit_cleanly_on_sigterm, interrupted_exit_code
 
     args = parser().parse_args(argv)
     try:
@@ -291,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
         print("autograder: interrupted", file=sys.stderr)
-        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+        return interrupted_exit_code(exc)
     except (AssignmentError, IsolationUnavailable, FileNotFoundError, ValueError) as exc:
         print(f"autograder: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

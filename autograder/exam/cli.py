@@ -12,6 +12,7 @@
     autograder exam coding build --roster roster.csv --secret-file secret.txt --exam-id ID
                                  --tasks softmax,cross_entropy,... [--draw K] --out DIR
     autograder exam coding grade --manifest DIR/coding_manifest.json --submissions DIR --out DIR
+                                 [--jobs N] [--regrade] [--wait] [--isolation MODE]
 """
 
 from __future__ import annotations
@@ -95,9 +96,17 @@ def cmd_coding_grade(args) -> int:
     from ..sandbox import SandboxSettings
     from .coding import grade_coding_exam
 
-    gradebook = grade_coding_exam(manifest_path=Path(args.manifest), submissions=Path(args.submissions),
-                                  out=Path(args.out), settings=SandboxSettings(isolation=args.isolation),
-                                  progress=lambda m: print(m, file=sys.stderr, flush=True))
+    try:
+        gradebook = grade_coding_exam(manifest_path=Path(args.manifest), submissions=Path(args.submissions),
+                                      out=Path(args.out), settings=SandboxSettings(isolation=args.isolation),
+                                      progress=lambda m: print(m, file=sys.stderr, flush=True),
+                                      jobs=args.jobs, regrade=args.regrade, wait=args.wait)
+    except KeyboardInterrupt as exc:
+        from ..machine.tempdirs import interrupted_exit_code
+
+        print(f"interrupted: what was graded is cached in {Path(args.out) / 'cache'}; "
+              "run the same command again to resume", file=sys.stderr)
+        return interrupted_exit_code(exc)
     print(f"gradebook: {gradebook}")
     return 0
 
@@ -186,4 +195,9 @@ def register(subparsers) -> None:
     cg.add_argument("--submissions", required=True, metavar="DIR")
     cg.add_argument("--out", required=True, metavar="DIR")
     cg.add_argument("--isolation", choices=("auto", "bubblewrap", "none"), default="auto")
+    cg.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                    help="submissions graded at once, each worker in its own sandbox uid (default: all cores)")
+    cg.add_argument("--regrade", action="store_true", help="grade everything again, ignoring the cache")
+    cg.add_argument("--wait", action="store_true",
+                    help="when another run is grading into DIR, wait for it instead of refusing")
     cg.set_defaults(func=_run(cmd_coding_grade))

@@ -5,8 +5,9 @@ graded on per-student seeded hidden inputs by the assignments' own trusted grade
             + notebooks/<student_id>.ipynb (the stubs, from the assignments' student notebooks)
     grade:  submissions (file stem = student id) -> cases drawn from each student's seeds
             by the assignment's own spec (``spec.variant_cases``), expected values from the
-            reference (autograder.course.assignment.reference_outputs), each submission run by
-            the homework's pipeline (autograder.grading.pipeline) -> gradebook.csv, feedback/
+            reference (autograder.course.assignment.reference_outputs), the class graded by
+            the homework batch's engine (classroom.batch.grade_entries: parallel, resumable,
+            one signed cache entry per student) -> gradebook.csv, feedback/, cache/
 
 Seeds are the exam's keyed hashes (``seeding.variant_seed``), so students get different
 hidden inputs and a TA can regenerate any student's cases from the manifest. The cases,
@@ -16,6 +17,7 @@ its spec.py), so an exam grades a function exactly as the homework does.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import io
 import json
@@ -25,22 +27,17 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
+from .. import __version__
 from ..course.assignment import reference_outputs
 from ..course.cases import Case
-from ..grading.pipeline import (
-    UNREADABLE_REASON,
-    GradedSubmission,
-    Grading,
-    grade_found,
-    not_graded,
-)
-from ..grading.status import Status
+from ..fingerprints import hash_tree
+from ..grading.pipeline import Grading
 from ..kit_folders import ASSIGNMENTS_DIR
 from ..machine.files import write_atomic
 from ..outputs import csvsafe
 from ..outputs.feedback import feedback_for, feedback_names
 from ..outputs.points import format_points
-from ..sandbox import Limits, SandboxSettings
+from ..sandbox import Limits, SandboxSettings, resolve_isolation
 from . import references as refs
 from .seeding import generator, read_secret, variant_seed
 from .variants import read_exam_roster
@@ -172,58 +169,128 @@ def expected_outputs(cases: list[Case], entry: dict) -> dict[str, tuple[np.ndarr
     return {c.case_id: reference_outputs(refs.reference(assignment_of[c.question]), c) for c in cases}
 
 
-def grade_coding_exam(*, manifest_path: Path, submissions: Path, out: Path,
-                      settings: SandboxSettings | None = None, progress=None) -> Path:
-    """Grade every submission (``<student_id>.ipynb``/``.py``/``.zip`` or a folder per
-    student) on that student's own hidden cases; writes ``gradebook.csv`` and ``feedback/``.
+def material_fingerprint(assignment: str) -> str:
+    """SHA-256 of the assignment's hidden folder as the exam uses it (``references``): the
+    reference (expected values), ``spec.py`` (case builders, tolerances) and the rest, its
+    ``samples/`` aside; hashed as ``fingerprints.hash_tree`` hashes any folder."""
+    digest = hashlib.sha256()
+    hash_tree(digest, refs.hidden_dir(assignment), "hidden", skip=("samples",))
+    return digest.hexdigest()
 
-    The same pipeline steps as a homework batch (``autograder.grading.pipeline``: the grader's own
-    copy, run, judge, one row per submission whatever happens), the contract's statuses (a
-    submission whose id is not in the manifest is an ``invalid_submission``), the feedback
-    file of the homework, and atomic outputs with points formatted as the gradebook's.
+
+def student_fingerprint(entry: dict, *, exam_id: str, settings: SandboxSettings,
+                        material: dict[str, str], kit: str) -> str:
+    """SHA-256 over what one student's grade depends on besides the submission.
+
+    Their whole manifest entry (the tasks and their seeds decide the cases), the exam id, the
+    ``material_fingerprint`` of every assignment their tasks come from (``material``:
+    assignment -> fingerprint), the limits and isolation mode, and the kit
+    (``kit``: ``resume.kit_fingerprint()``, every file of the package, and its version).
+    Another student's entry, a task not drawn for this one, or the exam's title is not in it.
+    """
+    digest = hashlib.sha256()
+    digest.update(f"coding exam {exam_id}\nkit {__version__}\nlimits {settings.resolved_limits()!r}\n"
+                  f"isolation {settings.isolation}\n".encode())
+    digest.update(b"entry " + json.dumps(entry, sort_keys=True, ensure_ascii=True).encode() + b"\0")
+    for assignment in sorted({TASKS[task_id].assignment for task_id in entry["tasks"]}):
+        digest.update(f"material {assignment} {material[assignment]}\0".encode())
+    digest.update(kit.encode())
+    return digest.hexdigest()
+
+
+def read_coding_manifest(manifest_path: Path) -> dict:
+    """The manifest ``build_coding_exam`` wrote; ValueError naming what is wrong when it is not one."""
+    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
+    if not isinstance(manifest, dict) or manifest.get("format") != CODING_FORMAT:
+        raise ValueError(f"{manifest_path} is not a coding exam manifest")
+    named = list(manifest.get("tasks", [])) + [t for s in manifest.get("students", []) for t in s.get("tasks", {})]
+    unknown = sorted(set(named) - set(TASKS))
+    if unknown:
+        raise ValueError(f"{manifest_path} names coding tasks this kit does not have: {', '.join(unknown)}")
+    return manifest
+
+
+def grade_coding_exam(*, manifest_path: Path, submissions: Path, out: Path,
+                      settings: SandboxSettings | None = None, progress=None, jobs: int | None = None,
+                      regrade: bool = False, wait: bool = False) -> Path:
+    """Grade every submission (``<student_id>.ipynb``/``.py``/``.zip`` or a folder per
+    student) on that student's own hidden cases; writes ``gradebook.csv`` and ``feedback/``
+    in ``out``, and returns the gradebook's path.
+
+    The homework batch's engine (``classroom.batch.grade_entries``) with one plan per
+    student: the same pipeline steps, the contract's statuses (a submission whose id is not
+    in the manifest is an ``invalid_submission``), the homework's feedback file, atomic
+    outputs with points formatted as the gradebook's, and the signed result cache
+    (``out/cache/``): a re-run grades only the students whose submission, manifest entry,
+    reference material, limits or kit changed (``student_fingerprint``).
+    jobs/regrade/wait: as for ``batch.grade_batch`` (default every core; ignore the cache;
+    queue behind another run holding ``out``). ``out`` holds one exam, one run at a time.
     Columns: submission, status, score, max_score (the student's own tasks), then one per
     exam function: the student's points, empty for a function not drawn for them.
     """
-    from ..grading import submission as found_submissions
-    from ..machine.tempdirs import kit_tempdir
+    from ..classroom import batch
+    from ..classroom.batch import EntryPlan
+    from ..classroom.resume import CacheBinding, ResultCache, kit_fingerprint
 
-    manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
-    if manifest.get("format") != CODING_FORMAT:
-        raise ValueError(f"{manifest_path} is not a coding exam manifest")
+    say = progress or (lambda message: None)
+    manifest = read_coding_manifest(manifest_path)
+    exam_id = str(manifest.get("exam_id", ""))
     entries = {s["student_id"]: s for s in manifest["students"]}
     functions = [TASKS[t].function for t in manifest["tasks"]]
-    settings = (settings or SandboxSettings()).with_default_limits(LIMITS)
-    out = Path(out)
-    (out / "feedback").mkdir(parents=True, exist_ok=True)
     title = manifest.get("title") or manifest.get("exam_id", "coding exam")
-    rows = []
-    with kit_tempdir("exam") as work:
-        listing = found_submissions.list_class(Path(submissions), Path(work))
-        names = feedback_names([f.student for f in listing.found])
-        for n, found in enumerate(sorted(listing.found, key=lambda f: f.student)):
-            sid = found.student
-            entry = entries.get(sid)
-            cases = tuple(student_cases(entry)) if entry else ()
-            questions = [f for f in functions if any(c.question == f for c in cases)]
-            grading = Grading.for_cases(title=title, questions=questions, cases=cases,
-                                        expected=expected_outputs(list(cases), entry) if entry else {},
-                                        settings=settings)
+    submissions, out, temp_root = batch.prepare_class_paths(submissions, out, say)
+    jobs = max(1, jobs or batch.default_jobs())
+    settings = (settings or SandboxSettings()).with_default_limits(LIMITS)
+    _, warning = resolve_isolation(settings)
+    if warning:
+        say(f"WARNING: {warning}")
+    kit = kit_fingerprint()
+    material = {a: material_fingerprint(a) for a in
+                sorted({TASKS[t].assignment for entry in entries.values() for t in entry["tasks"]})}
+    cache_name = f"coding exam {exam_id}"
+    stranger = Grading.for_cases(title=title, questions=(), cases=(), expected={}, settings=settings)
+
+    with batch.claimed_out_dir(out, cache_name, wait=wait, note=say, kind="exam") as (key, work):
+        def plan_for(found) -> EntryPlan:
+            entry = entries.get(found.student)
             if entry is None:
-                graded = GradedSubmission(not_graded(
-                    sid, found.label, (), Status.INVALID,
-                    f"{sid} is not a student of this exam (not in {Path(manifest_path).name}): "
-                    "name the file after your student id", UNREADABLE_REASON), found.owner.as_json())
-            else:
-                graded, _ = grade_found(grading, found, Path(work) / "copies" / str(n))
-            result = graded.result
-            scores = result.question_scores(questions)
-            rows.append([sid, result.status, format_points(result.score), format_points(grading.max_score),
-                         *(format_points(scores[f]) if f in scores else "" for f in functions)])
-            write_atomic(out / "feedback" / names[sid], feedback_for(grading, graded))
-            if progress:
-                progress(f"{sid}: {result.status} {format_points(result.score)}/{format_points(grading.max_score)}")
+                return EntryPlan(stranger, None, refusal=(
+                    f"{found.student} is not a student of this exam (not in {Path(manifest_path).name}): "
+                    "name the file after your student id"))
+            cases = tuple(student_cases(entry))
+            grading = Grading.for_cases(title=title, questions=[f for f in functions if any(c.question == f for c in cases)],
+                                        cases=cases, expected=expected_outputs(list(cases), entry), settings=settings)
+            fingerprint = student_fingerprint(entry, exam_id=exam_id, settings=settings, material=material, kit=kit)
+            return EntryPlan(grading, ResultCache(out / "cache", key, CacheBinding(cache_name, fingerprint, cases)))
+
+        gradebook, run = batch.grade_entries(
+            submissions, work, out, plan_for, roots=(temp_root.resolve(), out), say=say, note=say, meter=None,
+            jobs=jobs, regrade=regrade, write_progress=lambda run: _write_gradebook(out, functions, run),
+            write_outputs=lambda run: _write_outputs(out, functions, run))
+    if run.refused:
+        say(f"not students of this exam (invalid_submission): {', '.join(run.refused)}")
+    say(f"graded now: {len(run.graded)}, reused from the cache: {len(run.reused)}")
+    return gradebook
+
+
+def _write_outputs(out: Path, functions: list[str], run) -> Path:
+    """Every student's feedback file (others removed), then the gradebook."""
+    from ..classroom.batch import write_feedback_files
+
+    names = feedback_names([f.student for f in run.found])
+    write_feedback_files(out / "feedback", {names[sid]: feedback_for(run.plans[sid].grading, graded)
+                                            for sid, graded in sorted(run.done.items())})
+    return _write_gradebook(out, functions, run)
+
+
+def _write_gradebook(out: Path, functions: list[str], run) -> Path:
+    """gradebook.csv of what ``run`` has so far, one row per student, sorted by id."""
     buffer = io.StringIO()
     writer = csvsafe.writer(buffer, lineterminator="\n")
     writer.writerow(["submission", "status", "score", "max_score", *functions])
-    writer.writerows(rows)
+    for sid in sorted(run.done):
+        grading, result = run.plans[sid].grading, run.done[sid].result
+        scores = result.question_scores(grading.questions)
+        writer.writerow([sid, result.status, format_points(result.score), format_points(grading.max_score),
+                         *(format_points(scores[f]) if f in scores else "" for f in functions)])
     return write_atomic(out / "gradebook.csv", buffer.getvalue())

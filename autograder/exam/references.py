@@ -31,7 +31,8 @@ def _import(path: Path, name: str) -> ModuleType:
     return module
 
 
-def _hidden_dir(assignment: str) -> Path:
+def hidden_dir(assignment: str) -> Path:
+    """``solutions/<assignment>``: the reference, spec and mistakes the exam trusts."""
     if "/" in assignment or assignment.startswith("."):
         raise ReferenceMissing(f"assignment names are plain names, got {assignment!r}")
     return SOLUTIONS_DIR / assignment
@@ -39,7 +40,7 @@ def _hidden_dir(assignment: str) -> Path:
 
 @cache
 def reference(assignment: str) -> ModuleType:
-    path = _hidden_dir(assignment) / "reference.py"
+    path = hidden_dir(assignment) / "reference.py"
     if not path.is_file():
         raise ReferenceMissing(f"no reference solution for {assignment} ({path} is missing)")
     return _import(path, f"_autograder_exam_{assignment}_reference")
@@ -48,7 +49,7 @@ def reference(assignment: str) -> ModuleType:
 @cache
 def spec(assignment: str) -> ModuleType:
     """The assignment's ``spec.py``: its questions and case builders."""
-    path = _hidden_dir(assignment) / "spec.py"
+    path = hidden_dir(assignment) / "spec.py"
     if not path.is_file():
         raise ReferenceMissing(f"no test cases for {assignment} ({path} is missing)")
     return _import(path, f"_autograder_exam_{assignment}_spec")
@@ -57,7 +58,7 @@ def spec(assignment: str) -> ModuleType:
 @cache
 def mistakes(assignment: str) -> dict[str, Mistake]:
     """{mistake name: Mistake} of one assignment (empty when it has no mistakes.py)."""
-    path = _hidden_dir(assignment) / "mistakes.py"
+    path = hidden_dir(assignment) / "mistakes.py"
     if not path.is_file():
         return {}
     loaded = load_mistakes(path, reference(assignment), f"_autograder_exam_{assignment}_mistakes")

@@ -7,7 +7,7 @@ one-row-per-submission rule).
     run       its code in the sandbox, on the plan      grade.grade_submission, which then
     judge     the grader's verdict on every case          judges outside it (evaluate.evaluate_case)
     diagnose  the common mistakes its outputs show      diagnose_result
-    record    the signed cache entry (a class run)      classroom.resume.record_result
+    record    the signed cache entry (batch, exam)      classroom.resume.record_result
     report    feedback, gradebook, report, results.json outputs.feedback.feedback_for; batch.write_batch_outputs
 
 ``Grading`` holds what every submission of one run is graded with; ``GradedSubmission`` is

@@ -144,6 +144,17 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that every ``finally`` and ``with`` runs."""
 
 
+# A command stopped by a signal exits 128 + its number, as a shell reports it; what was
+# graded is kept either way, so running the command again resumes.
+EXIT_INTERRUPTED = 128 + signal.SIGINT  # 130: Ctrl-C
+EXIT_TERMINATED = 128 + signal.SIGTERM  # 143
+
+
+def interrupted_exit_code(exc: KeyboardInterrupt) -> int:
+    """The exit code for a command stopped by Ctrl-C or SIGTERM."""
+    return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+
+
 def _raise_terminated(signum, frame):  # noqa: ARG001 - the signal module's signature
     raise Terminated
 
