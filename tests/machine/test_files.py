@@ -1,4 +1,4 @@
-"""The kit's one home for atomic writes, safe file names and points formatting."""
+"""The kit's one home for atomic writes and safe file names (autograder/machine/files.py)."""
 
 import os
 import stat
@@ -6,7 +6,6 @@ import stat
 import pytest
 
 from autograder.machine import files
-from autograder.outputs.points import format_points
 
 
 def test_write_atomic_replaces_the_whole_file_and_leaves_no_temporary_file(tmp_path):
@@ -60,17 +59,3 @@ def test_safe_filename(name, cleaned):
 def test_safe_filename_fallback_and_limit():
     assert files.safe_filename("//", fallback="student") == "student"
     assert len(files.safe_filename("x" * 500, limit=80)) == 80
-
-
-@pytest.mark.parametrize("value, text", [(3.0, "3"), (2.5, "2.5"), (1 / 3, "0.3333"), (-1e-9, "0"),
-                                          (-0.0, "0"), (0.0, "0"), (-1.5, "-1.5")])
-def test_format_points(value, text):
-    assert format_points(value) == text
-
-
-def test_every_points_writer_shares_the_minus_zero_fix():
-    from autograder.classroom import late_policy
-    from autograder.exam import grading
-    from autograder.outputs import gradebook, lms
-
-    assert {gradebook.format_points, late_policy._num, lms._points, grading._points} == {format_points}
