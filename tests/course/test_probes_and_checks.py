@@ -281,3 +281,23 @@ def test_a_shared_folder_must_be_a_package_and_its_mount_name_is_reserved(tmp_pa
     spec.write_text(spec.read_text().replace('{"table": DATA_DIR}', '{"shared_with_grader": DATA_DIR}'))
     with pytest.raises(AssignmentError, match="shared_with_grader"):
         load_assignment(hidden)
+
+
+def test_a_built_student_folders_self_check_imports_its_shared_modules(tmp_path):
+    """``autograder check`` on a student folder (no hidden material) mounts that folder's
+    shared_with_grader for the sandbox, so a cell importing it runs as in Jupyter."""
+    from autograder.publish.check import public_suite, run_check
+    from autograder.publish.public_tests import public_cases_json
+
+    toy = load_assignment(write_toy(tmp_path / "toy"))
+    tests = tmp_path / "toy" / "student" / "tests"
+    tests.mkdir()
+    (tests / "public_cases.json").write_text(public_cases_json(toy.name, toy.questions, toy.public_cases,
+                                                               toy.expected, toy.limits))
+    suite = public_suite(tests.parent)
+    assert suite.probes_and_checks.import_paths == ("shared_with_grader",)
+    submission = tmp_path / "student.py"
+    submission.write_text("import numpy as np\nfrom shared_with_grader.toyhelpers import two\n\n"
+                          "def scale(x):\n    return two() * np.asarray(x)\n")
+    result, _ = run_check(tests.parent, submission)
+    assert result.status == GRADED and result.score == 1.0
