@@ -64,7 +64,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder import gpu_stage
+from autograder.grading import gpu_stage
 from autograder.course.assignment import load_assignment
 from autograder.grading.grade import GRADED, SubmissionResult
 from autograder.sandbox import SandboxSettings, resolve_isolation
@@ -80,7 +80,7 @@ stage = gpu_stage.prepare(a5, gpu_stage.GpuOptions(enabled=True, python=sys.exec
 print(f"{stage.describe()}  (prepared in {time.perf_counter() - started:.1f} s)")
 if stage.missing:
     sys.exit(f"gpu_check: not run: {stage.missing}")
-spec = gpu_stage._spec_module(a5)
+spec = a5.spec
 print(f"thresholds {'(PROVISIONAL) ' if spec.GPU_THRESHOLDS_PROVISIONAL and not dry else ''}"
       f"{stage.min_accuracy}, budget {stage.budget_seconds:g} s per case")
 by_name = {m.name: m for m in a5.mistakes}

@@ -23,13 +23,13 @@ import torch.nn.functional as F
 from torch import nn
 
 KIT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(KIT / "assignments" / "a5_finetune"))
+sys.path.insert(0, str(KIT / "assignments" / "a5_finetune"))  # its shared_with_grader/ package
 sys.path.insert(0, str(KIT / "solutions" / "a5_finetune"))
 
 import reference as R  # noqa: E402
 import spec  # noqa: E402
-from backbones import load_backbone  # noqa: E402
-from flowers import load_split, require_offline_root, tensor_loader  # noqa: E402
+from shared_with_grader.backbones import load_backbone  # noqa: E402
+from shared_with_grader.flowers import load_split, require_offline_root, tensor_loader  # noqa: E402
 
 
 class Top(nn.Module):

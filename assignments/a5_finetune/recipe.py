@@ -27,8 +27,9 @@ recipe does not change what the students' function computes.
     print(result.val_accuracy, result.train_seconds)
 
 Images are the tensors of ``flowers.load_split`` (uint8 with ``normalize=False``, which
-keeps memory low, or already normalised float). Only torch and the kit's ``backbones`` and
-``flowers`` modules are needed.
+keeps memory low, or already normalised float). Only torch and the ``backbones`` and
+``flowers`` modules of ``shared_with_grader`` (beside this file) are needed. The grader does
+not use this file: it stays beside the notebook.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
-from flowers import normalize_images
+from shared_with_grader.flowers import normalize_images
 from torch import nn
 
 FLAVOURS = ("all", "top", "top_k", "scratch")
@@ -387,7 +388,7 @@ def run_recipe(students: StudentFunctions, recipe: Recipe, data: dict, *, device
     from ``backbones.load_backbone``).
     """
     if make_backbone is None:
-        from backbones import load_backbone
+        from shared_with_grader.backbones import load_backbone
 
         def make_backbone(pretrained):
             return load_backbone(recipe.backbone, pretrained=pretrained)

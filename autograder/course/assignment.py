@@ -15,6 +15,11 @@ the ``autograder/`` folder that ``autograder build`` writes) holding:
   and ``GRADER_DATA`` (the same form) folders that only ``checks.py`` reads, never mounted
   (e.g. the held-out photos a check scores on).
 
+Modules that the students' notebook and the probes and checks both import live on the student
+side, in ``shared_with_grader/`` (``autograder.course.shared_with_grader``): found by that
+name, mounted for the sandbox and put on its ``sys.path``, and in the grader imported from the
+grader's own copy under a private name (``probes.SHARED_PACKAGE``, ``checks.SHARED_PACKAGE``).
+
 These are the kit's own trusted files; they are imported in the grader's process only.
 """
 
@@ -36,6 +41,7 @@ from .calling import copy_arguments, numeric_outputs, sandbox_float_rules
 from .cases import Case, points_per_question
 from .mistakes import Mistake, load_mistakes
 from .probes_and_checks import ProbesAndChecks
+from .shared_with_grader import MOUNT, find_shared_folder, load_grader_package, sandbox_view
 
 # Interpreter and editor leftovers in an assignment folder: never shipped to students.
 STUDENT_SKIP = ("__pycache__", ".ipynb_checkpoints")
@@ -59,6 +65,8 @@ class Assignment:
     checks: ModuleType | None = None
     oracles: ModuleType | None = None
     mounts: tuple[tuple[str, str], ...] = ()
+    # Names of mounts the runner puts on sys.path (the shared_with_grader view, if any).
+    import_paths: tuple[str, ...] = ()
     spec: ModuleType | None = None  # spec.py itself, for what only some specs offer (gpu_cases)
 
     @property
@@ -93,6 +101,7 @@ class Assignment:
             probes_source=probes.read_text() if probes.is_file() else None,
             checks=checks,
             mounts=self.mounts,
+            import_paths=self.import_paths,
         )
 
     @property
@@ -155,6 +164,12 @@ def _import(path: Path, name: str) -> ModuleType:
 def load_assignment(assignment: str | Path) -> Assignment:
     hidden = find_hidden_dir(assignment)
     key = "_autograder_hidden_" + "".join(c if c.isalnum() else "_" for c in str(hidden))
+    shared = find_shared_folder(hidden)
+    if shared is not None and not (shared / "__init__.py").is_file():
+        raise AssignmentError(f"{shared} must be a package: add an __init__.py (a docstring "
+                              "telling students the grader uses its own copy)")
+    # Before spec.py, whose functions may use it (a5 finds its photos with it).
+    package = load_grader_package(shared) if shared is not None else None
     spec = _import(hidden / "spec.py", key + "_spec")
     reference = _import(hidden / "reference.py", key + "_reference")
     mistakes: tuple[Mistake, ...] = ()
@@ -163,13 +178,18 @@ def load_assignment(assignment: str | Path) -> Assignment:
         mistakes = load_mistakes(hidden / "mistakes.py", reference, key + "_mistakes")
     optional = {name: _import(hidden / f"{name}.py", f"{key}_{name}")
                 for name in ("checks", "oracles") if (hidden / f"{name}.py").is_file()}
-    mounts = _mounts(spec)
+    mounts, import_paths = _mounts(spec), ()
+    if shared is not None:
+        mounts, import_paths = _with_shared_view(mounts, shared, spec.NAME), (MOUNT,)
     if "checks" in optional:  # a check may need the same data, e.g. to re-evaluate weights,
         # and data the sandbox must never see (spec.GRADER_DATA: e.g. held-out photos)
         optional["checks"].DATA = {**dict(mounts), **_grader_data(spec)}
     if (hidden / "probes.py").is_file():
         optional["probes"] = _import(hidden / "probes.py", key + "_probes")
         optional["probes"].DATA = dict(mounts)  # in the grader, the host folders themselves
+    for name in ("checks", "probes"):
+        if package is not None and name in optional:  # in the grader: its own copy, by its name
+            optional[name].SHARED_PACKAGE = package.__name__
     result = Assignment(
         name=spec.NAME,
         title=spec.TITLE,
@@ -180,6 +200,7 @@ def load_assignment(assignment: str | Path) -> Assignment:
         mistakes=mistakes,
         hidden_dir=hidden,
         mounts=mounts,
+        import_paths=import_paths,
         spec=spec,
         **optional,
     )
@@ -222,6 +243,15 @@ def _grader_data(spec: ModuleType) -> dict[str, str]:
     checks read, never mounted into the sandbox."""
     declared = getattr(spec, "GRADER_DATA", {})
     return {str(k): str(v) for k, v in dict(declared() if callable(declared) else declared).items()}
+
+
+def _with_shared_view(mounts: tuple[tuple[str, str], ...], shared: Path,
+                      name: str) -> tuple[tuple[str, str], ...]:
+    """``mounts`` plus the sandbox's view of the shared_with_grader package, as ``MOUNT``."""
+    if MOUNT in dict(mounts):
+        raise AssignmentError(f"spec.MOUNTS may not name a mount {MOUNT!r}: that name is the "
+                              "assignment's shared_with_grader folder's")
+    return tuple(sorted((*mounts, (MOUNT, str(sandbox_view(shared, name))))))
 
 
 def _mounts(spec: ModuleType) -> tuple[tuple[str, str], ...]:

@@ -16,9 +16,11 @@ need more, and each need has one place:
   here (``checks.DATA`` maps mounts to host folders). Every verdict is made here or by
   the value comparison with the reference's probe output, never in the sandbox.
 - mounts: read-only data folders (a dataset) the probes read, under ``/sandbox/data/<name>``
-  in the sandbox; ``probes.DATA`` maps each name to its path wherever the probes run. A
-  mount named ``support`` (the assignment's student-side modules, e.g. a5's ``flowers.py``)
-  is also put on ``sys.path`` before the submission's cells run, as in the student's Jupyter.
+  in the sandbox; ``probes.DATA`` maps each name to its path wherever the probes run.
+- import paths: the mounts the runner also puts on ``sys.path`` before the submission's cells
+  run, as Jupyter has the notebook's folder there: the view of the assignment's
+  ``shared_with_grader`` package (``autograder.course.shared_with_grader``), so the notebook,
+  the probes and the sandbox import the same modules.
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ class ProbesAndChecks:
     probes_source: text of probes.py (None: the assignment has none).
     checks:         {name: check(case, got, expected) -> problem or None}.
     mounts:         ((name, host folder), ...), mounted read-only for the probes.
+    import_paths:   names of mounts put on the sandbox's sys.path (in this order, first first).
     """
 
     probes_source: str | None = None
     checks: Mapping[str, Callable] = field(default_factory=dict)
     mounts: tuple[tuple[str, str], ...] = ()
+    import_paths: tuple[str, ...] = ()
 
 
 NO_PROBES_OR_CHECKS = ProbesAndChecks()

@@ -324,10 +324,12 @@ def prepare(assignment, options: GpuOptions, settings: SandboxSettings, *, out_d
         missing = machine_problem(access) or missing
     else:
         access = None
-    mounts = () if missing else tuple(sorted(spec.GPU_MOUNTS(dry).items()))
+    # The assignment's import paths (its shared_with_grader view) and the recipe's photos.
+    shared = tuple((name, folder) for name, folder in assignment.mounts if name in assignment.import_paths)
+    mounts = () if missing else tuple(sorted((*shared, *spec.GPU_MOUNTS(dry).items())))
     checks = {name: getattr(assignment.checks, name) for name in sorted({c.check for c in cases})}
     probes_and_checks = ProbesAndChecks(probes_source=assignment.probes_and_checks.probes_source,
-                                        checks=checks, mounts=mounts)
+                                        checks=checks, mounts=mounts, import_paths=assignment.import_paths)
     flavours = {str(c.kwargs["flavour"]) for c in cases}
     stage = GpuStage(
         cases=cases, missing_policy=options.missing, missing=missing, dry_run=dry,

@@ -273,7 +273,10 @@ def _stopped_case(case: Case) -> CaseResult:
 
 def write_inputs(directory: Path, cells: list[str], module_name: str, plan: CallPlan) -> None:
     """The runner's read-only inputs: code, calls and arguments (nothing hidden is among them)."""
-    (directory / "code.json").write_text(json.dumps({"cells": cells, "module": module_name}))
+    (directory / "code.json").write_text(json.dumps({
+        "cells": cells, "module": module_name,
+        "import_paths": list(plan.probes_and_checks.import_paths),
+    }))
     plan.write(directory)
     for item in directory.iterdir():
         item.chmod(0o644)

@@ -90,8 +90,8 @@ def build_assignment(assignment: Assignment, out: Path, *, gradescope: Gradescop
                                           late_policy=late_policy)
     otter_zip, notes = None, []
     own = (ASSIGNMENTS_DIR / assignment.name).resolve()
-    outside = [(name, folder) for name, folder in assignment.mounts
-               if not Path(folder).resolve().is_relative_to(own)]
+    outside = [(name, folder) for name, folder in assignment.mounts  # shared_with_grader travels in
+               if name not in assignment.import_paths and not Path(folder).resolve().is_relative_to(own)]
     if outside:
         notes.append("gradescope zip: carries the student folder, not these mounted folders ("
                      + ", ".join(f"{name}={folder}" for name, folder in outside)

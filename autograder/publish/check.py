@@ -20,6 +20,7 @@ import numpy as np
 from ..course.assignment import Assignment, load_assignment
 from ..course.cases import Case
 from ..course.probes_and_checks import ProbesAndChecks
+from ..course.shared_with_grader import FOLDER, MOUNT, sandbox_view
 from ..grading.diagnose import Diagnoser
 from ..grading.grade import SubmissionResult
 from ..grading.pipeline import Grading, grade_path
@@ -64,7 +65,10 @@ def public_suite(assignment: str | Path) -> PublicSuite:
         if candidate.is_file():
             name, questions, cases, expected = load_public_cases(candidate)
             probes = candidate.parent / "probes.py"
-            probes_and_checks = ProbesAndChecks(probes_source=probes.read_text() if probes.is_file() else None)
+            shared = candidate.parent.parent / FOLDER  # the student folder's shared_with_grader
+            mounts = ((MOUNT, str(sandbox_view(shared, name))),) if shared.is_dir() else ()
+            probes_and_checks = ProbesAndChecks(probes_source=probes.read_text() if probes.is_file() else None,
+                                                mounts=mounts, import_paths=tuple(n for n, _ in mounts))
             return PublicSuite(name, tuple(questions), tuple(cases), expected, public_limits(candidate),
                                probes_and_checks)
     loaded = load_assignment(assignment)

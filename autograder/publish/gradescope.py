@@ -586,7 +586,8 @@ def write_gradescope_zip(assignment: Assignment, path: Path, options: Gradescope
         for file in hidden_files(assignment.hidden_dir):
             zf.write(file, f"hidden/{file.name}")
         # The student-side files beside the hidden ones, as in a built DIR/<a>/ folder: the
-        # modules a5's probes import and the photo excerpt its short finetune reads.
+        # grader finds student/shared_with_grader/ there (the modules a5's probes import), and
+        # a5's spec the photo excerpt its short finetune reads.
         for file in sorted(student_files(assignment)):
             zf.write(file, f"student/{file.relative_to(ASSIGNMENTS_DIR / assignment.name).as_posix()}")
     shutil.move(tmp, path)

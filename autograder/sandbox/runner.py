@@ -17,7 +17,9 @@ Protocol (results pipe, one record per event)::
     record  = MAGIC (4 bytes) | json_len (uint32 LE) | npz_len (uint64 LE) | json | npz
     records = "load" (one), "call" (one per call, in order), "done" (last)
 
-Inputs (read-only directory ``--in``): ``code.json`` ``{"cells": [str, ...], "module": str}``,
+Inputs (read-only directory ``--in``): ``code.json`` ``{"cells": [str, ...], "module": str,
+"import_paths": [name, ...]}`` (the names of ``--data`` folders put at the front of ``sys.path``
+before the cells run, first first, as Jupyter has the notebook's folder there),
 ``calls.json`` ``[{"id", "function", "args": [ref], "kwargs": {name: ref}}]`` where a ref is
 ``{"array": key}`` (a key of ``arrays.npz``) or ``{"value": json_scalar}``. A call with a
 ``"probe"`` is made through the assignment's ``probes.py`` (also in ``--in``), as
@@ -346,8 +348,9 @@ def main(argv):
         arrays = {key: npz[key] for key in npz.files}
 
     sys.modules["otter"] = _fake_otter()
-    if "support" in opts["data"]:  # the assignment's own modules, which notebooks import
-        sys.path.insert(0, opts["data"]["support"])
+    for name in reversed(code.get("import_paths", [])):  # e.g. modules the notebook imports
+        if name in opts["data"]:
+            sys.path.insert(0, opts["data"][name])
     os.chdir(opts.get("workdir", os.getcwd()))
     # Before the submission's cells, so a probes.py that cannot even load is told apart from
     # a submission that breaks it later. Not a defence: probes only collect raw data.

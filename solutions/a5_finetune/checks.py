@@ -6,9 +6,17 @@ The sandbox's records are untrusted: any array of any shape and dtype may arrive
 problem sentence or None, and never raises on malformed input.
 """
 
+import importlib
+
 import numpy as np
 
-DATA = {}  # set by the grader: {"flowers": folder with val/, "support": folder} (spec.GRADER_DATA)
+DATA = {}  # set by the grader: {"flowers": folder with val/, ...} (spec.MOUNTS and spec.GRADER_DATA)
+SHARED_PACKAGE = None  # set by the grader: the name of its copy of the shared_with_grader package
+
+
+def _shared(module):
+    """A student-side module (``backbones``, ``flowers``): the grader's copy."""
+    return importlib.import_module(f"{SHARED_PACKAGE}.{module}")
 
 # ---------------------------------------------------------------- make_optimizer
 
@@ -112,17 +120,10 @@ def _validation_features(classes, image_size):
     validation photos, computed once per grader process."""
     key = (classes, image_size)
     if key not in _FEATURES:
-        import sys
-
         import torch
 
-        if DATA["support"] not in sys.path:
-            sys.path.insert(0, DATA["support"])
-        from backbones import load_backbone
-        from flowers import load_split
-
-        x, y = load_split(DATA["flowers"], "val", image_size, classes, 10)
-        body = load_backbone("efficientnet_lite0", pretrained=True).eval()
+        x, y = _shared("flowers").load_split(DATA["flowers"], "val", image_size, classes, 10)
+        body = _shared("backbones").load_backbone("efficientnet_lite0", pretrained=True).eval()
         with torch.no_grad():
             features = body.features(x).double().numpy()
         _FEATURES[key] = (features, y.numpy())
@@ -150,21 +151,11 @@ def _pretrained_with_head(classes):
     from torch import nn
 
     if classes not in _GPU_MODELS:
-        _support_on_path()
-        from backbones import load_backbone
-
         torch.manual_seed(0)
-        model = load_backbone("efficientnet_lite0", pretrained=True)
+        model = _shared("backbones").load_backbone("efficientnet_lite0", pretrained=True)
         model._fc = nn.Linear(model._fc.in_features, classes)
         _GPU_MODELS[classes] = model.eval()
     return copy.deepcopy(_GPU_MODELS[classes])
-
-
-def _support_on_path():
-    import sys
-
-    if DATA["support"] not in sys.path:
-        sys.path.insert(0, DATA["support"])
 
 
 def gpu_expected_state(model, flavour, k):
@@ -183,9 +174,7 @@ def gpu_expected_state(model, flavour, k):
 def _validation(classes, image_size, per_class):
     key = (classes, image_size, per_class)
     if key not in _GPU_VALIDATION:
-        _support_on_path()
-        from flowers import load_split
-
+        load_split = _shared("flowers").load_split
         _GPU_VALIDATION[key] = load_split(DATA["flowers"], "val", image_size, classes, per_class or None)
     return _GPU_VALIDATION[key]
 

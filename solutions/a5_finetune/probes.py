@@ -1,10 +1,11 @@
 """a5_finetune probes: drive the student's PyTorch functions, return raw observations. HIDDEN.
 
 Runs inside the sandbox with the submission's functions (``fns``) and in the grader with
-the reference's (for the expected values). Standalone: stdlib, numpy, torch; the kit's
-student-side modules (``backbones``, ``flowers``, ``tv_compat``) are imported from the
-read-only ``support`` mount (``DATA["support"]``) and the training photos from the
-``flowers`` mount, which holds ``train/`` only. Never imports ``autograder``.
+the reference's (for the expected values). Standalone: stdlib, numpy, torch; the student-side
+modules (``backbones``, ``flowers``) come from the assignment's ``shared_with_grader``
+package (``_shared``: on the sandbox's ``sys.path``, in the grader its own copy) and the
+training photos from the ``flowers`` mount, which holds ``train/`` only. Never imports
+``autograder``.
 
 Every probe builds its own models and data from fixed seeds, and where it is not the
 function under test it does the set-up itself (e.g. sets ``requires_grad`` directly rather
@@ -39,6 +40,7 @@ bit-for-bit where the property is "unchanged", via per-tensor digests) or in ``c
 
 import copy
 import hashlib
+import importlib
 import os
 import sys
 import time
@@ -47,7 +49,10 @@ import numpy as np
 import torch
 from torch import nn
 
-DATA = {}  # set by the runner (sandbox) or the grader: {"flowers": dir, "support": dir}
+DATA = {}  # set by the runner (sandbox) or the grader: {"flowers": dir, "shared_with_grader": dir}
+# Where the student-side modules are imported from: the package's own name in the sandbox
+# (the runner put it on sys.path) and beside the notebook; the grader sets its copy's name.
+SHARED_PACKAGE = "shared_with_grader"
 
 SEED = 0
 LR = 0.01
@@ -63,13 +68,13 @@ _ITEMS = dict.items
 _GET = dict.get
 
 
-def _support():
-    """Make the student-side modules importable (the support mount, or the student folder)."""
-    folder = DATA.get("support")
-    if folder is None:  # public self-check: tests/probes.py sits in the student folder
-        folder = os.path.dirname(os.path.dirname(os.path.abspath(globals().get("__file__", "."))))
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
+def _shared(module):
+    """A module of the shared_with_grader package (``backbones``, ``flowers``)."""
+    if SHARED_PACKAGE == "shared_with_grader":  # the notebook's tests/probes.py: one folder down
+        student = os.path.dirname(os.path.dirname(os.path.abspath(globals().get("__file__", "."))))
+        if os.path.isdir(os.path.join(student, SHARED_PACKAGE)) and student not in sys.path:
+            sys.path.append(student)
+    return importlib.import_module(f"{SHARED_PACKAGE}.{module}")
 
 
 class TinyNet(nn.Module):
@@ -112,13 +117,9 @@ def _build(name):
     if name == "tiny":
         model = TinyNet()
     elif name == "efficientnet_lite0":
-        _support()
-        from backbones import load_backbone
-        model = load_backbone("efficientnet_lite0")
+        model = _shared("backbones").load_backbone("efficientnet_lite0")
     elif name in ("mobilenet_v3_small", "densenet121"):
-        _support()
-        from backbones import load_backbone
-        model = load_backbone(name, pretrained=False)
+        model = _shared("backbones").load_backbone(name, pretrained=False)
     else:
         raise ValueError(name)
     # A model "as loaded" has non-trivial BatchNorm statistics.
@@ -481,9 +482,8 @@ def short_finetune(fns, classes, per_class, image_size, epochs, lr):
     Returns the finetuned head's weight (classes, 1280) and bias (classes,), float32. The
     grader scores the head itself on validation photos the sandbox never sees
     (checks.finetune_head_accuracy)."""
-    _support()
-    from backbones import load_backbone
-    from flowers import load_split, tensor_loader
+    load_backbone = _shared("backbones").load_backbone
+    load_split, tensor_loader = _shared("flowers").load_split, _shared("flowers").tensor_loader
 
     xt, yt = load_split(DATA["flowers"], "train", int(image_size), int(classes), int(per_class))
     torch.manual_seed(SEED)
@@ -550,9 +550,8 @@ def gpu_finetune(fns, flavour, k, classes, per_class, image_size, batch_size, lr
     the model were on, a CLAIM the grader cannot check), float64 [seconds the epochs took,
     the accuracy the student's evaluate gave on the training photos, CUDA available]: claims
     too). The grader scores the returned tensors on validation photos it alone holds."""
-    _support()
-    from backbones import load_backbone
-    from flowers import load_split, tensor_loader
+    load_backbone = _shared("backbones").load_backbone
+    load_split, tensor_loader = _shared("flowers").load_split, _shared("flowers").tensor_loader
 
     xt, yt = load_split(DATA["flowers"], "train", int(image_size), int(classes), int(per_class) or None)
     target = torch.device(device)

@@ -13,11 +13,13 @@ One property cannot be observed from data: that ``evaluate`` runs with autograd 
 leaves no trace in any value, so the probe's record of it is the submission's to forge.
 That case (``evaluate/tiny_no_autograd``) is worth 1 point of 52.
 
-Mounts (read-only in the sandbox), both views that hold only what the sandbox may see
-(``autograder.grading.data_views``): ``flowers``, the training photos of the short finetune
-(``train/`` only: the validation photos its check scores on stay in the grader, in
-``GRADER_DATA``), and ``support``, the assignment's student-side modules
-(``backbones.py``, ``flowers.py``, ``tv_compat.py``, the same files students use).
+Mounts (read-only in the sandbox): ``flowers``, a view that holds only the training photos
+of the short finetune (``autograder.grading.data_views``; ``train/`` only: the validation
+photos its check scores on stay in the grader, in ``GRADER_DATA``). The student-side modules
+the probes import (``backbones``, ``flowers``, ``tv_compat``, ``photo_files``) are the
+assignment's ``shared_with_grader`` package, which the course layer mounts by itself
+(``autograder.course.shared_with_grader``). Which photos, and where they are, is decided by
+that package's ``photo_files`` (the grader's own copy), the same rules the notebook uses.
 
 Limits are larger than for the NumPy assignments (importing torch alone takes a second
 and ~1 GiB of address space) and can be changed without editing this file, through
@@ -34,6 +36,7 @@ import os
 from pathlib import Path
 
 from autograder.course.cases import Case
+from autograder.course.shared_with_grader import grader_module
 from autograder.sandbox import Limits
 from autograder.sandbox.limits import MiB
 
@@ -60,32 +63,26 @@ def _limits_from_environment() -> Limits:
 LIMITS = _limits_from_environment()
 
 _HERE = Path(__file__).resolve().parent
-_KIT = _HERE.parents[1]
 
 
-def _support_dir() -> Path:
-    """The student-side modules: the source tree's assignment folder, or a built student
-    folder next to a built autograder folder."""
-    for candidate in (_KIT / "assignments" / NAME, _HERE.parent / "student"):
-        if (candidate / "backbones.py").is_file():
-            return candidate
-    raise FileNotFoundError(f"cannot find backbones.py for {NAME} (looked in assignments/{NAME})")
+def _photos():
+    """The shared photo lookup (``shared_with_grader/photo_files.py``, no torch): the grader's
+    own copy, so the files chosen here are the ones ``flowers.load_split`` reads."""
+    return grader_module(_HERE, "photo_files")
 
 
 def _flowers_dir() -> Path | None:
-    """$AUTOGRADER_FLOWERS, else shared/data/flowers102-128 above the kit, else the ten-class
-    excerpt bundled in the assignment folder (same photos for the ten classes graded)."""
-    if os.environ.get("AUTOGRADER_FLOWERS"):
-        return Path(os.environ["AUTOGRADER_FLOWERS"]).expanduser().resolve()
-    for folder in (_KIT, *_KIT.parents):
-        candidate = folder / "shared" / "data" / "flowers102-128"
-        if (candidate / "train").is_dir():
-            return candidate
-    try:
-        excerpt = _support_dir() / "data" / "flowers102-mini"
-    except FileNotFoundError:
-        return None
-    return excerpt if (excerpt / "train").is_dir() else None
+    """``photo_files.grading_root``: $AUTOGRADER_FLOWERS (an error when it names no flowers
+    folder), else shared/data/flowers102-128 above the kit, else the ten-class excerpt
+    bundled with the assignment (the same photos for the ten classes graded)."""
+    return _photos().grading_root()
+
+
+def _view_files(root: Path, classes: int, per_class: int | None) -> list[tuple[str, Path]]:
+    """(relative path, file) of the training photos ``load_split(root, "train", classes=...,
+    per_class=...)`` reads, for a data view."""
+    return [(path.relative_to(root).as_posix(), path)
+            for path, _ in _photos().split_files(root, "train", classes, per_class)]
 
 
 # The short finetune: 10 classes, 8 training photos each, 64 px, 3 epochs of the head;
@@ -93,40 +90,25 @@ def _flowers_dir() -> Path | None:
 # on 2 CPU cores.
 FINETUNE = {"classes": 10, "per_class": 8, "image_size": 64, "epochs": 3, "lr": 0.01}
 VALIDATION_PER_CLASS = 10
-SUPPORT_MODULES = ("backbones.py", "flowers.py", "tv_compat.py")
-_PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
-
-
-def _training_photos(root: Path) -> list[tuple[str, Path]]:
-    """(relative path, file) of the photos the short finetune trains on: the first
-    ``classes`` class folders of train/, the first ``per_class`` photos of each, chosen
-    exactly as ``flowers.load_split`` chooses them."""
-    classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())[:FINETUNE["classes"]]
-    files = []
-    for name in classes:
-        photos = sorted(p for p in (root / "train" / name).iterdir() if p.suffix.lower() in _PHOTO_SUFFIXES)
-        files += [(f"train/{name}/{p.name}", p) for p in photos[:FINETUNE["per_class"]]]
-    return files
 
 
 def MOUNTS():
-    """What the sandbox sees: views holding only the student-side modules and the training
-    photos of the short finetune (never a validation photo)."""
+    """What the sandbox sees besides the shared modules: a view holding the training photos of
+    the short finetune (never a validation photo)."""
     from autograder.grading.data_views import materialise
 
-    support = _support_dir()
-    mounts = {"support": str(materialise("a5-support", [(m, support / m) for m in SUPPORT_MODULES]))}
     flowers = _flowers_dir()
-    if flowers is not None:
-        mounts["flowers"] = str(materialise("a5-flowers-train", _training_photos(flowers)))
-    return mounts
+    if flowers is None:
+        return {}
+    files = _view_files(flowers, FINETUNE["classes"], FINETUNE["per_class"])
+    return {"flowers": str(materialise("a5-flowers-train", files))}
 
 
 def GRADER_DATA():
     """Folders only the grader's checks read, never mounted: the flowers with their
     validation photos, on which checks.finetune_head_accuracy scores the returned head."""
     flowers = _flowers_dir()
-    return {"flowers": str(flowers), "support": str(_support_dir())} if flowers is not None else {}
+    return {"flowers": str(flowers)} if flowers is not None else {}
 
 
 _EXACT = {"rtol": 0.0, "atol": 0.0}
@@ -328,22 +310,13 @@ def gpu_cases(dry_run: bool = False):
     return cases
 
 
-def _all_training_photos(root: Path, classes: int, per_class: int) -> list[tuple[str, Path]]:
-    names = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())[:classes]
-    files = []
-    for name in names:
-        photos = sorted(p for p in (root / "train" / name).iterdir() if p.suffix.lower() in _PHOTO_SUFFIXES)
-        files += [(f"train/{name}/{p.name}", p) for p in (photos[:per_class] if per_class else photos)]
-    return files
-
-
 def gpu_data_problem(dry_run: bool = False) -> str | None:
     """Why the GPU recipe cannot run on this machine's photos (None: it can)."""
     recipe = GPU_DRY_RUN_RECIPE if dry_run else GPU_RECIPE
     flowers = _flowers_dir()
     if flowers is None or not (flowers / "val").is_dir():
         return "no flowers photos with a val/ split (set AUTOGRADER_FLOWERS)"
-    found = len([p for p in (flowers / "train").iterdir() if p.is_dir()])
+    found = len(_photos().class_folders(flowers, "train"))
     if found < recipe["classes"]:
         return (f"the flowers copy at {flowers} has {found} classes; the GPU recipe needs "
                 f"{recipe['classes']} (the full offline copy, flowers102-128)")
@@ -351,12 +324,10 @@ def gpu_data_problem(dry_run: bool = False) -> str | None:
 
 
 def GPU_MOUNTS(dry_run: bool = False):
-    """What the GPU stage's sandbox sees: the student-side modules and the training photos
-    of its recipe (never a validation photo)."""
+    """What the GPU stage's sandbox sees besides the shared modules: the training photos of
+    its recipe (never a validation photo)."""
     from autograder.grading.data_views import materialise
 
     recipe = GPU_DRY_RUN_RECIPE if dry_run else GPU_RECIPE
-    support = _support_dir()
-    files = _all_training_photos(_flowers_dir(), recipe["classes"], recipe["per_class"])
-    return {"support": str(materialise("a5-support", [(m, support / m) for m in SUPPORT_MODULES])),
-            "flowers": str(materialise("a5-flowers-gpu-train", files))}
+    files = _view_files(_flowers_dir(), recipe["classes"], recipe["per_class"] or None)  # 0: every photo
+    return {"flowers": str(materialise("a5-flowers-gpu-train", files))}

@@ -14,12 +14,10 @@ torch = pytest.importorskip("torch")
 from autograder.course.assignment import load_assignment  # noqa: E402
 from autograder.kit_folders import ASSIGNMENTS_DIR, SOLUTIONS_DIR  # noqa: E402
 
-SUPPORT = ASSIGNMENTS_DIR / "a5_finetune"
-sys.path.insert(0, str(SUPPORT))
+sys.path.insert(0, str(ASSIGNMENTS_DIR / "a5_finetune"))  # as Jupyter has the notebook's folder
 
-import backbones  # noqa: E402
-import flowers  # noqa: E402
-from tv_compat import import_torchvision  # noqa: E402
+from shared_with_grader import backbones, flowers, photo_files  # noqa: E402
+from shared_with_grader.tv_compat import import_torchvision  # noqa: E402
 
 A5 = load_assignment("a5_finetune")
 FLOWERS = flowers.find_offline_root()
@@ -100,20 +98,38 @@ def test_bundled_excerpt_gives_the_grader_the_same_photos_as_the_full_copy():
         assert torch.equal(x_full, x_mini) and torch.equal(y_full, y_mini)
 
 
-def test_grading_falls_back_to_the_bundled_excerpt_without_the_full_copy(monkeypatch, tmp_path):
-    from autograder.course.assignment import _import
-
+def test_grading_falls_back_to_the_bundled_excerpt_without_the_full_copy(monkeypatch):
     monkeypatch.delenv(flowers.ENV_VAR, raising=False)
-    module = _import(A5.hidden_dir / "spec.py", "_a5_spec_without_shared")
-    if any((p / "shared" / "data" / "flowers102-128").is_dir() for p in tmp_path.parents):
-        pytest.skip(f"a full flowers copy sits above {tmp_path}: no bare clone can be imitated here")
-    monkeypatch.setattr(module, "_KIT", tmp_path)  # no shared/ above: as on a bare clone
-    monkeypatch.setattr(module, "_support_dir", lambda: flowers.bundled_excerpt().parent.parent)
+    module = A5.spec
+    monkeypatch.setattr(module._photos(), "kit_copy", lambda: None)  # as on a bare clone
     assert module.GRADER_DATA()["flowers"] == str(flowers.bundled_excerpt())
     view = module.MOUNTS()["flowers"]
     x_view, y_view = flowers.load_split(view, "train", 32, classes=10, per_class=8)
     x_mini, y_mini = flowers.load_split(flowers.bundled_excerpt(), "train", 32, classes=10, per_class=8)
     assert torch.equal(x_view, x_mini) and torch.equal(y_view, y_mini)
+
+
+def test_the_grader_refuses_an_environment_variable_naming_no_flowers_folder(monkeypatch, tmp_path):
+    """A typo in $AUTOGRADER_FLOWERS stops the grader with the variable and the path named;
+    it never grades on the ten-class excerpt instead (the notebook's rule is friendlier)."""
+    monkeypatch.setenv(flowers.ENV_VAR, str(tmp_path / "flowers102-182"))
+    with pytest.raises(FileNotFoundError) as error:  # the command line reports it in one line
+        load_assignment("a5_finetune")
+    assert type(error.value).__name__ == photo_files.FlowersFolderError.__name__  # the grader's copy's
+    assert flowers.ENV_VAR in str(error.value) and str(tmp_path / "flowers102-182") in str(error.value)
+
+
+def test_finding_the_grading_photos_needs_neither_torch_nor_numpy():
+    """The grader's spec chooses its files with the shared photo_files module alone."""
+    import subprocess
+
+    code = ("import sys\nfrom autograder.course.shared_with_grader import grader_module\n"
+            "photos = grader_module(sys.argv[1], 'photo_files')\n"
+            "files = photos.split_files(photos.grading_root(), 'train', 10, 8)\n"
+            "print(len({label for _, label in files}), sorted({'torch', 'numpy'} & set(sys.modules)))\n")
+    done = subprocess.run([sys.executable, "-c", code, str(A5.hidden_dir)], capture_output=True, text=True,
+                          cwd=ASSIGNMENTS_DIR.parent, check=True)
+    assert done.stdout.split() == ["10", "[]"], done.stdout + done.stderr
 
 
 def _files(folder):
@@ -124,10 +140,12 @@ def _files(folder):
 
 def test_the_sandbox_sees_training_photos_and_modules_only():
     """Never mount what a check scores on: the flowers mount is a view with train/ only
-    (the photos the short finetune trains on), the support mount holds the three
+    (the photos the short finetune trains on), the shared_with_grader mount holds the
     student-side modules and no data; the validation photos stay in the grader's checks."""
     mounts = dict(A5.mounts)
-    assert _files(mounts["support"]) == ["backbones.py", "flowers.py", "tv_compat.py"]
+    assert _files(mounts["shared_with_grader"]) == [f"shared_with_grader/{name}.py" for name in (
+        "__init__", "backbones", "flowers", "photo_files", "tv_compat")]
+    assert A5.import_paths == ("shared_with_grader",)
     photos = _files(mounts["flowers"])
     assert photos and all(p.startswith("train/") for p in photos), photos[:3]
     held_out = A5.checks.DATA["flowers"]

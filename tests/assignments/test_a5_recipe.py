@@ -1,5 +1,5 @@
 """a5_finetune's recipe (assignments/a5_finetune/recipe.py) and the notebook's data discovery
-(flowers.find_flowers): the recipe learns through the students' functions and fails with a
+(shared_with_grader/flowers.find_flowers): the recipe learns through the students' functions and fails with a
 broken one; augmentation, schedule and optimizer re-split do what they say; the photos come
 from the environment variable, then the path, then the offline copy, then a download, else
 a message saying what to do; class count and chance follow the data loaded."""
@@ -17,10 +17,10 @@ from torch import nn  # noqa: E402
 from autograder.course.assignment import load_assignment  # noqa: E402
 from autograder.kit_folders import ASSIGNMENTS_DIR  # noqa: E402
 
-sys.path.insert(0, str(ASSIGNMENTS_DIR / "a5_finetune"))
+sys.path.insert(0, str(ASSIGNMENTS_DIR / "a5_finetune"))  # as Jupyter has the notebook's folder
 
-import flowers  # noqa: E402
 import recipe  # noqa: E402
+from shared_with_grader import flowers  # noqa: E402
 
 CLASSES, SIZE = 4, 8
 

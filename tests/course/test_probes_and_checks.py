@@ -1,6 +1,8 @@
-"""Probes, checks, oracles and data mounts: the assignment's own code around student functions.
+"""Probes, checks, oracles, data mounts and shared_with_grader modules: the assignment's own
+code around student functions.
 
-A small hidden folder written here exercises each one end to end through the sandbox.
+A small hidden folder (and the student folder beside it) written here exercises each one end
+to end through the sandbox.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ NAME = "toy"
 TITLE = "toy: probes and checks"
 QUESTIONS = ("scale", "draw", "double")
 LIMITS = Limits(cpu_seconds=10, wall_seconds=20, load_seconds=5, call_seconds=3)
-MOUNTS = {"table": DATA_DIR, "support": SUPPORT_DIR}
+MOUNTS = {"table": DATA_DIR}
 
 def make_cases():
     return [
@@ -84,25 +86,30 @@ def times_two(x):
 '''
 
 
-@pytest.fixture(scope="module")
-def toy(tmp_path_factory):
-    root = tmp_path_factory.mktemp("toy")
+def write_toy(root):
+    """The toy's hidden folder root/hidden, its data, and root/student/shared_with_grader (the
+    student side beside the hidden one, as in a built DIR/<a>/ folder)."""
     data = root / "data"
-    data.mkdir()
+    data.mkdir(parents=True)
     (data / "numbers.txt").write_text("1.5\n-2.0\n")
     hidden = root / "hidden"
     hidden.mkdir()
-    support = root / "support"
-    support.mkdir()
-    (support / "toyhelpers.py").write_text("def two():\n    return 2.0\n")
-    (support / "toyhelpers.py").chmod(0o644)
-    (hidden / "spec.py").write_text(f"DATA_DIR = {str(data)!r}\nSUPPORT_DIR = {str(support)!r}\n" + SPEC)
+    shared = root / "student" / "shared_with_grader"
+    shared.mkdir(parents=True)
+    (shared / "__init__.py").write_text('"""Helpers the toy\'s notebook and its grader share."""\n')
+    (shared / "toyhelpers.py").write_text("def two():\n    return 2.0\n")
+    (hidden / "spec.py").write_text(f"DATA_DIR = {str(data)!r}\n" + SPEC)
     for name, text in [("reference", REFERENCE), ("probes", PROBES), ("checks", CHECKS),
                        ("oracles", ORACLES)]:
         (hidden / f"{name}.py").write_text(textwrap.dedent(text))
     for item in [data, data / "numbers.txt", root]:
         item.chmod(0o755 if item.is_dir() else 0o644)  # the sandbox uid reads the mount
-    return load_assignment(hidden)
+    return hidden
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    return load_assignment(write_toy(tmp_path_factory.mktemp("toy")))
 
 
 def _grade(toy, tmp_path, source):
@@ -177,10 +184,10 @@ def test_the_mount_is_read_only_in_the_sandbox(toy, tmp_path):
     assert open(data_file).read() == "1.5\n-2.0\n"
 
 
-def test_the_support_mount_is_importable_from_the_submissions_cells(toy, tmp_path):
+def test_the_shared_modules_are_importable_from_the_submissions_cells(toy, tmp_path):
     result = _grade(toy, tmp_path, """
         import numpy as np
-        from toyhelpers import two
+        from shared_with_grader.toyhelpers import two
         def scale(x):
             return two() * np.asarray(x)
         def draw(rng, n):
@@ -225,3 +232,72 @@ def test_changing_a_mounted_module_changes_the_tests_fingerprint(a1, tmp_path):
     (support / "photo.jpg").write_bytes(b"\xff\xd8" + b"0" * 200)
     after_data = tests_fingerprint(assignment, SandboxSettings(), False)
     assert len({before, after_code, after_data}) == 3
+
+
+def _files(folder):
+    from pathlib import Path
+
+    return sorted(p.relative_to(folder).as_posix() for p in Path(folder).rglob("*") if p.is_file())
+
+
+def test_the_shared_folder_is_mounted_as_its_modules_and_imported_privately_in_the_grader(tmp_path):
+    """The sandbox's view holds the package's .py files only (no data, no caches) and goes on
+    its sys.path; the grader imports its own copy under a private name (never as
+    shared_with_grader, which is the name a student's copy would have)."""
+    import importlib
+
+    hidden = write_toy(tmp_path)
+    shared = tmp_path / "student" / "shared_with_grader"
+    (shared / "photo.jpg").write_bytes(b"\xff\xd8" + b"0" * 100)
+    (shared / "__pycache__").mkdir()
+    (shared / "__pycache__" / "toyhelpers.cpython-311.pyc").write_bytes(b"0")
+    toy = load_assignment(hidden)
+    assert _files(dict(toy.mounts)["shared_with_grader"]) == ["shared_with_grader/__init__.py",
+                                                              "shared_with_grader/toyhelpers.py"]
+    assert toy.import_paths == toy.probes_and_checks.import_paths == ("shared_with_grader",)
+    package = toy.probes.SHARED_PACKAGE
+    assert package == toy.checks.SHARED_PACKAGE and package != "shared_with_grader"
+    assert importlib.import_module(package + ".toyhelpers").__file__ == str((shared / "toyhelpers.py").resolve())
+
+
+def test_changing_a_shared_module_changes_the_tests_fingerprint(tmp_path):
+    """Resumed batches regrade when a shared_with_grader module changes, though no spec names it."""
+    from autograder.classroom.resume import tests_fingerprint
+
+    hidden = write_toy(tmp_path)
+    before = tests_fingerprint(load_assignment(hidden), SandboxSettings(), False)
+    assert tests_fingerprint(load_assignment(hidden), SandboxSettings(), False) == before
+    (tmp_path / "student" / "shared_with_grader" / "toyhelpers.py").write_text("def two():\n    return 2.5\n")
+    assert tests_fingerprint(load_assignment(hidden), SandboxSettings(), False) != before
+
+
+def test_a_shared_folder_must_be_a_package_and_its_mount_name_is_reserved(tmp_path):
+    hidden = write_toy(tmp_path / "not_a_package")
+    (tmp_path / "not_a_package" / "student" / "shared_with_grader" / "__init__.py").unlink()
+    with pytest.raises(AssignmentError, match="__init__.py"):
+        load_assignment(hidden)
+    hidden = write_toy(tmp_path / "taken")
+    spec = hidden / "spec.py"
+    spec.write_text(spec.read_text().replace('{"table": DATA_DIR}', '{"shared_with_grader": DATA_DIR}'))
+    with pytest.raises(AssignmentError, match="shared_with_grader"):
+        load_assignment(hidden)
+
+
+def test_a_built_student_folders_self_check_imports_its_shared_modules(tmp_path):
+    """``autograder check`` on a student folder (no hidden material) mounts that folder's
+    shared_with_grader for the sandbox, so a cell importing it runs as in Jupyter."""
+    from autograder.publish.check import public_suite, run_check
+    from autograder.publish.public_tests import public_cases_json
+
+    toy = load_assignment(write_toy(tmp_path / "toy"))
+    tests = tmp_path / "toy" / "student" / "tests"
+    tests.mkdir()
+    (tests / "public_cases.json").write_text(public_cases_json(toy.name, toy.questions, toy.public_cases,
+                                                               toy.expected, toy.limits))
+    suite = public_suite(tests.parent)
+    assert suite.probes_and_checks.import_paths == ("shared_with_grader",)
+    submission = tmp_path / "student.py"
+    submission.write_text("import numpy as np\nfrom shared_with_grader.toyhelpers import two\n\n"
+                          "def scale(x):\n    return two() * np.asarray(x)\n")
+    result, _ = run_check(tests.parent, submission)
+    assert result.status == GRADED and result.score == 1.0

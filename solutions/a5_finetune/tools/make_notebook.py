@@ -34,7 +34,9 @@ Section 6 then compares the three flavours with training from scratch, with curv
 
 **How this notebook is graded.** The grader runs your notebook's cells from top to bottom and then calls your five
 functions on models and data of its own. Cells under `if __name__ == "__main__":` (the experiments) run for you in
-Jupyter but not in the grader, so keep your functions outside such blocks and keep long computations inside them."""),
+Jupyter but not in the grader, so keep your functions outside such blocks and keep long computations inside them.
+The folder `shared_with_grader/` next to this notebook holds the helpers it imports (pretrained backbones, the flower
+photos); the grader imports the same modules from its own copy, so editing them changes nothing about your grade."""),
     code('import otter\ngrader = otter.Notebook("a5_finetune.ipynb")'),
     code("import torch\nimport torch.nn.functional as F\nfrom torch import nn"),
     md("""## 1. A new head on a pretrained network
@@ -198,7 +200,7 @@ same setting and data, next to yours.
 
 What to install: `pip install -r requirements.txt` (next to this notebook; the versions the course uses)."""),
     code('''if __name__ == "__main__":
-    from flowers import find_flowers, load_split
+    from shared_with_grader.flowers import find_flowers, load_split
     from recipe import SETTINGS, StudentFunctions, default_device, expected_accuracy, run_recipe
 
     DATA_PATH = None      # or the folder holding train/ val/ test/, e.g. "/data/flowers102-128"

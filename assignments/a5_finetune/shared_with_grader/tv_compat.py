@@ -16,10 +16,11 @@ Nothing this course uses (models, transforms, datasets) needs those operators.
   broken sub-module in ``sys.modules`` and imports again. Models, transforms and datasets
   then work; detection operators (``torchvision.ops.nms`` ...) still raise when called.
 
-Standalone (standard library and torch only): the student notebook, the grader's sandbox
-(next to ``probes.py``) and the kit's tests all import this same file.
+Standard library and torch only: the student notebook, the grader's sandbox (next to
+``probes.py``) and the kit's tests all import this same file of the ``shared_with_grader``
+package.
 
-    from tv_compat import import_torchvision
+    from shared_with_grader.tv_compat import import_torchvision
     torchvision = import_torchvision()
 """
 

