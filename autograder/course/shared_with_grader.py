@@ -36,7 +36,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from ..grading.data_views import materialise
+from .data_views import materialise
 
 FOLDER = "shared_with_grader"
 MOUNT = "shared_with_grader"  # the sandbox mount's name (its view holds FOLDER/*.py)

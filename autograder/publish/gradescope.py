@@ -299,7 +299,7 @@ def protect_from_sandbox(root: Path) -> None:
     sandbox uid, so file modes are the isolation: ``submission_metadata.json`` (every
     group member's e-mail, previous results) and the whole unpacked autograder become
     root-only, ``source/student/`` included: what a sandbox may read of it (a5's modules and
-    training photos) reaches the sandbox as a copy (``autograder.grading.data_views``), so the
+    training photos) reaches the sandbox as a copy (``autograder.course.data_views``), so the
     validation photos a check scores on stay closed to it. The results folder is root's, so
     student code cannot write a results.json either.
     (setup.sh sets the same modes at image build.) Not root: nothing to do, and bubblewrap

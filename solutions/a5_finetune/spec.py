@@ -14,7 +14,7 @@ leaves no trace in any value, so the probe's record of it is the submission's to
 That case (``evaluate/tiny_no_autograd``) is worth 1 point of 52.
 
 Mounts (read-only in the sandbox): ``flowers``, a view that holds only the training photos
-of the short finetune (``autograder.grading.data_views``; ``train/`` only: the validation
+of the short finetune (``autograder.course.data_views``; ``train/`` only: the validation
 photos its check scores on stay in the grader, in ``GRADER_DATA``). The student-side modules
 the probes import (``backbones``, ``flowers``, ``tv_compat``, ``photo_files``) are the
 assignment's ``shared_with_grader`` package, which the course layer mounts by itself
@@ -95,7 +95,7 @@ VALIDATION_PER_CLASS = 10
 def MOUNTS():
     """What the sandbox sees besides the shared modules: a view holding the training photos of
     the short finetune (never a validation photo)."""
-    from autograder.grading.data_views import materialise
+    from autograder.course.data_views import materialise
 
     flowers = _flowers_dir()
     if flowers is None:
@@ -326,7 +326,7 @@ def gpu_data_problem(dry_run: bool = False) -> str | None:
 def GPU_MOUNTS(dry_run: bool = False):
     """What the GPU stage's sandbox sees besides the shared modules: the training photos of
     its recipe (never a validation photo)."""
-    from autograder.grading.data_views import materialise
+    from autograder.course.data_views import materialise
 
     recipe = GPU_DRY_RUN_RECIPE if dry_run else GPU_RECIPE
     files = _view_files(_flowers_dir(), recipe["classes"], recipe["per_class"] or None)  # 0: every photo

@@ -57,7 +57,7 @@ def _digits_dir() -> Path:
 
 def MOUNTS():
     """The sandbox sees a view holding the training and validation split only."""
-    from autograder.grading.data_views import materialise
+    from autograder.course.data_views import materialise
 
     folder = _digits_dir()
     return {"digits": str(materialise("a6-digits-train-val", [("digits_train_val.npz", folder / "digits_train_val.npz")]))}
