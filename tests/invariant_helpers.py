@@ -9,8 +9,11 @@ import ast
 import atexit
 import hashlib
 import json
+import queue
 import shutil
 import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -25,24 +28,57 @@ HIDDEN_NAMES = {"reference.py", "spec.py", "mistakes.py", "checks.py", "oracles.
 
 _GRADES: dict = {}
 _FOLDER: list[Path] = []
+_LOCK = threading.Lock()
 
 
-def grade_source(assignment, name: str, source: str):
+def _grade_key(assignment, name: str, source: str) -> tuple:
+    cases = hashlib.sha256("\0".join(c.case_id for c in assignment.cases).encode()).hexdigest()
+    return (assignment.name, str(assignment.hidden_dir), cases, name, hashlib.sha256(source.encode()).hexdigest())
+
+
+def grade_source(assignment, name: str, source: str, *, worker: int = 0):
     """The result of grading ``source`` as ``name``.py, once per test session for each
     (assignment, its cases, source): the shared invariants and the assignment's own tests
     share it; an assignment graded without some cases is another key."""
-    cases = hashlib.sha256("\0".join(c.case_id for c in assignment.cases).encode()).hexdigest()
-    key = (assignment.name, str(assignment.hidden_dir), cases, name, hashlib.sha256(source.encode()).hexdigest())
+    key = _grade_key(assignment, name, source)
     if key not in _GRADES:
-        if not _FOLDER:
-            _FOLDER.append(Path(tempfile.mkdtemp(prefix="invariant_grades_")))
-            atexit.register(shutil.rmtree, _FOLDER[0], ignore_errors=True)
+        with _LOCK:
+            if not _FOLDER:
+                _FOLDER.append(Path(tempfile.mkdtemp(prefix="invariant_grades_")))
+                atexit.register(shutil.rmtree, _FOLDER[0], ignore_errors=True)
         folder = _FOLDER[0] / assignment.name / key[4][:16]
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.py"
         path.write_text(source)
-        _GRADES[key] = grade_for_assignment(assignment, path, SandboxSettings())
+        _GRADES[key] = grade_for_assignment(assignment, path, SandboxSettings(), worker=worker)
     return _GRADES[key]
+
+
+def grade_sources_ahead(submissions, jobs: int = 2) -> None:
+    """Grade ``submissions`` ((assignment, name, source), ...) ``jobs`` at a time into the
+    cache ``grade_source`` reads, so that the tests asking for them one by one find them graded
+    (the suite's largest part is a sandbox per known mistake; two cores run two at once).
+
+    Only sandboxes run in the worker threads: each assignment's expected values are computed
+    here first, since a BLAS call in one thread while another forks can hang (see
+    ``Diagnoser.prepare``). Each worker has its own sandbox uid, as in a batch.
+    """
+    todo = [(a, n, s) for a, n, s in submissions if _grade_key(a, n, s) not in _GRADES]
+    for assignment in {id(a): a for a, _, _ in todo}.values():
+        assignment.expected  # noqa: B018 - computed in this thread, before any worker starts
+    workers: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for worker in range(jobs):
+        workers.put(worker)
+
+    def grade(item):
+        worker = workers.get()
+        try:
+            grade_source(*item, worker=worker)
+        finally:
+            workers.put(worker)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(grade, todo))
 
 
 def failed_cases(result) -> dict[str, str]:

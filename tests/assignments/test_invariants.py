@@ -39,6 +39,7 @@ from invariant_helpers import (
     assert_student_folder_is_clean,
     failed_cases,
     grade_source,
+    grade_sources_ahead,
     stub_functions,
 )
 
@@ -194,8 +195,17 @@ def test_stub_notebook_earns_zero_with_not_implemented_feedback(name):
     assert_stub_earns_zero_with_not_implemented_feedback(ASSIGNMENTS[name])
 
 
+@pytest.fixture(scope="module")
+def mistakes_graded_ahead():
+    """Every assignment's mistakes graded two at a time before the first of the tests below
+    asks for one (each test still grades its own when run alone)."""
+    graded = {name: quick(assignment) for name, assignment in ASSIGNMENTS.items()}
+    grade_sources_ahead([(graded[name], m.name, m.submission_source(assignment.reference))
+                         for name, assignment in ASSIGNMENTS.items() for m in assignment.mistakes])
+
+
 @pytest.mark.parametrize(("name", "mistake_name"), mistake_params(ALL, ASSIGNMENTS))
-def test_mistake_loses_points_only_on_the_function_it_breaks(name, mistake_name):
+def test_mistake_loses_points_only_on_the_function_it_breaks(name, mistake_name, mistakes_graded_ahead):
     assignment = ASSIGNMENTS[name]
     mistake = next(m for m in assignment.mistakes if m.name == mistake_name)
     assert_mistake_loses_points_only_on_its_function(assignment, mistake)
