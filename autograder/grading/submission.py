@@ -40,7 +40,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..outputs.lms import Owner, owner_of
+from ..outputs.lms import Owner, owner_of, readable_name
 
 SUPPORTED_SUFFIXES = (".ipynb", ".py", ".zip")
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -57,7 +57,14 @@ PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
 
 
 class InvalidSubmission(ValueError):
-    """The submission cannot be read; the message says why, in words for the student."""
+    """The submission cannot be read; the message says why, in words for the student.
+
+    Messages name files, so they pass through ``readable_name``: a name that is not UTF-8
+    must not make the feedback or the gradebook that carry the message unwritable.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(readable_name(message))
 
 
 @dataclass
@@ -170,11 +177,11 @@ def list_class(path: Path, workdir: Path) -> ClassListing:
         extract_class_zip(path, unpacked)
         root, root_label = _unwrap(unpacked), path.name
     elif not _is_directory(path):
-        return ClassListing([FoundSubmission(path, owner_of(path), path.name)], notes)
+        return ClassListing([FoundSubmission(path, owner_of(path), readable_name(path.name))], notes)
     else:
         root = path
     entries, metadata = class_entries(root)
-    skipped = ["/".join(filter(None, [root_label, p.relative_to(root).as_posix()])) for p in metadata]
+    skipped = [_label(root_label, root, p) for p in metadata]
     groups: dict[tuple[str, str], list[Path]] = {}
     for entry in entries:
         owner = owner_of(entry)
@@ -183,17 +190,22 @@ def list_class(path: Path, workdir: Path) -> ClassListing:
     found = []
     for entries in groups.values():
         owner = owner_of(entries[0])
-        label = "/".join(filter(None, [root_label, entries[0].relative_to(root).as_posix()]))
+        label = _label(root_label, root, entries[0])
         if len(entries) == 1:
             found.append(FoundSubmission(entries[0], owner, label))
             continue
         folder = workdir / "gathered" / hashlib.sha256(label.encode()).hexdigest()[:16]
         for problem in _gather(entries, folder):
             notes.append(f"{owner.student}: left out of the submission: {problem}")
-        names = ", ".join(e.name for e in entries[:4])
+        names = ", ".join(readable_name(e.name) for e in entries[:4])
         found.append(FoundSubmission(folder, owner, label + f" (+{len(entries) - 1} more: {names})"))
     found = _distinct_ids(found, notes)
     return ClassListing(sorted(found, key=lambda f: f.student), notes, skipped)
+
+
+def _label(root_label: str, root: Path, entry: Path) -> str:
+    """Where ``entry`` came from, as readable text (``readable_name``), for messages and results."""
+    return readable_name("/".join(filter(None, [root_label, entry.relative_to(root).as_posix()])))
 
 
 def _is_regular(path: Path) -> bool:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -78,9 +79,24 @@ def _slug(text: str) -> str:
     return re.sub(r"[^\w-]+", "_", text, flags=re.UNICODE).strip("_") or "student"
 
 
+def readable_name(name: str) -> str:
+    """A file name as text every file, CSV and terminal can hold, in one normal form.
+
+    Bytes that are not UTF-8 (a latin-1 name copied from Windows) reach Python as lone
+    surrogates, which no UTF-8 writer accepts: they are shown as ``\\xe9``, so the id stays
+    distinct and the TA can still find the file. Names are NFC, since macOS writes them
+    decomposed (NFD) and the same student must not become two look-alike ids.
+    """
+    try:
+        raw = name.encode("utf-8", "surrogateescape")  # the bytes the file system holds
+    except UnicodeEncodeError:  # a surrogate no file system gives: show it escaped as well
+        raw = name.encode("utf-8", "backslashreplace")
+    return unicodedata.normalize("NFC", raw.decode("utf-8", "backslashreplace"))
+
+
 def owner_of(path: Path) -> Owner:
-    """The owner of a downloaded file or folder, from its name alone."""
-    name = path.name
+    """The owner of a downloaded file or folder, from its name alone (``readable_name``)."""
+    name = readable_name(path.name)
     moodle = MOODLE_NAME.match(name)
     if moodle and (path.is_dir() or moodle["original"]):
         return Owner(student=f"{_slug(moodle['name'])}_{moodle['participant']}", lms="moodle",
@@ -94,7 +110,7 @@ def owner_of(path: Path) -> Owner:
         if canvas:
             return Owner(student=f"{canvas['name']}_{canvas['user']}", lms="canvas", lms_id=canvas["user"],
                          name=canvas["name"], late=bool(canvas["late"]), attachment=canvas["attachment"])
-    return Owner(student=name if path.is_dir() else path.stem)
+    return Owner(student=name if path.is_dir() else Path(name).stem)
 
 
 # --- Grade exports for LMS import --------------------------------------------------------

@@ -1,0 +1,61 @@
+"""Submission names as real machines deliver them: bytes that are not UTF-8, the same name
+in two Unicode normalisations, names a TA's shell or spreadsheet would trip on."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import unicodedata
+from pathlib import Path
+
+from autograder.cli import main
+from autograder.course.assignment import SOLUTIONS_DIR
+from autograder.grading.submission import list_class
+
+REFERENCE = (SOLUTIONS_DIR / "a1_softmax" / "reference.py").read_bytes()
+
+
+def write_named(folder: Path, name: bytes, data: bytes) -> None:
+    """A file whose name is exactly these bytes (os.fsencode keeps non-UTF-8 ones)."""
+    with open(os.path.join(os.fsencode(folder), name), "wb") as f:
+        f.write(data)
+
+
+def gradebook_ids(out: Path) -> list[str]:
+    with open(out / "gradebook.csv", newline="", encoding="utf-8") as f:
+        return [row[0] for row in list(csv.reader(f))[1:]]
+
+
+def test_a_name_that_is_not_utf8_gets_a_readable_id_and_a_row(tmp_path, capsys):
+    """A latin-1 name (a Windows copy, an old zip unpacked by a tool that kept the bytes) once
+    made every later write fail on the undecodable character and lost the whole class."""
+    classdir = tmp_path / "class"
+    classdir.mkdir()
+    write_named(classdir, b"Jos\xe9.py", REFERENCE)
+    write_named(classdir, b"ada.py", REFERENCE)
+    listing = list_class(classdir, tmp_path / "work")
+    ids = sorted(f.student for f in listing.found)
+    for sid in ids:
+        sid.encode("utf-8")  # every id is text any file or terminal can hold
+    assert ids == ["Jos\\xe9", "ada"]
+
+    out = tmp_path / "out"
+    assert main(["grade", "a1_softmax", str(classdir), "--out", str(out), "--jobs", "1"]) == 0
+    assert gradebook_ids(out) == ["Jos\\xe9", "ada"]
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert [s["status"] for s in results["submissions"]] == ["graded", "graded"]
+
+
+def test_one_name_in_two_normalisations_is_one_id_and_the_clash_is_named(tmp_path):
+    """macOS writes names decomposed (NFD), Linux and Windows keep what they were given
+    (usually NFC): the same student must not show up as two look-alike rows without a word."""
+    classdir = tmp_path / "class"
+    classdir.mkdir()
+    write_named(classdir, unicodedata.normalize("NFC", "Zoë.py").encode(), REFERENCE)
+    write_named(classdir, unicodedata.normalize("NFD", "Zoë.py").encode(), REFERENCE)
+    listing = list_class(classdir, tmp_path / "work")
+    ids = sorted(f.student for f in listing.found)
+    assert len(ids) == 2 and len(set(ids)) == 2
+    assert all(unicodedata.is_normalized("NFC", sid) for sid in ids)
+    assert any("would share the id 'Zoë'" in note for note in listing.notes)
