@@ -33,7 +33,6 @@ apart from the readers of those files.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import re
@@ -42,6 +41,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from ..csvinput import CsvInputError, read_table
 from ..outputs.points import format_points as _num  # one home for the rule (and its "-0" fix)
 
 UNITS = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
@@ -218,10 +218,6 @@ def load_policy(path: Path) -> LatePolicy:
     return policy_from_mapping(data)
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        return [{(k or "").strip().casefold(): (v or "").strip() for k, v in row.items()}
-                for row in csv.DictReader(f)]
 
 
 STUDENT_COLUMNS = ("student", "student id", "id", "identifier", "email", "email address", "username",
@@ -235,15 +231,34 @@ def _pick(row: dict[str, str], names) -> str:
 
 
 def _keyed_times(path: Path, columns, what: str, tz: timezone) -> dict[str, datetime]:
-    found = {}
-    for number, row in enumerate(_rows(path), start=2):
+    """student (casefolded) -> time. A file without a student or a time column is refused
+    (read as nothing, it would silently penalise everyone it meant to excuse), and so are
+    two rows giving one student different times (which one was meant?)."""
+    try:
+        table = read_table(path, f"{what} file")
+    except CsvInputError as exc:
+        raise LatePolicyError(str(exc)) from None
+    for wanted in (STUDENT_COLUMNS, columns):
+        if len(table.missing(wanted)) == len(wanted):
+            raise LatePolicyError(f"{path}: no column for the {'student' if wanted is STUDENT_COLUMNS else what} "
+                                  f"(found: {', '.join(table.columns) or 'nothing'}; expected one of "
+                                  f"{', '.join(wanted)})")
+    found: dict[str, datetime] = {}
+    first_line: dict[str, int] = {}
+    for number, cells in table.rows:
+        row = {k.casefold(): v for k, v in cells.items()}
         who, when = _pick(row, STUDENT_COLUMNS), _pick(row, columns)
         if not who or not when or when == "-":
             continue
         try:
-            found[who.casefold()] = parse_time(when, tz)
+            time = parse_time(when, tz)
         except LatePolicyError as exc:
             raise LatePolicyError(f"{path} row {number} ({what}): {exc}") from None
+        key = who.casefold()
+        if key in found and found[key] != time:
+            raise LatePolicyError(f"{path}: rows {first_line[key]} and {number} give {who!r} two different "
+                                  f"{what}s ({found[key].isoformat()} and {time.isoformat()}); keep one")
+        found[key], first_line[key] = time, first_line.get(key, number)
     return found
 
 

@@ -1,0 +1,51 @@
+"""Extension and submission-time CSVs as spreadsheets write them: European Excel's
+semicolons, Windows-1252, UTF-16, blank and empty rows, a duplicated student, a file with
+the wrong columns. Each is read as meant or refused naming the file; none is read as empty."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from autograder.classroom.late_policy import LatePolicyError, read_extensions, read_submission_times
+
+ADA_DUE = datetime(2026, 10, 4, 23, 59, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("content, encoding", [
+    ("student;due\r\nada;2026-10-04T23:59:00Z\r\n;\r\n", "utf-8-sig"),  # Excel (de, fr): ';', CRLF, BOM
+    ("Student\tDue\r\n\r\nada\t2026-10-04T23:59:00Z\r\n", "utf-16"),   # Excel "Unicode Text"
+    ("student,due\n\n,\nada,2026-10-04T23:59:00Z\nada,2026-10-04T23:59:00Z\n", "utf-8"),  # blanks, same row twice
+    (" Student , Due \nada,2026-10-04T23:59:00Z\n", "utf-8"),
+])
+def test_extensions_as_spreadsheets_save_them_are_read(tmp_path, content, encoding):
+    path = tmp_path / "ext.csv"
+    path.write_bytes(content.encode(encoding))
+    assert read_extensions(path) == {"ada": ADA_DUE}
+
+
+def test_a_file_without_the_columns_is_refused_not_read_as_no_extensions(tmp_path):
+    """Read as nothing, it would silently apply the penalty to everyone it meant to excuse."""
+    path = tmp_path / "ext.csv"
+    path.write_text("name,new date\nada,2026-10-04T23:59:00Z\n")
+    with pytest.raises(LatePolicyError, match=r"ext\.csv: no column for the student \(found: name, new date"):
+        read_extensions(path)
+    path.write_text("student,comment\nada,two more days\n")
+    with pytest.raises(LatePolicyError, match="no column for the new due date"):
+        read_extensions(path)
+
+
+def test_two_different_times_for_one_student_are_refused_naming_both_rows(tmp_path):
+    path = tmp_path / "times.csv"
+    path.write_text("student,submitted\nada,2026-10-02T10:00:00Z\nben,2026-10-02T11:00:00Z\n"
+                    "Ada,2026-10-05T10:00:00Z\n")
+    with pytest.raises(LatePolicyError, match="rows 2 and 4 give 'Ada' two different submission times"):
+        read_submission_times(path)
+
+
+def test_a_windows_1252_file_is_refused_with_its_name_line_and_the_fix(tmp_path):
+    path = tmp_path / "ext.csv"
+    path.write_bytes("student,due\nada,2026-10-04T23:59:00Z\nzoë,2026-10-04T23:59:00Z\n".encode("cp1252"))
+    with pytest.raises(LatePolicyError, match=r"ext\.csv line 3: .* not UTF-8 .*CSV UTF-8"):
+        read_extensions(path)
