@@ -65,6 +65,9 @@ def cmd_grade(args) -> int:
     from .outputs.notebook_pdf import pdf_from_args
 
     late = inputs_from_args(args, assignment)  # a broken policy file stops here, before grading
+    if args.roster:  # and so does a roster the exports could not read, not after the class
+        from .outputs.lms import read_lms_roster
+        read_lms_roster(Path(args.roster))
     meter = ProgressMeter(sys.stderr)
     try:
         batch = grade_batch(assignment, Path(args.submissions), Path(args.out), _settings(args),

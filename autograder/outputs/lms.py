@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..csvinput import read_table
 from . import csvsafe
 from .files import write_atomic
 from .points import format_points as _points  # one home for the rule (and its "-0" fix)
@@ -166,8 +167,8 @@ class GradeRow:
 
 
 def read_lms_roster(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in csv.DictReader(f)]
+    """The rows of a Canvas or Moodle export (``CsvInputError`` naming the file when unreadable)."""
+    rows = [row for _, row in read_table(path, "roster").rows]
     # Canvas exports carry a "Points Possible" row (and sometimes a muted-assignments row).
     return [r for r in rows if r.get("Student") != "Points Possible"]
 
