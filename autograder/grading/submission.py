@@ -92,6 +92,7 @@ def _hidden(name: str) -> bool:
 METADATA_NAMES = frozenset({
     "__MACOSX", ".DS_Store", ".ipynb_checkpoints", ".Spotlight-V100", ".Trashes", ".fseventsd",
     ".TemporaryItems", "Thumbs.db", "desktop.ini",
+    "submission_metadata.yml",  # Gradescope's export: who submitted what (no code)
 })
 
 
@@ -264,14 +265,33 @@ def _gather(entries: list[Path], folder: Path) -> list[str]:
 
 
 def _unwrap(root: Path) -> Path:
-    """A class zip whose only entry is a plain wrapper folder ("submissions/"): look inside."""
-    entries, _ = class_entries(root)
-    if len(entries) == 1 and _is_directory(entries[0]) and not owner_of(entries[0]).lms:
+    """A class zip whose only entry is a plain wrapper folder ("submissions/", Gradescope's
+    "assignment_<id>_export/", or several nested): look inside."""
+    for _ in range(MAX_WRAPPERS):
+        entries, _ = class_entries(root)
+        if not (len(entries) == 1 and _is_directory(entries[0]) and not owner_of(entries[0]).lms):
+            break
         inner, _ = class_entries(entries[0])
+        if len(inner) == 1 and _is_directory(inner[0]):
+            root = entries[0]  # another wrapper: look further
+            continue
         if len(inner) > 1 and any(p.is_dir() or p.suffix.lower() == ".zip" or owner_of(p).lms
                                   for p in inner):
-            return entries[0]
+            root = entries[0]
+        break
     return root
+
+
+MAX_WRAPPERS = 4
+
+
+def _below_wrappers(names: list[str]) -> list[str]:
+    """``names`` below the folders that every one of them is in ("a/b/x.py", "a/b/y.py" -> "x.py", "y.py")."""
+    for _ in range(MAX_WRAPPERS):
+        if not names or not all("/" in n for n in names) or len({n.split("/")[0] for n in names}) != 1:
+            break
+        names = [n.split("/", 1)[1] for n in names]
+    return names
 
 
 def is_class_zip(path: Path) -> bool:
@@ -291,6 +311,11 @@ def is_class_zip(path: Path) -> bool:
     if any(n.lower().endswith(".zip") for n in code):
         return True
     if any(owner_of(Path(n.split("/")[0])).lms for n in visible):
+        return True
+    # One folder per student inside wrapper folders (Gradescope's export, a TA's own zip):
+    # code in more than one folder below the wrappers. Files side by side in one folder stay
+    # one student's export (which ``load`` accepts or refuses as such).
+    if len({n.split("/")[0] for n in _below_wrappers(code) if "/" in n}) > 1:
         return True
     return len({n.split("/")[0] for n in code}) > 1 and sum(n.endswith(".ipynb") for n in code) != 1
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import zipfile
+
 from autograder.cli import main
 from autograder.course.assignment import SOLUTIONS_DIR
+from autograder.grading.submission import list_class
 from autograder.outputs.lms import read_lms_roster
 
 SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"
@@ -29,3 +32,39 @@ def test_an_unreadable_roster_stops_grade_before_the_class_is_graded(tmp_path, c
     err = capsys.readouterr().err
     assert "roster.csv line 2" in err and "not UTF-8" in err
     assert not (out / "gradebook.csv").exists()
+
+
+def write_zip(path, members):
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return path
+
+
+def test_a_gradescope_export_is_one_row_per_submission_and_its_metadata_is_skipped(tmp_path):
+    """Gradescope's "Export Submissions": one folder per submission inside one wrapper folder.
+    The whole class used to be taken for one student's zip: one invalid row, every grade lost."""
+    archive = write_zip(tmp_path / "export.zip", [
+        ("assignment_4242_export/submission_901/a1_softmax.ipynb", (SAMPLES / "ada.ipynb").read_bytes()),
+        ("assignment_4242_export/submission_902/a1_softmax.ipynb", (SAMPLES / "ben.ipynb").read_bytes()),
+        ("assignment_4242_export/submission_metadata.yml", b":submission_901:\n  :submitters: []\n"),
+    ])
+    listing = list_class(archive, tmp_path / "work")
+    assert [f.student for f in listing.found] == ["submission_901", "submission_902"]
+    assert listing.skipped == ["export.zip/submission_metadata.yml"]
+
+
+def test_a_class_zip_of_student_folders_under_wrapper_folders_is_a_class(tmp_path):
+    archive = write_zip(tmp_path / "class.zip", [
+        ("2026/a1/ada/a1_softmax.ipynb", (SAMPLES / "ada.ipynb").read_bytes()),
+        ("2026/a1/ben/work.py", (SAMPLES / "eve.py").read_bytes()),
+    ])
+    assert [f.student for f in list_class(archive, tmp_path / "work").found] == ["ada", "ben"]
+
+
+def test_one_students_zip_with_a_wrapper_folder_stays_one_submission(tmp_path):
+    one = write_zip(tmp_path / "ada.zip", [("a1/a1_softmax.ipynb", (SAMPLES / "ada.ipynb").read_bytes()),
+                                           ("a1/helpers.py", b"x = 1\n")])
+    two = write_zip(tmp_path / "ben.zip", [("work/a.ipynb", b"{}"), ("work/b.ipynb", b"{}")])
+    assert [f.student for f in list_class(one, tmp_path / "w1").found] == ["ada"]
+    assert [f.student for f in list_class(two, tmp_path / "w2").found] == ["ben"]
