@@ -8,7 +8,8 @@ list of code cells the sandbox will execute. Anything malformed raises
 
 A class arrives as a folder or a zip as LMS exports deliver it (``find_submissions``):
 one file per student, a folder per student, or a class zip holding per-student files,
-folders or zips. Canvas and Moodle names give the student id (``autograder.outputs.lms``);
+folders or zips. Canvas, Moodle and Blackboard names give the student id (``autograder.outputs.lms``;
+Blackboard's attempts: the latest counts);
 several entries of one student (Canvas: one file per uploaded file; Moodle: one folder
 per submission plugin) are gathered into one submission. Every entry of a class gets a row:
 dotfiles such as ``.bob.py`` are submissions; only what operating systems and Jupyter leave
@@ -190,6 +191,7 @@ def list_class(path: Path, workdir: Path) -> ClassListing:
         groups.setdefault(key, []).append(entry)
     found = []
     for entries in groups.values():
+        entries = _latest_attempt(entries, notes)
         owner = owner_of(entries[0])
         label = _label(root_label, root, entries[0])
         if len(entries) == 1:
@@ -202,6 +204,19 @@ def list_class(path: Path, workdir: Path) -> ClassListing:
         found.append(FoundSubmission(folder, owner, label + f" (+{len(entries) - 1} more: {names})"))
     found = _distinct_ids(found, notes)
     return ClassListing(sorted(found, key=lambda f: f.student), notes, skipped)
+
+
+def _latest_attempt(entries: list[Path], notes: list[str]) -> list[Path]:
+    """The entries of a student's latest attempt where the LMS names attempts (Blackboard's
+    "all attempts" download); the older ones are named in a note, never graded as well."""
+    attempts = {owner_of(e).attempt for e in entries}
+    if len(attempts) < 2:
+        return entries
+    latest = max(attempts)
+    older = sorted(attempts - {latest})
+    notes.append(f"{owner_of(entries[0]).student}: {len(older)} older attempt(s) not graded "
+                 f"({', '.join(older)}); the latest, {latest}, is")
+    return [e for e in entries if owner_of(e).attempt == latest]
 
 
 def _label(root_label: str, root: Path, entry: Path) -> str:

@@ -48,6 +48,11 @@ MOODLE_NAME = re.compile(
     r"^(?P<name>.+?)_(?P<participant>\d+)_assignsubmission_(?P<plugin>[a-z]+)(?:_(?P<original>.*))?$"
 )
 CANVAS_ANONYMOUS = "canvas-anonymous"
+# Blackboard Learn's "Download assignment": the file, and an info .txt per attempt. Usernames
+# are taken to hold no "_" (assignment names may: the username is the last part).
+BLACKBOARD_NAME = re.compile(
+    r"^(?P<assignment>.+)_(?P<user>[^_\s]+)_attempt_(?P<attempt>\d{4}(?:-\d{2}){5})(?:_(?P<original>.+)|\.txt)$"
+)
 
 
 @dataclass(frozen=True)
@@ -55,11 +60,12 @@ class Owner:
     """Who a downloaded entry belongs to, as far as its name tells.
 
     student:    the stable id used for gradebook rows, feedback files and the cache.
-    lms:        "canvas", "canvas-anonymous", "moodle", or "" when the contract's rule applied.
-    lms_id:     Canvas user id, Canvas anonymous id or Moodle participant id ("" when none).
+    lms:        "canvas", "canvas-anonymous", "moodle", "blackboard", or "" when the contract's rule applied.
+    lms_id:     Canvas user id, Canvas anonymous id, Moodle participant id, Blackboard username ("" when none).
     name:       the student's name as the LMS wrote it ("" when unknown).
     late:       Canvas marked the file late (it gives no time).
     attachment: Canvas's attachment id (which uploaded file), "" elsewhere.
+    attempt:    Blackboard's attempt time as named (YYYY-MM-DD-HH-MM-SS, sorts in time order), "" elsewhere.
     """
 
     student: str
@@ -68,11 +74,14 @@ class Owner:
     name: str = ""
     late: bool = False
     attachment: str = ""
+    attempt: str = ""
 
     def as_json(self) -> dict:
         data = {"lms": self.lms, "lms_id": self.lms_id, "name": self.name, "late": self.late}
         if self.attachment:
             data["attachment"] = self.attachment
+        if self.attempt:
+            data["attempt"] = self.attempt
         return data
 
 
@@ -103,6 +112,10 @@ def owner_of(path: Path) -> Owner:
         return Owner(student=f"{_slug(moodle['name'])}_{moodle['participant']}", lms="moodle",
                      lms_id=moodle["participant"], name=moodle["name"])
     if not path.is_dir():
+        blackboard = BLACKBOARD_NAME.match(name)
+        if blackboard:
+            return Owner(student=blackboard["user"], lms="blackboard", lms_id=blackboard["user"],
+                         attempt=blackboard["attempt"])
         anonymous = CANVAS_ANONYMOUS_NAME.match(name)
         if anonymous:
             return Owner(student=f"anon_{anonymous['anon']}", lms=CANVAS_ANONYMOUS, lms_id=anonymous["anon"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import zipfile
 
 from autograder.cli import main
@@ -68,3 +69,25 @@ def test_one_students_zip_with_a_wrapper_folder_stays_one_submission(tmp_path):
     two = write_zip(tmp_path / "ben.zip", [("work/a.ipynb", b"{}"), ("work/b.ipynb", b"{}")])
     assert [f.student for f in list_class(one, tmp_path / "w1").found] == ["ada"]
     assert [f.student for f in list_class(two, tmp_path / "w2").found] == ["ben"]
+
+
+def test_a_blackboard_download_is_one_row_per_student_and_the_latest_attempt_counts(tmp_path):
+    """Blackboard Learn's "Download assignment": <assignment>_<username>_attempt_<time>_<file>
+    and an info file <assignment>_<username>_attempt_<time>.txt per attempt; with "all
+    attempts" each one. It used to give a row per file: info files as invalid rows and every
+    attempt graded as if it were another student."""
+    ada, ben = (SAMPLES / "ada.ipynb").read_bytes(), (SAMPLES / "ben.ipynb").read_bytes()
+    members = []
+    for user, time, data in (("ada1", "2026-10-01-12-00-00", ben), ("ada1", "2026-10-02-09-30-00", ada),
+                             ("ben2", "2026-10-01-11-00-00", ben)):
+        members.append((f"Assignment 1_{user}_attempt_{time}_a1_softmax.ipynb", data))
+        members.append((f"Assignment 1_{user}_attempt_{time}.txt", f"Name: {user}\n".encode()))
+    archive = write_zip(tmp_path / "gradebook_A1.zip", members)
+    listing = list_class(archive, tmp_path / "work")
+    assert [(f.student, f.owner.lms) for f in listing.found] == [("ada1", "blackboard"), ("ben2", "blackboard")]
+    assert any("ada1" in n and "older attempt" in n and "2026-10-01-12-00-00" in n for n in listing.notes)
+
+    out = tmp_path / "out"
+    assert main(["grade", "a1_softmax", str(archive), "--out", str(out), "--jobs", "2"]) == 0
+    with open(out / "gradebook.csv", newline="") as f:
+        assert [row[:3] for row in csv.reader(f)][1:] == [["ada1", "graded", "48"], ["ben2", "graded", "35"]]
