@@ -19,7 +19,6 @@ writes the same bytes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import queue
@@ -44,7 +43,7 @@ from ..grading.pipeline import (
     not_graded,
     record_result,
 )
-from ..outputs.files import safe_filename, write_atomic
+from ..outputs.files import distinct_filenames, write_atomic
 from ..outputs.gradebook import write_gradebook
 from ..outputs.report import report_html
 from ..sandbox import SandboxSettings, resolve_isolation
@@ -83,16 +82,8 @@ class BatchResult:
 
 
 def feedback_names(ids: list[str]) -> dict[str, str]:
-    """id -> feedback file name; ids that clean to the same name get a short hash."""
-    names: dict[str, str] = {}
-    used: set[str] = set()
-    for sid in sorted(ids):
-        name = safe_filename(sid)
-        if name in used:
-            name = f"{name}-{hashlib.sha256(sid.encode()).hexdigest()[:8]}"
-        used.add(name)
-        names[sid] = name + ".txt"
-    return names
+    """id -> feedback file name (``distinct_filenames``: no two alike, even without case)."""
+    return {sid: name + ".txt" for sid, name in distinct_filenames(ids).items()}
 
 
 def default_jobs() -> int:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import typst
 
-from ..outputs.files import safe_filename
+from ..outputs.files import distinct_filenames
 from .markup import format_number, to_typst, typst_string
 from .model import Question, option_letter
 from .variants import Exam, Variant
@@ -139,8 +139,10 @@ def write_pdfs(exam: Exam, out: Path, workers: int = 2) -> dict[str, Path]:
     key = out / "answer_key.pdf"
     jobs = [(str(combined), document(exam, exam.variants)),
             (str(key), document(exam, exam.distinct_variants(), key=True))]
-    jobs += [(str(pdf_dir / f"{safe_filename(v.student.student_id, fallback='student')}.pdf"), document(exam, [v]))
-             for v in exam.variants]
+    # Distinct names: ids such as "Zoë" and "Zoé" clean to one name, and one student's PDF
+    # would silently replace the other's.
+    names = distinct_filenames([v.student.student_id for v in exam.variants], fallback="student")
+    jobs += [(str(pdf_dir / f"{names[v.student.student_id]}.pdf"), document(exam, [v])) for v in exam.variants]
     if workers <= 1 or len(jobs) < 8:
         for path, source in jobs:
             _compile_to(path, source, stamp)

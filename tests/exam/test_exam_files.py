@@ -60,3 +60,20 @@ def test_answer_sheet_ids_in_another_case_or_unicode_form_reach_their_student():
     grades = grade(manifest("s1001", nfc), [(2, "S1001", "q", "0.5"), (3, nfd, "q", "0.5")])
     assert grades.score("s1001") == 1 and grades.score(nfc) == 1
     assert not grades.warnings
+
+
+def test_every_student_gets_an_exam_pdf_even_when_ids_clean_to_one_file_name(tmp_path):
+    """"Zoë" and "Zoé" both clean to "Zo": one student's exam used to replace the other's."""
+    from pdftext import pages_text
+
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,name\nZoë,Zoë Adams\nZoé,Zoé Brun\nzo,Zo Chen\n", encoding="utf-8")
+    out = tmp_path / "exam"
+    assert main(["exam", "build", "--roster", str(roster), "--secret-file",
+                 str(EXAMPLES / "exam" / "secret.example.txt"), "--exam-id", "t", "--out", str(out),
+                 "--questions", "cross_entropy_batch"]) == 0
+    pdfs = sorted((out / "pdf").glob("*.pdf"))
+    assert len(pdfs) == 3
+    names = {next(n for n in ("Zoë Adams", "Zoé Brun", "Zo Chen") if n in pages_text(p.read_bytes())[0])
+             for p in pdfs}
+    assert len(names) == 3
