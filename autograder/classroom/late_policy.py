@@ -128,6 +128,7 @@ def parse_offset(text: str) -> timezone:
     return timezone(sign * timedelta(hours=int(match[2]), minutes=int(match[3])))
 
 
+DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 MOODLE_TIME_FORMATS = ("%A, %d %B %Y, %I:%M %p", "%A, %d %B %Y, %H:%M", "%d %B %Y, %I:%M %p")
 
 
@@ -137,6 +138,9 @@ def parse_time(text: str, tz: timezone = timezone.utc) -> datetime:
     text = text.strip()
     if not text:
         raise LatePolicyError("empty time")
+    if DATE_ONLY.fullmatch(text):  # midnight at its start? the end of that day? never guessed
+        raise LatePolicyError(f"{text!r} has no time of day: write {text}T23:59:00 for the end of that "
+                              f"day (or {text}T00:00:00 for its start)")
     iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
     try:
         when = datetime.fromisoformat(iso)
@@ -171,6 +175,7 @@ def policy_from_mapping(data: Mapping) -> LatePolicy:
         raise LatePolicyError(f"late policy: {exc}") from None
     tz = parse_offset(str(values.get("timezone", "+00:00")))
     if values.get("due"):
+        # A TOML date (due = 2026-10-01) is not a datetime: parse_time refuses it as a date alone.
         values["due"] = values["due"] if isinstance(values["due"], datetime) else parse_time(str(values["due"]), tz)
         if values["due"].tzinfo is None:
             values["due"] = values["due"].replace(tzinfo=tz)
@@ -194,28 +199,51 @@ def _read_flat_toml(text: str) -> dict:
             data[key.strip()] = value[1:-1]
         elif value in ("true", "false"):
             data[key.strip()] = value == "true"
+        elif DATE_ONLY.match(value):  # a TOML date or date-time, unquoted
+            data[key.strip()] = value
         else:
-            data[key.strip()] = float(value)
+            try:
+                data[key.strip()] = float(value)
+            except ValueError:
+                raise LatePolicyError(f"late policy line {number}: {value!r} is not a number, "
+                                      "true/false or a quoted text") from None
     return data
 
 
 def load_policy(path: Path) -> LatePolicy:
     """A policy from a .toml or .json file."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        data = json.loads(text)
-    else:
-        try:
-            import tomllib
-        except ImportError:  # Python 3.10
-            data = _read_flat_toml(text)
-        else:
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # Notepad's BOM included
+    except UnicodeDecodeError as exc:
+        raise LatePolicyError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise LatePolicyError(f"cannot read the late policy {path} ({exc.strerror or exc})") from None
+    try:
+        if path.suffix == ".json":
             try:
-                data = tomllib.loads(text)
-            except tomllib.TOMLDecodeError as exc:
-                raise LatePolicyError(f"{path}: {exc}") from None
-    return policy_from_mapping(data)
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise LatePolicyError(f"not valid JSON ({exc})") from None
+        else:
+            data = _load_toml(text)
+        if not isinstance(data, Mapping):
+            raise LatePolicyError(f"a late policy is a table of settings (due, penalty_percent, ...), "
+                                  f"not a {type(data).__name__}")
+        return policy_from_mapping(data)
+    except LatePolicyError as exc:
+        raise LatePolicyError(f"{path}: {exc}") from None
+
+
+def _load_toml(text: str) -> dict:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        return _read_flat_toml(text)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise LatePolicyError(str(exc)) from None
 
 
 

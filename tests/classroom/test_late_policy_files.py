@@ -8,7 +8,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from autograder.classroom.late_policy import LatePolicyError, read_extensions, read_submission_times
+from autograder.classroom.late_policy import (
+    LatePolicyError,
+    load_policy,
+    read_extensions,
+    read_submission_times,
+)
 
 ADA_DUE = datetime(2026, 10, 4, 23, 59, tzinfo=timezone.utc)
 
@@ -49,3 +54,39 @@ def test_a_windows_1252_file_is_refused_with_its_name_line_and_the_fix(tmp_path)
     path.write_bytes("student,due\nada,2026-10-04T23:59:00Z\nzoë,2026-10-04T23:59:00Z\n".encode("cp1252"))
     with pytest.raises(LatePolicyError, match=r"ext\.csv line 3: .* not UTF-8 .*CSV UTF-8"):
         read_extensions(path)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("p.json", '{"due": "2026-10-01T23:59:00Z", "penalty_percent": 10,}', r"p\.json: not valid JSON"),
+    ("p.json", '[{"due": "2026-10-01T23:59:00Z"}]', r"p\.json: .*settings"),
+    ("p.toml", 'due = "2026-10-01"\npenalty_percent = 10\n', "no time of day"),
+    ("p.toml", "due = 2026-10-01\npenalty_percent = 10\n", "no time of day"),
+])
+def test_a_broken_policy_file_is_named_with_what_is_wrong(tmp_path, name, content, message):
+    """A date alone would be read as midnight at its start: everyone who handed in on the due
+    day would be a day late. Refused, as is a policy file that is not a table of settings."""
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(LatePolicyError, match=message):
+        load_policy(path)
+
+
+@pytest.mark.parametrize("name, content", [
+    ("p.toml", 'due = "2026-10-01T23:59:00Z"\npenalty_percent = 10\n'),
+    ("p.json", '{"due": "2026-10-01T23:59:00Z", "penalty_percent": 10}'),
+])
+def test_a_policy_saved_with_a_bom_by_notepad_is_read(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8-sig"))
+    assert load_policy(path).due == datetime(2026, 10, 1, 23, 59, tzinfo=timezone.utc)
+
+
+def test_the_python_310_reader_takes_unquoted_toml_times_and_names_a_bad_value():
+    """Python 3.10 (Gradescope's image) has no tomllib; its reader used to fail on an unquoted
+    TOML date-time with a bare "could not convert string to float"."""
+    from autograder.classroom.late_policy import _read_flat_toml, policy_from_mapping
+
+    data = _read_flat_toml("due = 2026-10-01T23:59:00+02:00\npenalty_percent = 10\n")
+    assert policy_from_mapping(data).due == datetime(2026, 10, 1, 21, 59, tzinfo=timezone.utc)
+    with pytest.raises(LatePolicyError, match="line 2: 'ten' is not a number"):
+        _read_flat_toml("due = '2026-10-01T23:59:00Z'\npenalty_percent = ten\n")
