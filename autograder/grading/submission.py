@@ -595,35 +595,53 @@ def _choose(items, *, key, name):
 def _load_zip(path: Path) -> SubmissionCode:
     if os.lstat(path).st_size > MAX_ZIP_BYTES:
         raise InvalidSubmission(f"{path.name}: zip larger than {MAX_ZIP_BYTES // 2**20} MiB")
+    return _zip_code(read_regular_file(path, MAX_ZIP_BYTES), path.name)
+
+
+# A zip holding only the export zip (a student who compressed the downloaded export once
+# more) is looked into; deeper nesting is refused.
+MAX_ZIP_DEPTH = 1
+
+
+def _zip_code(data: bytes, name: str, depth: int = 0) -> SubmissionCode:
+    """The code in the zip ``data`` (called ``name`` in messages), after the safety checks."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(read_regular_file(path, MAX_ZIP_BYTES)))
+        archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError) as exc:
-        raise InvalidSubmission(f"{path.name} is not a valid zip file ({exc})") from None
+        raise InvalidSubmission(f"{name} is not a valid zip file ({exc})") from None
     with archive:
         infos = archive.infolist()
         if len(infos) > MAX_ZIP_MEMBERS:
-            raise InvalidSubmission(f"{path.name}: {len(infos)} files in the zip (limit {MAX_ZIP_MEMBERS})")
+            raise InvalidSubmission(f"{name}: {len(infos)} files in the zip (limit {MAX_ZIP_MEMBERS})")
         total = 0
         for info in infos:
-            _check_member(path.name, info)
+            _check_member(name, info)
             total += info.file_size
         if total > MAX_ZIP_UNCOMPRESSED:
-            raise InvalidSubmission(f"{path.name}: unpacks to {total / 2**20:.0f} MiB (limit "
+            raise InvalidSubmission(f"{name}: unpacks to {total / 2**20:.0f} MiB (limit "
                                     f"{MAX_ZIP_UNCOMPRESSED // 2**20} MiB)")
-        candidates = [i for i in infos if not i.is_dir()
-                      and not any(part.startswith((".", "__MACOSX")) for part in i.filename.split("/"))
-                      and Path(i.filename).suffix.lower() in (".ipynb", ".py")]
+        visible = [i for i in infos if not i.is_dir()
+                   and not any(part.startswith((".", "__MACOSX")) for part in i.filename.split("/"))]
+        candidates = [i for i in visible if Path(i.filename).suffix.lower() in (".ipynb", ".py")]
         chosen = _choose(candidates, key=lambda i: Path(i.filename).suffix.lower(), name=lambda i: i.filename)
         if chosen is None:
-            raise InvalidSubmission(f"{path.name}: the zip holds no notebook (.ipynb) or .py file")
-        try:
-            data = archive.read(chosen)
-        except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
-            raise InvalidSubmission(f"{path.name}: cannot read {chosen.filename} ({exc})") from None
-    label = f"{path.name}:{chosen.filename}"
+            inner = [i for i in visible if Path(i.filename).suffix.lower() == ".zip"]
+            if len(inner) == 1 and depth < MAX_ZIP_DEPTH and inner[0].file_size <= MAX_ZIP_BYTES:
+                return _zip_code(_read_member(archive, inner[0], name), f"{name}:{inner[0].filename}", depth + 1)
+            found = f" (only {', '.join(i.filename for i in inner[:3])}, zips inside a zip)" if inner else ""
+            raise InvalidSubmission(f"{name}: the zip holds no notebook (.ipynb) or .py file{found}")
+        data = _read_member(archive, chosen, name)
+    label = f"{name}:{chosen.filename}"
     if chosen.filename.lower().endswith(".ipynb"):
         return notebook_code(data, label)
     return python_code(data, label)
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> bytes:
+    try:
+        return archive.read(info)
+    except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
+        raise InvalidSubmission(f"{name}: cannot read {info.filename} ({exc})") from None
 
 
 def _check_member(zip_name: str, info: zipfile.ZipInfo) -> None:

@@ -4,15 +4,20 @@ in two Unicode normalisations, names a TA's shell or spreadsheet would trip on."
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import unicodedata
+import zipfile
 from pathlib import Path
+
+import pytest
 
 from autograder.cli import main
 from autograder.course.assignment import SOLUTIONS_DIR
-from autograder.grading.submission import list_class
+from autograder.grading.submission import InvalidSubmission, list_class, load
 
+SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"
 REFERENCE = (SOLUTIONS_DIR / "a1_softmax" / "reference.py").read_bytes()
 
 
@@ -59,3 +64,22 @@ def test_one_name_in_two_normalisations_is_one_id_and_the_clash_is_named(tmp_pat
     assert len(ids) == 2 and len(set(ids)) == 2
     assert all(unicodedata.is_normalized("NFC", sid) for sid in ids)
     assert any("would share the id 'Zoë'" in note for note in listing.notes)
+
+
+def _zip(members) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_an_export_zip_compressed_once_more_is_read_and_deeper_nesting_is_named(tmp_path):
+    """macOS "Compress" on the downloaded export gives a zip holding only the export zip."""
+    export = _zip([("a1_softmax.ipynb", (SAMPLES / "ada.ipynb").read_bytes()), (".OTTER_LOG", b"pickle")])
+    (tmp_path / "ada.zip").write_bytes(_zip([("a1_export.zip", export), ("__MACOSX/._a1_export.zip", b"")]))
+    code = load(tmp_path / "ada.zip")
+    assert code.origin == "ada.zip:a1_export.zip:a1_softmax.ipynb" and code.cells
+    (tmp_path / "deep.zip").write_bytes(_zip([("outer.zip", _zip([("a1_export.zip", export)]))]))
+    with pytest.raises(InvalidSubmission, match=r"holds no notebook .* \(only a1_export\.zip, zips inside a zip\)"):
+        load(tmp_path / "deep.zip")
