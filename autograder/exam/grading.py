@@ -214,7 +214,10 @@ def _one_answer(rows: list[tuple[int, str]], sid: str, qid: str, strict: bool,
 
 
 def _fold_id(student_id: str) -> str:
-    return unicodedata.normalize("NFC", student_id).casefold()
+    """What two spellings of one id share: case, Unicode form, and the leading zeros Excel
+    drops from a numeric id ("00123" becomes 123 when the sheet is opened and saved)."""
+    folded = unicodedata.normalize("NFC", student_id).casefold()
+    return (folded.lstrip("0") or "0") if folded.isdigit() else folded
 
 
 def grade(manifest: dict, responses: list[tuple[int, str, str, str]],

@@ -77,3 +77,11 @@ def test_every_student_gets_an_exam_pdf_even_when_ids_clean_to_one_file_name(tmp
     names = {next(n for n in ("Zoë Adams", "Zoé Brun", "Zo Chen") if n in pages_text(p.read_bytes())[0])
              for p in pdfs}
     assert len(names) == 3
+
+
+def test_an_id_whose_leading_zeros_excel_dropped_reaches_its_student_unless_ambiguous():
+    grades = grade(manifest("00123", "s9"), [(2, "123", "q", "0.5")])
+    assert grades.score("00123") == 1 and not grades.warnings
+    grades = grade(manifest("0123", "00123"), [(2, "123", "q", "0.5")])
+    assert grades.score("0123") == 0 and grades.score("00123") == 0
+    assert any("'123' is not in the manifest" in w for w in grades.warnings)
