@@ -27,6 +27,7 @@ from .late_policy import (
     assess,
     load_policy,
     lookup,
+    matching_key,
     read_extensions,
     read_submission_times,
 )
@@ -90,9 +91,19 @@ def apply_late_policy(batch: BatchResult, *, questions, max_score: float, inputs
                          late=verdict.as_json())
     data["late_policy"] = inputs.policy.as_json()
     write_atomic(results_path, json.dumps(data, indent=1) + "\n")
-    lines = _report(verdicts, inputs.policy)
+    lines = _report(verdicts, inputs.policy) + _unused_extensions(batch, inputs)
     write_atomic(batch.out_dir / "late_report.txt", "\n".join(lines) + "\n")
     return lines
+
+
+def _unused_extensions(batch: BatchResult, inputs: LateInputs) -> list[str]:
+    """Extension rows no submission matched: a mistyped id leaves its student penalised."""
+    used = {matching_key(inputs.extensions, _keys(g.result.submission, g.owner or {})) for g in batch.submissions}
+    unused = sorted(k for k in inputs.extensions if k not in used)
+    if not unused:
+        return []
+    return [f"{len(unused)} extension(s) matched no submission (check the ids): {', '.join(unused[:20])}"
+            + (f" and {len(unused) - 20} more" if len(unused) > 20 else "")]
 
 
 def _feedback(verdict: LateResult, policy: LatePolicy) -> str:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
@@ -272,7 +273,7 @@ def _keyed_times(path: Path, columns, what: str, tz: timezone) -> dict[str, date
                                   f"(found: {', '.join(table.columns) or 'nothing'}; expected one of "
                                   f"{', '.join(wanted)})")
     found: dict[str, datetime] = {}
-    first_line: dict[str, int] = {}
+    first: dict[str, tuple[int, datetime]] = {}  # student_key -> (row, time) of its first row
     for number, cells in table.rows:
         row = {k.casefold(): v for k, v in cells.items()}
         who, when = _pick(row, STUDENT_COLUMNS), _pick(row, columns)
@@ -282,11 +283,12 @@ def _keyed_times(path: Path, columns, what: str, tz: timezone) -> dict[str, date
             time = parse_time(when, tz)
         except LatePolicyError as exc:
             raise LatePolicyError(f"{path} row {number} ({what}): {exc}") from None
-        key = who.casefold()
-        if key in found and found[key] != time:
-            raise LatePolicyError(f"{path}: rows {first_line[key]} and {number} give {who!r} two different "
-                                  f"{what}s ({found[key].isoformat()} and {time.isoformat()}); keep one")
-        found[key], first_line[key] = time, first_line.get(key, number)
+        same = student_key(who)  # "00123" and "123", "Ada" and "ada": one student
+        if same in first and first[same][1] != time:
+            raise LatePolicyError(f"{path}: rows {first[same][0]} and {number} give {who!r} two different "
+                                  f"{what}s ({first[same][1].isoformat()} and {time.isoformat()}); keep one")
+        first.setdefault(same, (number, time))
+        found[who.casefold()] = time
     return found
 
 
@@ -301,12 +303,27 @@ def read_submission_times(path: Path, tz: timezone = timezone.utc) -> dict[str, 
     return _keyed_times(Path(path), SUBMITTED_COLUMNS, "submission time", tz)
 
 
-def lookup(table: Mapping[str, datetime], keys) -> datetime | None:
-    """The first of ``keys`` (student id, LMS id, 'Participant <id>', e-mail ...) in ``table``."""
+def student_key(text: str) -> str:
+    """What two spellings of one student id share: case, Unicode form, and the leading zeros
+    Excel drops from a numeric id when a sheet is opened and saved ("00123" -> 123)."""
+    folded = unicodedata.normalize("NFC", text.strip()).casefold()
+    return (folded.lstrip("0") or "0") if folded.isdigit() else folded
+
+
+def matching_key(table: Mapping[str, datetime], keys) -> str | None:
+    """The key of ``table`` that the first matching of ``keys`` (student id, LMS id,
+    'Participant <id>', e-mail ...) finds, compared as ``student_key``s; None if none."""
+    index = {student_key(k): k for k in table}
     for key in keys:
-        if key and key.casefold() in table:
-            return table[key.casefold()]
+        if key and student_key(key) in index:
+            return index[student_key(key)]
     return None
+
+
+def lookup(table: Mapping[str, datetime], keys) -> datetime | None:
+    """The time of the first of ``keys`` in ``table`` (``matching_key``)."""
+    found = matching_key(table, keys)
+    return None if found is None else table[found]
 
 
 def _duration(seconds: float) -> str:

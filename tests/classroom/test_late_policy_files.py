@@ -90,3 +90,30 @@ def test_the_python_310_reader_takes_unquoted_toml_times_and_names_a_bad_value()
     assert policy_from_mapping(data).due == datetime(2026, 10, 1, 21, 59, tzinfo=timezone.utc)
     with pytest.raises(LatePolicyError, match="line 2: 'ten' is not a number"):
         _read_flat_toml("due = '2026-10-01T23:59:00Z'\npenalty_percent = ten\n")
+
+
+def test_extensions_reach_ids_excel_changed_and_rows_matching_nobody_are_reported(tmp_path, a1):
+    """An extension for a mistyped id, or for "123" where Excel dropped the zeros of "00123",
+    was silently unused: the excused student was penalised and nothing said so."""
+    from datetime import timedelta
+
+    from autograder.classroom.batch import grade_batch
+    from autograder.classroom.late_grading import LateInputs, apply_late_policy
+    from autograder.classroom.late_policy import LatePolicy
+    from autograder.course.assignment import SOLUTIONS_DIR
+    from autograder.sandbox import SandboxSettings
+
+    due = datetime(2026, 10, 1, 23, 59, tzinfo=timezone.utc)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for sample, name in (("ada.ipynb", "00123.ipynb"), ("ben.ipynb", "ben.ipynb")):
+        (folder / name).write_bytes((SOLUTIONS_DIR / "a1_softmax" / "samples" / sample).read_bytes())
+    batch = grade_batch(a1, folder, tmp_path / "out", SandboxSettings(), jobs=1)
+    late = due + timedelta(days=2)
+    inputs = LateInputs(LatePolicy(due=due, penalty_percent=10),
+                        extensions={"123": due + timedelta(days=5), "benn": due + timedelta(days=5)},
+                        times={"123": late, "ben": late})
+    lines = apply_late_policy(batch, questions=a1.questions, max_score=a1.max_score, inputs=inputs)
+    assert "1 of 2 submission(s) penalised" in lines
+    assert any("matched no submission" in line and "benn" in line for line in lines)
+    assert not any("matched no submission" in line and "123" in line for line in lines)
