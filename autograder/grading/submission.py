@@ -348,6 +348,7 @@ def extract_class_zip(path: Path, dest: Path) -> None:
             raise InvalidSubmission(f"{path.name}: {len(infos)} files (limit {MAX_CLASS_ZIP_MEMBERS})")
         for info in infos:
             _check_member(path.name, info)
+        _check_distinct_members(path.name, infos)
         total = sum(info.file_size for info in infos)
         if total > MAX_CLASS_ZIP_UNCOMPRESSED:
             raise InvalidSubmission(f"{path.name}: unpacks to {total / 2**30:.1f} GiB (limit "
@@ -364,6 +365,26 @@ def extract_class_zip(path: Path, dest: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             with archive.open(info) as src, open(target, "wb") as out:
                 shutil.copyfileobj(src, out)
+
+
+def _check_distinct_members(zip_name: str, infos: list[zipfile.ZipInfo]) -> None:
+    """Each path once, and never both a file and a folder: unpacked, a second copy would
+    silently replace the first (which one counts?) and a file where a folder must go fails."""
+    files, folders = set(), set()
+    for info in infos:
+        name = info.filename.replace("\\", "/").rstrip("/")
+        parts = name.split("/")
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        if info.is_dir():
+            folders.add(name)
+        elif name in files:
+            raise InvalidSubmission(f"{zip_name}: {name[:80]!r} is in the zip twice; which copy counts "
+                                    "cannot be told: remove one and zip the class again")
+        else:
+            files.add(name)
+    clash = sorted(files & folders)
+    if clash:
+        raise InvalidSubmission(f"{zip_name}: {clash[0][:80]!r} is both a file and a folder in the zip")
 
 
 # --- The grader's own copy: read once, without following links or blocking ---------------

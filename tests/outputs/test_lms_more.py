@@ -91,3 +91,20 @@ def test_a_blackboard_download_is_one_row_per_student_and_the_latest_attempt_cou
     assert main(["grade", "a1_softmax", str(archive), "--out", str(out), "--jobs", "2"]) == 0
     with open(out / "gradebook.csv", newline="") as f:
         assert [row[:3] for row in csv.reader(f)][1:] == [["ada1", "graded", "48"], ["ben2", "graded", "35"]]
+
+
+def test_a_class_zip_naming_one_entry_twice_is_refused_naming_it(tmp_path, capsys):
+    """A zip may hold one name twice (appended to, or written by a careless tool): unpacked,
+    the last copy silently replaced the first; a name that is a file and a folder crashed."""
+    import warnings
+
+    ada, eve = (SAMPLES / "ada.ipynb").read_bytes(), (SAMPLES / "eve.py").read_bytes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate it is asked to write
+        twice = write_zip(tmp_path / "twice.zip", [("ada.ipynb", ada), ("ben.py", eve), ("ada.ipynb", eve)])
+    both = write_zip(tmp_path / "both.zip", [("ada", eve), ("ada/a1.ipynb", ada), ("ben.ipynb", ada)])
+    for archive, message in ((twice, "'ada.ipynb' is in the zip twice"), (both, "'ada' is both a file and a folder")):
+        out = tmp_path / archive.stem
+        assert main(["grade", "a1_softmax", str(archive), "--out", str(out)]) == 2
+        assert message in capsys.readouterr().err
+        assert not (out / "gradebook.csv").exists()
