@@ -27,6 +27,7 @@ even if the student's file changes meanwhile.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import importlib.util
 import io
@@ -325,7 +326,7 @@ def is_class_zip(path: Path) -> bool:
     code = [n for n in visible if Path(n).suffix.lower() in (".ipynb", ".py", ".zip")]
     if any(n.lower().endswith(".zip") for n in code):
         return True
-    if any(owner_of(Path(n.split("/")[0])).lms for n in visible):
+    if any(owner_of(Path(n.split("/")[0]), folder="/" in n).lms for n in visible):
         return True
     # One folder per student inside wrapper folders (Gradescope's export, a TA's own zip):
     # code in more than one folder below the wrappers. Files side by side in one folder stay
@@ -333,6 +334,9 @@ def is_class_zip(path: Path) -> bool:
     if len({n.split("/")[0] for n in _below_wrappers(code) if "/" in n}) > 1:
         return True
     return len({n.split("/")[0] for n in code}) > 1 and sum(n.endswith(".ipynb") for n in code) != 1
+
+
+MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 
 
 def extract_class_zip(path: Path, dest: Path) -> None:
@@ -359,12 +363,19 @@ def extract_class_zip(path: Path, dest: Path) -> None:
             target = (base / info.filename.replace("\\", "/")).resolve()
             if not target.is_relative_to(base):
                 raise InvalidSubmission(f"{path.name}: unsafe path in the zip: {info.filename[:80]!r}")
-            if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out)
+            try:
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(info) as src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out)
+            except OSError as exc:
+                if exc.errno in MACHINE_ERRNOS:
+                    raise  # the machine's fault (a full disk), named as such by the batch
+                # The zip's fault: a name too long for this file system, one it cannot hold.
+                raise InvalidSubmission(f"{path.name}: {info.filename[:80]!r} cannot be unpacked "
+                                        f"({exc.strerror or exc})") from None
 
 
 def _check_distinct_members(zip_name: str, infos: list[zipfile.ZipInfo]) -> None:

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -104,14 +106,19 @@ def readable_name(name: str) -> str:
     return unicodedata.normalize("NFC", raw.decode("utf-8", "backslashreplace"))
 
 
-def owner_of(path: Path) -> Owner:
-    """The owner of a downloaded file or folder, from its name alone (``readable_name``)."""
+def owner_of(path: Path, folder: bool | None = None) -> Owner:
+    """The owner of a downloaded file or folder, from its name alone (``readable_name``).
+
+    ``folder``: whether it is a folder, when the caller knows (a zip member's name is not a
+    path on this disk); otherwise the disk is asked.
+    """
     name = readable_name(path.name)
+    folder = _is_folder(path) if folder is None else folder
     moodle = MOODLE_NAME.match(name)
-    if moodle and (path.is_dir() or moodle["original"]):
+    if moodle and (folder or moodle["original"]):
         return Owner(student=f"{_slug(moodle['name'])}_{moodle['participant']}", lms="moodle",
                      lms_id=moodle["participant"], name=moodle["name"])
-    if not path.is_dir():
+    if not folder:
         blackboard = BLACKBOARD_NAME.match(name)
         if blackboard:
             return Owner(student=blackboard["user"], lms="blackboard", lms_id=blackboard["user"],
@@ -124,7 +131,14 @@ def owner_of(path: Path) -> Owner:
         if canvas:
             return Owner(student=f"{canvas['name']}_{canvas['user']}", lms="canvas", lms_id=canvas["user"],
                          name=canvas["name"], late=bool(canvas["late"]), attachment=canvas["attachment"])
-    return Owner(student=name if path.is_dir() else Path(name).stem)
+    return Owner(student=name if folder else Path(name).stem)
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):  # gone, unreadable, a name too long: not a folder to look into
+        return False
 
 
 # --- Grade exports for LMS import --------------------------------------------------------

@@ -108,3 +108,23 @@ def test_a_class_zip_naming_one_entry_twice_is_refused_naming_it(tmp_path, capsy
         assert main(["grade", "a1_softmax", str(archive), "--out", str(out)]) == 2
         assert message in capsys.readouterr().err
         assert not (out / "gradebook.csv").exists()
+
+
+def test_zip_member_names_are_never_looked_up_in_the_working_directory(tmp_path, monkeypatch):
+    """Deciding whether a zip is a class zip used to stat its member names as paths relative
+    to wherever the TA stood: a folder there named like a member changed the decision, and a
+    name longer than the file system allows crashed the command."""
+    ada = (SAMPLES / "ada.ipynb").read_bytes()
+    archive = write_zip(tmp_path / "one.zip", [("Ada Lovelace_201_assignsubmission_file", ada)])
+    monkeypatch.chdir(tmp_path)
+    assert [f.student for f in list_class(archive, tmp_path / "w1").found] == ["one"]
+    (tmp_path / "Ada Lovelace_201_assignsubmission_file").mkdir()
+    assert [f.student for f in list_class(archive, tmp_path / "w2").found] == ["one"]
+
+
+def test_a_class_zip_with_a_name_too_long_for_the_disk_is_refused_naming_it(tmp_path, capsys):
+    ada = (SAMPLES / "ada.ipynb").read_bytes()
+    archive = write_zip(tmp_path / "class.zip", [("x" * 300 + ".ipynb", ada), ("ben.ipynb", ada)])
+    out = tmp_path / "out"
+    assert main(["grade", "a1_softmax", str(archive), "--out", str(out)]) == 2
+    assert "cannot be unpacked" in capsys.readouterr().err and not (out / "gradebook.csv").exists()
