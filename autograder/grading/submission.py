@@ -274,10 +274,21 @@ def _gather(entries: list[Path], folder: Path) -> list[str]:
     problems = []
     for n, entry in enumerate(sorted(entries)):
         try:
-            snapshot(entry, folder, name=f"{n:02d}_{entry.name}")
+            snapshot(entry, folder, name=f"{n:02d}_{_shortened(entry.name)}")
         except InvalidSubmission as exc:
             problems.append(str(exc))
     return problems
+
+
+def _shortened(name: str, limit: int = 200) -> str:
+    """``name`` cut to at most ``limit`` bytes, its suffix kept (what ``load`` chooses by), so
+    that a prefix added to a name as long as the disk allows still fits on it."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) <= limit:
+        return name
+    suffix = Path(name).suffix.encode("utf-8", "surrogateescape")[:20]
+    stem = raw[:limit - len(suffix)].decode("utf-8", "ignore")
+    return stem + suffix.decode("utf-8", "surrogateescape")
 
 
 def _unwrap(root: Path) -> Path:

@@ -83,3 +83,16 @@ def test_an_export_zip_compressed_once_more_is_read_and_deeper_nesting_is_named(
     (tmp_path / "deep.zip").write_bytes(_zip([("outer.zip", _zip([("a1_export.zip", export)]))]))
     with pytest.raises(InvalidSubmission, match=r"holds no notebook .* \(only a1_export\.zip, zips inside a zip\)"):
         load(tmp_path / "deep.zip")
+
+
+def test_a_students_files_with_names_as_long_as_the_disk_allows_are_gathered(tmp_path):
+    """Canvas names one student's uploads <name>_<id>_<attachment>_<file>; gathering them
+    prefixed each with a number, and a 255-byte name crashed the class with ENAMETOOLONG."""
+    classdir = tmp_path / "class"
+    classdir.mkdir()
+    (classdir / "lovelaceada_1001_5001_a1_softmax.ipynb").write_bytes((SAMPLES / "ada.ipynb").read_bytes())
+    long_name = "lovelaceada_1001_5002_" + "n" * (255 - 22 - 3) + ".py"
+    (classdir / long_name).write_text("x = 1\n")
+    listing = list_class(classdir, tmp_path / "work")
+    assert [f.student for f in listing.found] == ["lovelaceada_1001"] and listing.notes == []
+    assert load(listing.found[0].path).origin.endswith(".ipynb")  # the notebook is chosen
