@@ -277,11 +277,20 @@ busy); 2 bad arguments or input; 130 interrupted (Ctrl-C); 143 terminated (SIGTE
     return p
 
 
+def _printable_streams() -> None:
+    """A terminal whose locale cannot show a student's name (LC_ALL=C without Python's UTF-8
+    mode, an ISO-8859-1 server) gets it escaped: a print must never stop a class."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and stream.errors in (None, "strict", "surrogateescape"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
     from .classroom.faults import MachineFault
     from .classroom.outdir import OutDirBusy, OutDirInUse
     from .classroom.tempdirs import Terminated, exit_cleanly_on_sigterm
 
+    _printable_streams()
     args = parser().parse_args(argv)
     try:
         with exit_cleanly_on_sigterm():

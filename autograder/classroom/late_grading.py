@@ -80,10 +80,10 @@ def apply_late_policy(batch: BatchResult, *, questions, max_score: float, inputs
     for student, verdict in verdicts.items():
         path = batch.feedback_dir / names[student]
         if path.is_file():
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")
             write_atomic(path, text.rstrip("\n") + "\n\n" + _feedback(verdict, inputs.policy))
     results_path = batch.out_dir / "results.json"
-    data = json.loads(results_path.read_text())
+    data = json.loads(results_path.read_text(encoding="utf-8"))
     for entry in data.get("submissions", []):
         verdict = verdicts.get(entry["submission"])
         if verdict is not None:
@@ -165,6 +165,6 @@ def _path(args, name: str) -> Path | None:
 def report_lines(out_dir: Path) -> list[str]:
     """What the last run's late policy did (late_report.txt), for the command to print."""
     try:
-        return (Path(out_dir) / "late_report.txt").read_text().splitlines()
+        return (Path(out_dir) / "late_report.txt").read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return []

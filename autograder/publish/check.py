@@ -63,7 +63,7 @@ def public_suite(assignment: str | Path) -> PublicSuite:
         if candidate.is_file():
             name, questions, cases, expected = load_public_cases(candidate)
             probes = candidate.parent / "probes.py"
-            probes_and_checks = ProbesAndChecks(probes_source=probes.read_text() if probes.is_file() else None)
+            probes_and_checks = ProbesAndChecks(probes_source=probes.read_text(encoding="utf-8") if probes.is_file() else None)
             return PublicSuite(name, tuple(questions), tuple(cases), expected, public_limits(candidate),
                                probes_and_checks)
     loaded = load_assignment(assignment)
