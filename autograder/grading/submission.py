@@ -204,7 +204,24 @@ def list_class(path: Path, workdir: Path) -> ClassListing:
         names = ", ".join(readable_name(e.name) for e in entries[:4])
         found.append(FoundSubmission(folder, owner, label + f" (+{len(entries) - 1} more: {names})"))
     found = _distinct_ids(found, notes)
+    notes.extend(_look_alike_notes([f.student for f in found]))
     return ClassListing(sorted(found, key=lambda f: f.student), notes, skipped)
+
+
+# "ben (1).ipynb": how browsers name a second download of "ben.ipynb".
+COPY_NUMBER = re.compile(r"^(?P<base>.+?) \(\d+\)$")
+
+
+def _look_alike_notes(ids: list[str]) -> list[str]:
+    """Ids that differ only in case or by a browser's copy number: each keeps its row (the
+    contract: the stem is the id), and the TA is told they are most likely one student."""
+    groups: dict[str, list[str]] = {}
+    for sid in ids:
+        match = COPY_NUMBER.match(sid)
+        groups.setdefault((match["base"] if match else sid).casefold(), []).append(sid)
+    return [f"ids {', '.join(repr(s) for s in sorted(group))} look like one student's: each is graded "
+            "as its own row; remove the copies that do not count and grade again"
+            for _, group in sorted(groups.items()) if len(group) > 1]
 
 
 def _latest_attempt(entries: list[Path], notes: list[str]) -> list[Path]:

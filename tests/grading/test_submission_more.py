@@ -96,3 +96,16 @@ def test_a_students_files_with_names_as_long_as_the_disk_allows_are_gathered(tmp
     listing = list_class(classdir, tmp_path / "work")
     assert [f.student for f in listing.found] == ["lovelaceada_1001"] and listing.notes == []
     assert load(listing.found[0].path).origin.endswith(".ipynb")  # the notebook is chosen
+
+
+def test_ids_that_differ_only_in_case_or_a_browsers_copy_number_are_pointed_out(tmp_path):
+    """"Ada.ipynb" and "ada.py", or "ben.ipynb" and "ben (1).ipynb" (a browser's second
+    download): two rows, both graded, but most likely one student twice: the TA is told."""
+    classdir = tmp_path / "class"
+    classdir.mkdir()
+    for name in ("Ada.ipynb", "ada.py", "ben.ipynb", "ben (1).ipynb", "cleo.py"):
+        write_named(classdir, name.encode(), REFERENCE)
+    listing = list_class(classdir, tmp_path / "work")
+    assert sorted(f.student for f in listing.found) == ["Ada", "ada", "ben", "ben (1)", "cleo"]
+    notes = " | ".join(listing.notes)
+    assert "'Ada', 'ada'" in notes and "'ben', 'ben (1)'" in notes and "cleo" not in notes
