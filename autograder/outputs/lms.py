@@ -364,33 +364,37 @@ def export_grades(out_dir: Path, *, canvas: str | None = None, moodle: bool = Fa
     import json
 
     out_dir = Path(out_dir)
+    path = out_dir / "results.json"
     try:
-        data = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        rows = [GradeRow(student=str(s["submission"]), score=float(s["score"]), status=str(s["status"]),
+                         lms=s.get("lms", {}).get("lms", ""), lms_id=s.get("lms", {}).get("lms_id", ""),
+                         name=s.get("lms", {}).get("name", ""))
+                for s in data["submissions"]]
+        title, max_score = data.get("title", data["assignment"]), float(data["max_score"])
     except FileNotFoundError:
         raise FileNotFoundError(f"no results.json in {out_dir}: run `autograder grade` first") from None
-    rows = [GradeRow(student=s["submission"], score=float(s["score"]), status=s["status"],
-                     lms=s.get("lms", {}).get("lms", ""), lms_id=s.get("lms", {}).get("lms_id", ""),
-                     name=s.get("lms", {}).get("name", ""))
-            for s in data["submissions"]]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # truncated, hand-edited, foreign
+        raise ValueError(f"{path} is not a results.json the kit wrote ({type(exc).__name__}: {exc}); "
+                         "run the same `autograder grade` again to rewrite it") from None
     people = read_lms_roster(roster) if roster else None
-    title = data.get("title", data["assignment"])
     written = []
     if canvas is not None:
         # `grade --canvas 555` then `export --canvas`: the id given once is kept, so the column
         # still names the existing Canvas assignment instead of creating a new one.
         canvas = canvas or _previous_canvas_header(out_dir / "canvas_grades.csv")
         text, unmatched = canvas_csv(rows, column=canvas_column(title, canvas),
-                                     max_score=float(data["max_score"]), roster=people)
+                                     max_score=max_score, roster=people)
         written.append((_write(out_dir / "canvas_grades.csv", text), unmatched))
     if moodle:
         try:
             graded_at = datetime.strptime(data.get("generated", ""), "%Y-%m-%dT%H:%M:%S%z")
         except ValueError:
             graded_at = datetime.now(timezone.utc)
-        text, unmatched = moodle_worksheet_csv(rows, max_score=float(data["max_score"]), graded_at=graded_at,
+        text, unmatched = moodle_worksheet_csv(rows, max_score=max_score, graded_at=graded_at,
                                                roster=people)
         written.append((_write(out_dir / "moodle_worksheet.csv", text), unmatched))
-        text, unmatched = moodle_csv(rows, max_score=float(data["max_score"]), column=title, roster=people)
+        text, unmatched = moodle_csv(rows, max_score=max_score, column=title, roster=people)
         written.append((_write(out_dir / "moodle_grades.csv", text), unmatched))
     return written
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import zipfile
 
+import pytest
+
 from autograder.cli import main
 from autograder.course.assignment import SOLUTIONS_DIR
 from autograder.grading.submission import list_class
@@ -128,3 +130,14 @@ def test_a_class_zip_with_a_name_too_long_for_the_disk_is_refused_naming_it(tmp_
     out = tmp_path / "out"
     assert main(["grade", "a1_softmax", str(archive), "--out", str(out)]) == 2
     assert "cannot be unpacked" in capsys.readouterr().err and not (out / "gradebook.csv").exists()
+
+
+@pytest.mark.parametrize("content", ['{"assignment": "a1_softmax", "submissions": [{"sub', "[]",
+                                     '{"assignment": "a1_softmax", "submissions": [{"submission": "ada"}]}'])
+def test_export_from_a_damaged_results_json_names_it(tmp_path, capsys, content):
+    """Truncated by a copy, edited by hand, or from another tool: a bare JSON error or a
+    traceback, naming no file, was all the TA saw."""
+    (tmp_path / "results.json").write_text(content)
+    assert main(["export", str(tmp_path), "--canvas"]) == 2
+    err = capsys.readouterr().err
+    assert "results.json is not a results.json the kit wrote" in err and "grade" in err
