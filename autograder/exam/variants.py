@@ -259,8 +259,11 @@ def write_manifest(exam: Exam, path: Path) -> None:
 
 
 def read_manifest(path: Path) -> dict:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if data.get("format") != MANIFEST_FORMAT:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:  # truncated by a copy, edited by hand
+        raise ValueError(f"{path} is not an exam manifest: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
         raise ValueError(f"{path} is not an exam manifest")
     if data.get("format_version") != MANIFEST_VERSION:
         raise ValueError(f"{path}: manifest format version {data.get('format_version')} is not supported")

@@ -85,3 +85,13 @@ def test_an_id_whose_leading_zeros_excel_dropped_reaches_its_student_unless_ambi
     grades = grade(manifest("0123", "00123"), [(2, "123", "q", "0.5")])
     assert grades.score("0123") == 0 and grades.score("00123") == 0
     assert any("'123' is not in the manifest" in w for w in grades.warnings)
+
+
+@pytest.mark.parametrize("content", ['{"format": "dl-autograder-exam", "vari', "[1, 2]"])
+def test_a_damaged_manifest_is_named(tmp_path, content):
+    from autograder.exam.variants import read_manifest
+
+    path = tmp_path / "manifest.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=r"manifest\.json is not an exam manifest"):
+        read_manifest(path)
