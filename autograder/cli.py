@@ -192,13 +192,13 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="write the student and autograder folders")
     b.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all")
-    b.add_argument("--out", required=True, metavar="DIR")
+    b.add_argument("--out", required=True, metavar="DIR", type=a_path)
     b.set_defaults(func=cmd_build)
     _gradescope_parsers(sub, b, isolation_option)
 
     c = sub.add_parser("check", help="a student's self-check on the public tests")
     c.add_argument("assignment", metavar="ASSIGNMENT", help="name, or a built student folder")
-    c.add_argument("submission", metavar="SUBMISSION")
+    c.add_argument("submission", metavar="SUBMISSION", type=a_path)
     isolation_option(c)
     c.set_defaults(func=cmd_check)
 
@@ -244,8 +244,8 @@ Exit codes: 0 every submission graded (whatever its status); 1 some grader_error
 or a fault of the machine (disk full, TMPDIR missing or full, --out not writable, --out
 busy); 2 bad arguments or input; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).""")
     g.add_argument("assignment", metavar="ASSIGNMENT", help="name, or a built autograder folder")
-    g.add_argument("submissions", metavar="SUBMISSIONS")
-    g.add_argument("--out", required=True, metavar="DIR")
+    g.add_argument("submissions", metavar="SUBMISSIONS", type=a_path)
+    g.add_argument("--out", required=True, metavar="DIR", type=a_path)
     g.add_argument("--public-only", action="store_true", help="grade on the public cases only")
     g.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                    help="submissions graded at once, each worker in its own sandbox uid "
@@ -261,7 +261,7 @@ busy); 2 bad arguments or input; 130 interrupted (Ctrl-C); 143 terminated (SIGTE
     g.set_defaults(func=cmd_grade)
 
     x = sub.add_parser("export", help="write Canvas/Moodle grade-import CSVs from a graded DIR")
-    x.add_argument("dir", metavar="DIR", help="the --out folder of `autograder grade`")
+    x.add_argument("dir", metavar="DIR", type=a_path, help="the --out folder of `autograder grade`")
     export_options(x)
     x.set_defaults(func=cmd_export)
 
@@ -275,6 +275,13 @@ busy); 2 bad arguments or input; 130 interrupted (Ctrl-C); 143 terminated (SIGTE
     lst = sub.add_parser("list", help="the kit's assignments")
     lst.set_defaults(func=cmd_list)
     return p
+
+
+def a_path(text: str) -> str:
+    """A path argument; "" (an unset shell variable) would mean the current folder: refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path (an unset shell variable?)")
+    return text
 
 
 def _printable_streams() -> None:

@@ -41,3 +41,35 @@ def test_a_machine_whose_locale_is_not_utf8_grades_and_applies_the_late_policy(t
     with open(out / "gradebook.csv", newline="", encoding="utf-8") as f:
         assert [row[:3] for row in csv.reader(f)][1:] == [["Zoë", "graded", "48"]]
     assert "Feedback for: Zoë" in (out / "feedback" / "Zo.txt").read_text(encoding="utf-8")
+
+
+def test_an_empty_path_is_refused_not_taken_as_the_current_folder(tmp_path, capsys, monkeypatch):
+    """`autograder grade a1 "$SUBS" --out "$OUT"` with a variable unset: "" was the current
+    folder, so the kit graded (or wrote into) wherever the TA stood."""
+    import pytest
+
+    from autograder.cli import main
+    from autograder.course.assignment import SOLUTIONS_DIR
+
+    monkeypatch.chdir(tmp_path)
+    ada = str(SOLUTIONS_DIR / "a1_softmax" / "samples" / "ada.ipynb")
+    for argv in (["grade", "a1_softmax", "", "--out", str(tmp_path / "out")],
+                 ["grade", "a1_softmax", ada, "--out", " "]):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2 and "empty path" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_earlier_runs_output_given_as_submissions_is_refused(tmp_path, capsys):
+    """SUBMISSIONS and --out swapped: the cache, feedback and report became invalid rows."""
+    from autograder.cli import main
+    from autograder.course.assignment import SOLUTIONS_DIR
+
+    out = tmp_path / "out"
+    assert main(["grade", "a1_softmax", str(SOLUTIONS_DIR / "a1_softmax" / "samples" / "ada.ipynb"),
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["grade", "a1_softmax", str(out), "--out", str(tmp_path / "other")]) == 2
+    assert "output folder of an earlier" in capsys.readouterr().err
+    assert not (tmp_path / "other" / "gradebook.csv").exists()
