@@ -27,7 +27,6 @@ even if the student's file changes meanwhile.
 from __future__ import annotations
 
 import dataclasses
-import errno
 import hashlib
 import importlib.util
 import io
@@ -42,6 +41,7 @@ from pathlib import Path
 
 import nbformat
 
+from ..classroom.faults import MACHINE_ERRNOS
 from ..outputs.lms import Owner, owner_of, readable_name
 
 SUPPORTED_SUFFIXES = (".ipynb", ".py", ".zip")
@@ -362,9 +362,6 @@ def is_class_zip(path: Path) -> bool:
     if len({n.split("/")[0] for n in _below_wrappers(code) if "/" in n}) > 1:
         return True
     return len({n.split("/")[0] for n in code}) > 1 and sum(n.endswith(".ipynb") for n in code) != 1
-
-
-MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 
 
 def extract_class_zip(path: Path, dest: Path) -> None:

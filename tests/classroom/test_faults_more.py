@@ -73,3 +73,16 @@ def test_an_earlier_runs_output_given_as_submissions_is_refused(tmp_path, capsys
     assert main(["grade", "a1_softmax", str(out), "--out", str(tmp_path / "other")]) == 2
     assert "output folder of an earlier" in capsys.readouterr().err
     assert not (tmp_path / "other" / "gradebook.csv").exists()
+
+
+def test_an_out_that_is_a_file_is_named_as_a_file(tmp_path, capsys):
+    """It was reported as missing ("was it removed while grading?"), which it was not."""
+    from autograder.cli import main
+    from autograder.course.assignment import SOLUTIONS_DIR
+
+    ada = str(SOLUTIONS_DIR / "a1_softmax" / "samples" / "ada.ipynb")
+    (tmp_path / "notes.txt").write_text("a TA's notes\n")
+    for out in (tmp_path / "notes.txt", tmp_path / "notes.txt" / "a1"):
+        assert main(["grade", "a1_softmax", ada, "--out", str(out)]) != 0
+        assert f"{tmp_path / 'notes.txt'} is a file, not a folder" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "a TA's notes\n"
