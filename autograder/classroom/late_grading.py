@@ -58,15 +58,26 @@ def _keys(student: str, owner: dict) -> list[str]:
     return [k for k in keys if k]
 
 
+def named_time(owner: dict, policy: LatePolicy) -> datetime | None:
+    """The submission time an LMS wrote into the file name: Blackboard's attempt
+    (YYYY-MM-DD-HH-MM-SS, the server's local time, taken in the policy's time zone)."""
+    try:
+        when = datetime.strptime(str(owner.get("attempt") or ""), "%Y-%m-%d-%H-%M-%S")
+    except ValueError:
+        return None
+    return when.replace(tzinfo=policy.tz)
+
+
 def assess_class(batch: BatchResult, max_score: float, inputs: LateInputs) -> dict[str, LateResult]:
     """submission id -> its LateResult, for every graded submission of ``batch``."""
     verdicts = {}
     for graded in batch.submissions:
         student = graded.result.submission
         keys = _keys(student, graded.owner or {})
+        submitted = lookup(inputs.times, keys) or named_time(graded.owner or {}, inputs.policy)
         verdicts[student] = assess(
             inputs.policy, raw_score=graded.result.score, max_score=max_score,
-            submitted=lookup(inputs.times, keys), due=lookup(inputs.extensions, keys),
+            submitted=submitted, due=lookup(inputs.extensions, keys),
             flagged_late=bool((graded.owner or {}).get("late")),
         )
     return verdicts

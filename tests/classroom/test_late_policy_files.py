@@ -117,3 +117,28 @@ def test_extensions_reach_ids_excel_changed_and_rows_matching_nobody_are_reporte
     assert "1 of 2 submission(s) penalised" in lines
     assert any("matched no submission" in line and "benn" in line for line in lines)
     assert not any("matched no submission" in line and "123" in line for line in lines)
+
+
+def test_a_blackboard_attempt_time_is_its_submission_time(tmp_path, a1):
+    """Blackboard names each attempt by its time (the server's local time): with a policy,
+    that is the submission time, as Gradescope's metadata is, without a times file."""
+    import zipfile
+    from datetime import timedelta
+
+    from autograder.classroom.batch import grade_batch
+    from autograder.classroom.late_grading import LateInputs, apply_late_policy
+    from autograder.classroom.late_policy import LatePolicy
+    from autograder.course.assignment import SOLUTIONS_DIR
+    from autograder.sandbox import SandboxSettings
+
+    ada = (SOLUTIONS_DIR / "a1_softmax" / "samples" / "ada.ipynb").read_bytes()
+    archive = tmp_path / "gradebook_A1.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("A1_ada1_attempt_2026-10-03-10-00-00_a1.ipynb", ada)  # 34 h late at +02:00
+        z.writestr("A1_ben2_attempt_2026-10-01-20-00-00_a1.ipynb", ada)  # on time
+    batch = grade_batch(a1, archive, tmp_path / "out", SandboxSettings(), jobs=1)
+    plus2 = timezone(timedelta(hours=2))
+    policy = LatePolicy(due=datetime(2026, 10, 1, 23, 59, tzinfo=plus2), timezone="+02:00", penalty_percent=10)
+    lines = apply_late_policy(batch, questions=a1.questions, max_score=a1.max_score, inputs=LateInputs(policy))
+    assert "1 of 2 submission(s) penalised" in lines and not any("no known submission time" in s for s in lines)
+    assert "submitted 2026-10-03T10:00+02:00" in (tmp_path / "out" / "feedback" / "ada1.txt").read_text()
