@@ -597,6 +597,8 @@ def content_hash(source: Path) -> str:
 
 
 def load(path: Path) -> SubmissionCode:
+    if not os.path.lexists(path):  # gone since the class was listed
+        raise InvalidSubmission(f"{path.name}: no such file (was it removed while grading?)")
     if path.is_symlink():
         raise InvalidSubmission(f"{path.name} is a symbolic link; submit the file itself")
     if _is_directory(path):

@@ -12,6 +12,7 @@ numbers redacted); graded feedback, whose runs had hidden inputs, never does (se
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,8 @@ def public_suite(assignment: str | Path) -> PublicSuite:
 
 def run_check(assignment: str | Path, submission: Path,
               settings: SandboxSettings | None = None) -> tuple[SubmissionResult, str]:
+    if not os.path.lexists(submission):  # the student's typo, not an unreadable submission
+        raise FileNotFoundError(f"no such submission file or folder: {submission}")
     grading = public_suite(assignment).grading(settings)
     graded = grade_path(grading, Path(submission))
     return graded.result, feedback_for(grading, graded)

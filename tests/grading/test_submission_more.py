@@ -109,3 +109,11 @@ def test_ids_that_differ_only_in_case_or_a_browsers_copy_number_are_pointed_out(
     assert sorted(f.student for f in listing.found) == ["Ada", "ada", "ben", "ben (1)", "cleo"]
     notes = " | ".join(listing.notes)
     assert "'Ada', 'ada'" in notes and "'ben', 'ben (1)'" in notes and "cleo" not in notes
+
+
+def test_a_missing_submission_is_named_as_missing_not_as_a_wrong_file_type(tmp_path, capsys):
+    """`autograder check a1 notebok.ipynb` (a typo) answered "unsupported file type" with exit 0."""
+    with pytest.raises(InvalidSubmission, match="gone.py: no such file"):
+        load(tmp_path / "gone.py")
+    assert main(["check", "a1_softmax", str(tmp_path / "notebok")]) == 2
+    assert "no such submission file or folder" in capsys.readouterr().err
