@@ -97,13 +97,18 @@ def readable_name(name: str) -> str:
     Bytes that are not UTF-8 (a latin-1 name copied from Windows) reach Python as lone
     surrogates, which no UTF-8 writer accepts: they are shown as ``\\xe9``, so the id stays
     distinct and the TA can still find the file. Names are NFC, since macOS writes them
-    decomposed (NFD) and the same student must not become two look-alike ids.
+    decomposed (NFD) and the same student must not become two look-alike ids. Control and
+    format characters are shown escaped too (``\\n``, ``\\x1b``, ``\\u202e``): a newline
+    would split a gradebook row, an ANSI escape would run in the TA's terminal, a direction
+    override would show the name reversed.
     """
     try:
         raw = name.encode("utf-8", "surrogateescape")  # the bytes the file system holds
     except UnicodeEncodeError:  # a surrogate no file system gives: show it escaped as well
         raw = name.encode("utf-8", "backslashreplace")
-    return unicodedata.normalize("NFC", raw.decode("utf-8", "backslashreplace"))
+    text = unicodedata.normalize("NFC", raw.decode("utf-8", "backslashreplace"))
+    return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in ("Cc", "Cf")
+                   else ch for ch in text)
 
 
 def owner_of(path: Path, folder: bool | None = None) -> Owner:

@@ -117,3 +117,17 @@ def test_a_missing_submission_is_named_as_missing_not_as_a_wrong_file_type(tmp_p
         load(tmp_path / "gone.py")
     assert main(["check", "a1_softmax", str(tmp_path / "notebok")]) == 2
     assert "no such submission file or folder" in capsys.readouterr().err
+
+
+def test_control_and_direction_characters_in_names_are_shown_escaped(tmp_path):
+    """A newline split a gradebook row over two lines; an ANSI escape in a file name ran in the
+    TA's terminal when the notes were printed; U+202E showed a name reversed."""
+    classdir = tmp_path / "class"
+    classdir.mkdir()
+    for name in ("new\nline.py", "\x1b[2Jclear.py", "bob\u202eyp.py"):
+        write_named(classdir, name.encode(), REFERENCE)
+    ids = sorted(f.student for f in list_class(classdir, tmp_path / "work").found)
+    assert ids == ["\\x1b[2Jclear", "bob\\u202eyp", "new\\nline"]
+    out = tmp_path / "out"
+    assert main(["grade", "a1_softmax", str(classdir), "--out", str(out), "--jobs", "1"]) == 0
+    assert len((out / "gradebook.csv").read_text(encoding="utf-8").splitlines()) == 4
