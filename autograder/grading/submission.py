@@ -30,6 +30,7 @@ import dataclasses
 import hashlib
 import importlib.util
 import io
+import json
 import os
 import re
 import shutil
@@ -724,7 +725,12 @@ CODING_LINE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 def python_code(data: bytes, origin: str) -> SubmissionCode:
     """A ``.py`` file decoded as Python itself would (PEP 263): a BOM or a ``coding:`` line in
     the first two lines names the encoding, UTF-8 otherwise. The text keeps its coding line,
-    which ``compile`` ignores in a str."""
+    which ``compile`` ignores in a str. A notebook saved under a ``.py`` name (its JSON would
+    only raise NameError as Python) is read as the notebook, with a note."""
+    if _is_notebook_json(data):
+        code = notebook_code(data, origin)
+        code.notes.insert(0, f"{origin}: a notebook saved under a .py name; graded as the notebook")
+        return code
     try:
         text = importlib.util.decode_source(data)
     except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
@@ -742,13 +748,25 @@ def python_code(data: bytes, origin: str) -> SubmissionCode:
     return SubmissionCode(cells=[text], module_name="submission", origin=origin)
 
 
+def _is_notebook_json(data: bytes) -> bool:
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] != b"{":
+        return False
+    try:
+        parsed = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(parsed, dict) and "nbformat" in parsed and ("cells" in parsed or "worksheets" in parsed)
+
+
 def notebook_code(data: bytes, origin: str) -> SubmissionCode:
     try:
         notebook = nbformat.reads(data.decode("utf-8-sig"), as_version=4)
     except UnicodeDecodeError as exc:
         raise InvalidSubmission(f"{origin}: not UTF-8 text ({exc.reason})") from None
     except Exception as exc:  # noqa: BLE001 - nbformat raises many types for bad JSON
-        raise InvalidSubmission(f"{origin}: not a valid Jupyter notebook ({_first_line(exc)})") from None
+        hint = "" if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"") else \
+            "; it looks like Python code: submit it as a .py file"
+        raise InvalidSubmission(f"{origin}: not a valid Jupyter notebook ({_first_line(exc)}){hint}") from None
     cells = getattr(notebook, "cells", None)
     if not isinstance(cells, list):
         raise InvalidSubmission(f"{origin}: not a valid Jupyter notebook (no cells)")

@@ -131,3 +131,14 @@ def test_control_and_direction_characters_in_names_are_shown_escaped(tmp_path):
     out = tmp_path / "out"
     assert main(["grade", "a1_softmax", str(classdir), "--out", str(out), "--jobs", "1"]) == 0
     assert len((out / "gradebook.csv").read_text(encoding="utf-8").splitlines()) == 4
+
+
+def test_a_notebook_saved_under_a_py_name_is_graded_as_the_notebook(tmp_path):
+    """Renamed by hand or by a browser: run as Python, the notebook's JSON raised NameError
+    (null) and complete work scored 0 as if it were wrong."""
+    (tmp_path / "ada.py").write_bytes((SAMPLES / "ada.ipynb").read_bytes())
+    code = load(tmp_path / "ada.py")
+    assert len(code.cells) > 1 and any("saved under a .py name" in note for note in code.notes)
+    (tmp_path / "eve.ipynb").write_bytes(REFERENCE)
+    with pytest.raises(InvalidSubmission, match="looks like Python code: submit it as a .py file"):
+        load(tmp_path / "eve.ipynb")
