@@ -110,7 +110,8 @@ def _export(args, out: Path) -> int:
                                          roster=Path(args.roster) if args.roster else None):
         print(f"export:    {path}")
         if unmatched:
-            print(f"           left out (no LMS id; add them to --roster): {', '.join(unmatched[:10])}"
+            print(f"           left out (no LMS id: add them to --roster; or one LMS user with several "
+                  f"submissions: keep one): {', '.join(unmatched[:10])}"
                   + (f" and {len(unmatched) - 10} more" if len(unmatched) > 10 else ""))
     return 0
 

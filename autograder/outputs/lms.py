@@ -263,17 +263,40 @@ def canvas_csv(rows: list[GradeRow], *, column: str, max_score: float,
                roster: list[dict[str, str]] | None = None) -> tuple[str, list[str]]:
     """(Canvas grade-import CSV text, ids of submissions Canvas could not match)."""
     matched = match_roster(rows, roster)
-    table = [["Points Possible", "", "", "", "", _points(max_score)]]
-    unmatched = []
+    entries, unmatched = [], []
     for row in sorted(rows, key=lambda r: r.student):
         r = matched.get(row.student, {})
         canvas_id = r.get("ID") or (row.lms_id if row.lms == "canvas" else "")
         if not (canvas_id or r.get("SIS User ID") or r.get("SIS Login ID")):
             unmatched.append(row.student)
             continue
-        table.append([r.get("Student") or row.name or row.student, canvas_id, r.get("SIS User ID", ""),
-                      r.get("SIS Login ID", ""), r.get("Section", ""), _points(row.score)])
-    return _csv_text([*CANVAS_COLUMNS, column], table), unmatched
+        person = canvas_id or f"sis:{r.get('SIS User ID', '')}:{r.get('SIS Login ID', '')}"
+        entries.append((person, row.student, [r.get("Student") or row.name or row.student, canvas_id,
+                                              r.get("SIS User ID", ""), r.get("SIS Login ID", ""),
+                                              r.get("Section", ""), _points(row.score)]))
+    table, shared = _one_row_per_person(entries)
+    return _csv_text([*CANVAS_COLUMNS, column], [["Points Possible", "", "", "", "", _points(max_score)], *table]), \
+        unmatched + shared
+
+
+def _one_row_per_person(entries: list[tuple[str, str, list]]) -> tuple[list[list], list[str]]:
+    """(rows to write, submissions left out) from (LMS person, submission id, row) entries.
+
+    A person with several submissions ("Ada.ipynb" and "ada.py" both matching one roster
+    row) gets no row: an LMS import applies rows in order, so whichever came last would
+    silently become the grade. Each of those submissions is reported instead.
+    """
+    by_person: dict[str, list[tuple[str, list]]] = {}
+    for person, student, row in entries:
+        by_person.setdefault(person, []).append((student, row))
+    table, shared = [], []
+    for items in by_person.values():
+        if len(items) == 1:
+            table.append(items[0][1])
+            continue
+        names = ", ".join(sorted(student for student, _ in items))
+        shared += [f"{student} (one LMS user, several submissions: {names})" for student, _ in items]
+    return table, shared
 
 
 def _full_name(row: GradeRow, r: dict[str, str]) -> str:
@@ -298,7 +321,7 @@ def moodle_worksheet_csv(rows: list[GradeRow], *, max_score: float, graded_at: d
     """(Moodle grading-worksheet CSV text, ids of submissions with no "Participant <id>")."""
     matched = match_roster(rows, roster)
     stamp = graded_at.astimezone(timezone.utc).isoformat(timespec="seconds")
-    table, unmatched = [], []
+    entries, unmatched = [], []
     for row in sorted(rows, key=lambda r: r.student):
         r = matched.get(row.student, {})
         participant = row.lms_id if row.lms == "moodle" else _participant(r.get("Identifier", ""))
@@ -306,9 +329,11 @@ def moodle_worksheet_csv(rows: list[GradeRow], *, max_score: float, graded_at: d
             unmatched.append(row.student)
             continue
         grade, maximum = _moodle_grade(row.score, max_score, r)
-        table.append([f"Participant {participant}", _full_name(row, r), r.get("Email address", r.get("Email", "")),
-                      _points(grade), _points(maximum), "Yes", stamp])
-    return _csv_text(MOODLE_WORKSHEET_COLUMNS, table), unmatched
+        entries.append((participant, row.student, [f"Participant {participant}", _full_name(row, r),
+                                                   r.get("Email address", r.get("Email", "")),
+                                                   _points(grade), _points(maximum), "Yes", stamp]))
+    table, shared = _one_row_per_person(entries)
+    return _csv_text(MOODLE_WORKSHEET_COLUMNS, table), unmatched + shared
 
 
 def moodle_identity_column(rows: list[GradeRow], matched: dict[str, dict[str, str]]) -> str | None:
@@ -333,7 +358,7 @@ def moodle_csv(rows: list[GradeRow], *, max_score: float, column: str = "Grade",
     """
     matched = match_roster(rows, roster)
     identity = moodle_identity_column(rows, matched)
-    table, unmatched = [], []
+    entries, unmatched = [], []
     for row in sorted(rows, key=lambda r: r.student):
         r = matched.get(row.student)
         value = (r.get(identity) or (r.get("Email", "") if identity == "Email address" else "")) \
@@ -342,8 +367,9 @@ def moodle_csv(rows: list[GradeRow], *, max_score: float, column: str = "Grade",
             unmatched.append(row.student)
             continue
         grade, _ = _moodle_grade(row.score, max_score, r)
-        table.append([value, _full_name(row, r), _points(grade)])
-    return _csv_text([identity or "Email address", "Full name", column], table), unmatched
+        entries.append((value, row.student, [value, _full_name(row, r), _points(grade)]))
+    table, shared = _one_row_per_person(entries)
+    return _csv_text([identity or "Email address", "Full name", column], table), unmatched + shared
 
 
 def canvas_column(title: str, assignment: str) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import zipfile
+from datetime import datetime, timezone
 
 import pytest
 
@@ -141,3 +143,26 @@ def test_export_from_a_damaged_results_json_names_it(tmp_path, capsys, content):
     assert main(["export", str(tmp_path), "--canvas"]) == 2
     err = capsys.readouterr().err
     assert "results.json is not a results.json the kit wrote" in err and "grade" in err
+
+
+def test_one_lms_user_with_two_submissions_gets_no_silent_grade(tmp_path):
+    """"Ada.ipynb" (invalid, 0) and "ada.py" (48) both match the roster's SIS login "ada":
+    the import files held two rows for one Canvas user or Moodle participant, and whichever
+    came last became the grade. Neither is written; both are reported."""
+    from autograder.outputs.lms import GradeRow, canvas_csv, moodle_csv, moodle_worksheet_csv
+
+    roster = [{"Student": "Lovelace, Ada", "ID": "1001", "SIS User ID": "s1", "SIS Login ID": "ada",
+               "Identifier": "Participant 201", "Email address": "ada@x", "Username": "ada"},
+              {"Student": "Jones, Ben", "ID": "1002", "SIS User ID": "s2", "SIS Login ID": "ben",
+               "Identifier": "Participant 202", "Email address": "ben@x", "Username": "ben"}]
+    rows = [GradeRow("Ada", 0.0, "invalid_submission"), GradeRow("ada", 48.0, "graded"),
+            GradeRow("ben", 30.0, "graded")]
+    for text, left_out in (canvas_csv(rows, column="A1", max_score=48, roster=roster),
+                           moodle_worksheet_csv(rows, max_score=48, graded_at=datetime(2026, 10, 9, tzinfo=timezone.utc),
+                                                roster=roster),
+                           moodle_csv(rows, max_score=48, roster=roster)):
+        body = list(csv.reader(io.StringIO(text)))
+        assert not any("1001" in r or "Participant 201" in r or "ada@x" in r for r in body)
+        assert any("30" in r for r in body)
+        assert sorted(left_out) == ["Ada (one LMS user, several submissions: Ada, ada)",
+                                    "ada (one LMS user, several submissions: Ada, ada)"]
