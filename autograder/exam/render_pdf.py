@@ -153,4 +153,10 @@ def write_pdfs(exam: Exam, out: Path, workers: int = 2) -> dict[str, Path]:
             futures = [pool.submit(_compile_to, path, source, stamp) for path, source in jobs]
             for future in futures:
                 future.result()
+    # An earlier build's exams of students no longer on the roster (or under an older name)
+    # must not be uploaded with this one's.
+    written = {f"{name}.pdf" for name in names.values()}
+    for stale in pdf_dir.glob("*.pdf"):
+        if stale.name not in written:
+            stale.unlink(missing_ok=True)
     return {"pdf_dir": pdf_dir, "print": combined, "key": key}

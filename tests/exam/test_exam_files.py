@@ -95,3 +95,16 @@ def test_a_damaged_manifest_is_named(tmp_path, content):
     path.write_text(content)
     with pytest.raises(ValueError, match=r"manifest\.json is not an exam manifest"):
         read_manifest(path)
+
+
+def test_a_rebuild_for_a_smaller_roster_leaves_no_exam_of_a_student_who_left(tmp_path):
+    """pdf/ is what a TA uploads to Gradescope's bulk upload: an old build's exam stayed in it."""
+    roster = tmp_path / "roster.csv"
+    out = tmp_path / "exam"
+    args = ["exam", "build", "--roster", str(roster), "--secret-file", str(EXAMPLES / "exam" / "secret.example.txt"),
+            "--exam-id", "t", "--out", str(out), "--questions", "cross_entropy_batch"]
+    roster.write_text("student_id,name\ns1,Ada\ns2,Ben\n")
+    assert main(args) == 0
+    roster.write_text("student_id,name\ns1,Ada\n")
+    assert main(args) == 0
+    assert sorted(p.name for p in (out / "pdf").iterdir()) == ["s1.pdf"]
