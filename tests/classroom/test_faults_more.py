@@ -86,3 +86,23 @@ def test_an_out_that_is_a_file_is_named_as_a_file(tmp_path, capsys):
         assert main(["grade", "a1_softmax", ada, "--out", str(out)]) != 0
         assert f"{tmp_path / 'notes.txt'} is a file, not a folder" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "a TA's notes\n"
+
+
+def test_pdfs_for_manual_grading_of_submissions_no_longer_there_are_removed(tmp_path, monkeypatch):
+    """`autograder pdf` again after a submission was withdrawn left its old PDF for upload."""
+    from autograder.course.assignment import SOLUTIONS_DIR
+    from autograder.outputs import notebook_pdf
+
+    monkeypatch.setattr(notebook_pdf, "find_browser", lambda: "chromium")
+    monkeypatch.setattr(notebook_pdf, "html_to_pdf", lambda page, target, browser: target.write_bytes(b"%PDF"))
+    classdir = tmp_path / "class"
+    classdir.mkdir()
+    for name in ("ada.ipynb", "ben.ipynb"):
+        (classdir / name).write_bytes((SOLUTIONS_DIR / "a1_softmax" / "samples" / name).read_bytes())
+    out = tmp_path / "pdf"
+    notebook_pdf.render_submissions(classdir, out)
+    (classdir / "ben.ipynb").unlink()
+    notebook_pdf.render_submissions(classdir, out)
+    (out / "notes.pdf").write_bytes(b"%PDF")  # the TA's own file in that folder stays
+    notebook_pdf.render_submissions(classdir, out)
+    assert sorted(p.name for p in out.iterdir()) == ["ada.pdf", "manifest.csv", "notes.pdf"]
