@@ -153,10 +153,23 @@ def write_pdfs(exam: Exam, out: Path, workers: int = 2) -> dict[str, Path]:
             futures = [pool.submit(_compile_to, path, source, stamp) for path, source in jobs]
             for future in futures:
                 future.result()
-    # An earlier build's exams of students no longer on the roster (or under an older name)
-    # must not be uploaded with this one's.
-    written = {f"{name}.pdf" for name in names.values()}
-    for stale in pdf_dir.glob("*.pdf"):
-        if stale.name not in written:
-            stale.unlink(missing_ok=True)
+    _forget_stale(pdf_dir, {f"{name}.pdf" for name in names.values()})
     return {"pdf_dir": pdf_dir, "print": combined, "key": key}
+
+
+WRITTEN_LIST = ".written"  # in pdf/: the exams the last build wrote, one file name a line
+
+
+def _forget_stale(pdf_dir: Path, written: set[str]) -> None:
+    """Remove the exams an earlier build wrote (listed in ``WRITTEN_LIST``) that this one did
+    not: students no longer on the roster must not be uploaded with this build's. Files the
+    kit did not write are never touched."""
+    listing = pdf_dir / WRITTEN_LIST
+    try:
+        before = set(listing.read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):
+        before = set()
+    for stale in before - written:
+        if stale.endswith(".pdf") and Path(stale).name == stale:
+            (pdf_dir / stale).unlink(missing_ok=True)
+    listing.write_text("".join(f"{name}\n" for name in sorted(written)), encoding="utf-8")
