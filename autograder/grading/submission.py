@@ -358,9 +358,10 @@ def is_class_zip(path: Path) -> bool:
     if any(owner_of(Path(n.split("/")[0]), folder="/" in n).lms for n in visible):
         return True
     # One folder per student inside wrapper folders (Gradescope's export, a TA's own zip):
-    # code in more than one folder below the wrappers. Files side by side in one folder stay
-    # one student's export (which ``load`` accepts or refuses as such).
-    if len({n.split("/")[0] for n in _below_wrappers(code) if "/" in n}) > 1:
+    # below the wrappers, code in more than one folder and none beside them. A notebook with
+    # helpers in subfolders ("a1.ipynb", "utils/x.py", "tests/q1.py") stays one student's.
+    inner = _below_wrappers(code)
+    if all("/" in n for n in inner) and len({n.split("/")[0] for n in inner}) > 1:
         return True
     return len({n.split("/")[0] for n in code}) > 1 and sum(n.endswith(".ipynb") for n in code) != 1
 

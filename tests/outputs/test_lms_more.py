@@ -71,8 +71,11 @@ def test_one_students_zip_with_a_wrapper_folder_stays_one_submission(tmp_path):
     one = write_zip(tmp_path / "ada.zip", [("a1/a1_softmax.ipynb", (SAMPLES / "ada.ipynb").read_bytes()),
                                            ("a1/helpers.py", b"x = 1\n")])
     two = write_zip(tmp_path / "ben.zip", [("work/a.ipynb", b"{}"), ("work/b.ipynb", b"{}")])
+    helpers = write_zip(tmp_path / "cleo.zip", [("a1.ipynb", (SAMPLES / "ada.ipynb").read_bytes()),
+                                                ("utils/plots.py", b"x = 1\n"), ("tests/q1.py", b"y = 2\n")])
     assert [f.student for f in list_class(one, tmp_path / "w1").found] == ["ada"]
     assert [f.student for f in list_class(two, tmp_path / "w2").found] == ["ben"]
+    assert [f.student for f in list_class(helpers, tmp_path / "w3").found] == ["cleo"]
 
 
 def test_a_blackboard_download_is_one_row_per_student_and_the_latest_attempt_counts(tmp_path):
