@@ -126,7 +126,10 @@ def parse_offset(text: str) -> timezone:
     if not match:
         raise LatePolicyError(f"timezone {text!r}: write it as an offset such as +02:00 or -05:00")
     sign = 1 if match[1] == "+" else -1
-    return timezone(sign * timedelta(hours=int(match[2]), minutes=int(match[3])))
+    try:
+        return timezone(sign * timedelta(hours=int(match[2]), minutes=int(match[3])))
+    except ValueError:  # +25:00: no such offset on Earth
+        raise LatePolicyError(f"timezone {text!r}: an offset lies between -23:59 and +23:59") from None
 
 
 DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -61,6 +61,7 @@ def test_a_windows_1252_file_is_refused_with_its_name_line_and_the_fix(tmp_path)
     ("p.json", '[{"due": "2026-10-01T23:59:00Z"}]', r"p\.json: .*settings"),
     ("p.toml", 'due = "2026-10-01"\npenalty_percent = 10\n', "no time of day"),
     ("p.toml", "due = 2026-10-01\npenalty_percent = 10\n", "no time of day"),
+    ("p.toml", 'due = "2026-10-01T23:59:00"\ntimezone = "+25:00"\n', r"p\.toml: timezone '\+25:00'"),
 ])
 def test_a_broken_policy_file_is_named_with_what_is_wrong(tmp_path, name, content, message):
     """A date alone would be read as midnight at its start: everyone who handed in on the due
