@@ -63,6 +63,9 @@ def cmd_grade(args) -> int:
     from .outputs.notebook_pdf import pdf_from_args
 
     late = inputs_from_args(args, assignment)  # a broken policy file stops here, before grading
+    if args.roster:  # and so does a roster the exports could not read, not after the class
+        from .outputs.lms import read_lms_roster
+        read_lms_roster(Path(args.roster))
     meter = ProgressMeter(sys.stderr)
     try:
         batch = grade_batch(assignment, Path(args.submissions), Path(args.out), _settings(args),
@@ -105,7 +108,8 @@ def _export(args, out: Path) -> int:
                                          roster=Path(args.roster) if args.roster else None):
         print(f"export:    {path}")
         if unmatched:
-            print(f"           left out (no LMS id; add them to --roster): {', '.join(unmatched[:10])}"
+            print(f"           left out (no LMS id: add them to --roster; or one LMS user with several "
+                  f"submissions: keep one): {', '.join(unmatched[:10])}"
                   + (f" and {len(unmatched) - 10} more" if len(unmatched) > 10 else ""))
     return 0
 
@@ -187,13 +191,13 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="write the student and autograder folders")
     b.add_argument("assignments", nargs="*", metavar="ASSIGNMENT", help="default: all")
-    b.add_argument("--out", required=True, metavar="DIR")
+    b.add_argument("--out", required=True, metavar="DIR", type=a_path)
     b.set_defaults(func=cmd_build)
     _gradescope_parsers(sub, b, isolation_option)
 
     c = sub.add_parser("check", help="a student's self-check on the public tests")
     c.add_argument("assignment", metavar="ASSIGNMENT", help="name, or a built student folder")
-    c.add_argument("submission", metavar="SUBMISSION")
+    c.add_argument("submission", metavar="SUBMISSION", type=a_path)
     isolation_option(c)
     c.set_defaults(func=cmd_check)
 
@@ -239,8 +243,8 @@ Exit codes: 0 every submission graded (whatever its status); 1 some grader_error
 or a fault of the machine (disk full, TMPDIR missing or full, --out not writable, --out
 busy); 2 bad arguments or input; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM).""")
     g.add_argument("assignment", metavar="ASSIGNMENT", help="name, or a built autograder folder")
-    g.add_argument("submissions", metavar="SUBMISSIONS")
-    g.add_argument("--out", required=True, metavar="DIR")
+    g.add_argument("submissions", metavar="SUBMISSIONS", type=a_path)
+    g.add_argument("--out", required=True, metavar="DIR", type=a_path)
     g.add_argument("--public-only", action="store_true", help="grade on the public cases only")
     g.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                    help="submissions graded at once, each worker in its own sandbox uid "
@@ -256,7 +260,7 @@ busy); 2 bad arguments or input; 130 interrupted (Ctrl-C); 143 terminated (SIGTE
     g.set_defaults(func=cmd_grade)
 
     x = sub.add_parser("export", help="write Canvas/Moodle grade-import CSVs from a graded DIR")
-    x.add_argument("dir", metavar="DIR", help="the --out folder of `autograder grade`")
+    x.add_argument("dir", metavar="DIR", type=a_path, help="the --out folder of `autograder grade`")
     export_options(x)
     x.set_defaults(func=cmd_export)
 
@@ -272,11 +276,27 @@ busy); 2 bad arguments or input; 130 interrupted (Ctrl-C); 143 terminated (SIGTE
     return p
 
 
+def a_path(text: str) -> str:
+    """A path argument; "" (an unset shell variable) would mean the current folder: refused."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path (an unset shell variable?)")
+    return text
+
+
+def _printable_streams() -> None:
+    """A terminal whose locale cannot show a student's name (LC_ALL=C without Python's UTF-8
+    mode, an ISO-8859-1 server) gets it escaped: a print must never stop a class."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and stream.errors in (None, "strict", "surrogateescape"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
     from .classroom.outdir import OutDirBusy, OutDirInUse
     from .machine.faults import MachineFault
     from .machine.tempdirs import exit_cleanly_on_sigterm, interrupted_exit_code
 
+    _printable_streams()
     args = parser().parse_args(argv)
     try:
         with exit_cleanly_on_sigterm():

@@ -44,7 +44,7 @@ def run_demo(out: Path, settings: SandboxSettings | None = None, echo=print,
         samples = SOLUTIONS_DIR / name / "samples"
         batch = grade_batch(assignment, samples, out / "grades" / name, settings, jobs=jobs)
         echo(f"   graded:   the sample class in {samples}\n")
-        with open(batch.gradebook, newline="") as f:
+        with open(batch.gradebook, newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         for row in rows:

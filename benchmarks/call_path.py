@@ -28,12 +28,9 @@ from pathlib import Path
 import autograder
 from autograder import cli
 from autograder.kit_folders import SOLUTIONS_DIR
+from autograder.layers import LEVEL
 
 PACKAGE = Path(autograder.__file__).resolve().parent
-# Bottom to top, as tests/test_layers.py has them.
-LAYERS = ("machine kit_folders fingerprints __init__", "sandbox", "course", "grading", "outputs",
-          "classroom", "publish exam", "demo", "cli", "__main__")
-LEVEL = {part: n for n, parts in enumerate(LAYERS) for part in parts.split()}
 _GENERATED = ("<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>", "<module>")
 # Where each step of a grading run ends up: the chain of calls down to it is what a reader follows.
 STEPS = {

@@ -1,16 +1,6 @@
-"""The package's layers, bottom to top: a module imports only from its own folder or from a
-layer below it, so the layout is the architecture (issue 15) and no layer can reach up.
-
-    machine, kit_folders, fingerprints   what the kit needs of the machine and of its own tree
-    sandbox                              runs code confined; knows no course
-    course                               assignments: cases, mistakes, tolerances, probes
-    grading                              one submission: read, run, judge, diagnose
-    outputs                              gradebook, feedback, report, LMS files
-    classroom                            a class: batch, cache, late policy, progress
-    publish, exam                        what students and instructors get
-    demo, cli, __main__                  the commands
-
-Imports inside functions count as well (a lazy import is still a dependency).
+"""The package keeps to its layers (``autograder/layers.py``): a module imports only from its own
+part or from a layer below it, so the layout is the architecture (issue 15) and no layer can
+reach up. Imports inside functions count as well (a lazy import is still a dependency).
 """
 
 from __future__ import annotations
@@ -19,29 +9,9 @@ import ast
 from pathlib import Path
 
 import autograder
+from autograder.layers import LEVEL, part_of
 
 PACKAGE = Path(autograder.__file__).resolve().parent
-LAYERS = (
-    {"machine", "kit_folders", "fingerprints", "__init__"},
-    {"sandbox"},
-    {"course"},
-    {"grading"},
-    {"outputs"},
-    {"classroom"},
-    {"publish", "exam"},
-    {"demo"},
-    {"cli"},
-    {"__main__"},
-)
-LEVEL = {part: n for n, parts in enumerate(LAYERS) for part in parts}
-
-
-def _part(module: str) -> str:
-    """autograder.grading.pipeline -> grading; autograder -> __init__."""
-    pieces = module.split(".")
-    return pieces[1] if len(pieces) > 1 else "__init__"
-
-
 def _is_module(dotted: str) -> bool:
     path = PACKAGE.parent.joinpath(*dotted.split("."))
     return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
@@ -67,15 +37,15 @@ def _imports(path: Path) -> list[tuple[str, int]]:
 
 def _edges():
     for path in sorted(PACKAGE.rglob("*.py")):
-        own = _part(".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts))
+        own = part_of(".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts))
         for target, line in _imports(path):
-            yield path.relative_to(PACKAGE.parent).as_posix(), line, own, _part(target)
+            yield path.relative_to(PACKAGE.parent).as_posix(), line, own, part_of(target)
 
 
 def test_every_part_of_the_package_has_a_layer():
     parts = {p.stem if p.is_file() else p.name for p in PACKAGE.iterdir()
              if (p.suffix == ".py" or (p / "__init__.py").is_file())}
-    assert parts <= set(LEVEL), f"give these a layer in tests/test_layers.py: {sorted(parts - set(LEVEL))}"
+    assert parts <= set(LEVEL), f"give these a layer in autograder/layers.py: {sorted(parts - set(LEVEL))}"
 
 
 def test_no_module_imports_from_a_layer_above_it():

@@ -161,6 +161,9 @@ def prepare_class_paths(submissions_path: Path, out_dir: Path, note: Callable[[s
         submissions_path = submissions_path.resolve()
     if submissions_path.is_dir() and out_dir.is_relative_to(submissions_path):
         raise ValueError(f"--out {out_dir} is inside the submissions folder; choose another folder")
+    if submissions_path.is_dir() and (submissions_path / outdir.MARKER).exists():
+        raise ValueError(f"{submissions_path} is the output folder of an earlier `autograder grade` (it holds "
+                         f"{outdir.MARKER}), not submissions: were SUBMISSIONS and --out swapped?")
     swept = sweep_stale()
     if swept:
         note(f"note: removed {len(swept)} temporary folder(s) left behind by a grader that was killed")

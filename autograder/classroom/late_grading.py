@@ -29,6 +29,7 @@ from .late_policy import (
     assignment_late_policy,
     load_policy,
     lookup,
+    matching_key,
     read_extensions,
     read_submission_times,
 )
@@ -59,15 +60,26 @@ def _keys(student: str, owner: dict) -> list[str]:
     return [k for k in keys if k]
 
 
+def named_time(owner: dict, policy: LatePolicy) -> datetime | None:
+    """The submission time an LMS wrote into the file name: Blackboard's attempt
+    (YYYY-MM-DD-HH-MM-SS, the server's local time, taken in the policy's time zone)."""
+    try:
+        when = datetime.strptime(str(owner.get("attempt") or ""), "%Y-%m-%d-%H-%M-%S")
+    except ValueError:
+        return None
+    return when.replace(tzinfo=policy.tz)
+
+
 def assess_class(batch: BatchResult, max_score: float, inputs: LateInputs) -> dict[str, LateResult]:
     """submission id -> its LateResult, for every graded submission of ``batch``."""
     verdicts = {}
     for graded in batch.submissions:
         student = graded.result.submission
         keys = _keys(student, graded.owner or {})
+        submitted = lookup(inputs.times, keys) or named_time(graded.owner or {}, inputs.policy)
         verdicts[student] = assess(
             inputs.policy, raw_score=graded.result.score, max_score=max_score,
-            submitted=lookup(inputs.times, keys), due=lookup(inputs.extensions, keys),
+            submitted=submitted, due=lookup(inputs.extensions, keys),
             flagged_late=bool((graded.owner or {}).get("late")),
         )
     return verdicts
@@ -81,10 +93,10 @@ def apply_late_policy(batch: BatchResult, *, questions, max_score: float, inputs
     for student, verdict in verdicts.items():
         path = batch.feedback_dir / names[student]
         if path.is_file():
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")
             write_atomic(path, text.rstrip("\n") + "\n\n" + _feedback(verdict, inputs.policy))
     results_path = batch.out_dir / "results.json"
-    data = json.loads(results_path.read_text())
+    data = json.loads(results_path.read_text(encoding="utf-8"))
     for entry in data.get("submissions", []):
         verdict = verdicts.get(entry["submission"])
         if verdict is not None:
@@ -92,9 +104,19 @@ def apply_late_policy(batch: BatchResult, *, questions, max_score: float, inputs
                          late=verdict.as_json())
     data["late_policy"] = inputs.policy.as_json()
     write_atomic(results_path, json.dumps(data, indent=1) + "\n")
-    lines = _report(verdicts, inputs.policy)
+    lines = _report(verdicts, inputs.policy) + _unused_extensions(batch, inputs)
     write_atomic(batch.out_dir / "late_report.txt", "\n".join(lines) + "\n")
     return lines
+
+
+def _unused_extensions(batch: BatchResult, inputs: LateInputs) -> list[str]:
+    """Extension rows no submission matched: a mistyped id leaves its student penalised."""
+    used = {matching_key(inputs.extensions, _keys(g.result.submission, g.owner or {})) for g in batch.submissions}
+    unused = sorted(k for k in inputs.extensions if k not in used)
+    if not unused:
+        return []
+    return [f"{len(unused)} extension(s) matched no submission (check the ids): {', '.join(unused[:20])}"
+            + (f" and {len(unused) - 20} more" if len(unused) > 20 else "")]
 
 
 def _feedback(verdict: LateResult, policy: LatePolicy) -> str:
@@ -155,6 +177,6 @@ def _path(args, name: str) -> Path | None:
 def report_lines(out_dir: Path) -> list[str]:
     """What the last run's late policy did (late_report.txt), for the command to print."""
     try:
-        return (Path(out_dir) / "late_report.txt").read_text().splitlines()
+        return (Path(out_dir) / "late_report.txt").read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return []

@@ -33,15 +33,16 @@ apart from the readers of those files.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from ..csvinput import CsvInputError, read_table
 from ..outputs.points import format_points as _num  # one home for the rule (and its "-0" fix)
 
 UNITS = {"day": timedelta(days=1), "hour": timedelta(hours=1)}
@@ -125,9 +126,13 @@ def parse_offset(text: str) -> timezone:
     if not match:
         raise LatePolicyError(f"timezone {text!r}: write it as an offset such as +02:00 or -05:00")
     sign = 1 if match[1] == "+" else -1
-    return timezone(sign * timedelta(hours=int(match[2]), minutes=int(match[3])))
+    try:
+        return timezone(sign * timedelta(hours=int(match[2]), minutes=int(match[3])))
+    except ValueError:  # +25:00: no such offset on Earth
+        raise LatePolicyError(f"timezone {text!r}: an offset lies between -23:59 and +23:59") from None
 
 
+DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 MOODLE_TIME_FORMATS = ("%A, %d %B %Y, %I:%M %p", "%A, %d %B %Y, %H:%M", "%d %B %Y, %I:%M %p")
 
 
@@ -137,6 +142,9 @@ def parse_time(text: str, tz: timezone = timezone.utc) -> datetime:
     text = text.strip()
     if not text:
         raise LatePolicyError("empty time")
+    if DATE_ONLY.fullmatch(text):  # midnight at its start? the end of that day? never guessed
+        raise LatePolicyError(f"{text!r} has no time of day: write {text}T23:59:00 for the end of that "
+                              f"day (or {text}T00:00:00 for its start)")
     iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
     try:
         when = datetime.fromisoformat(iso)
@@ -171,6 +179,7 @@ def policy_from_mapping(data: Mapping) -> LatePolicy:
         raise LatePolicyError(f"late policy: {exc}") from None
     tz = parse_offset(str(values.get("timezone", "+00:00")))
     if values.get("due"):
+        # A TOML date (due = 2026-10-01) is not a datetime: parse_time refuses it as a date alone.
         values["due"] = values["due"] if isinstance(values["due"], datetime) else parse_time(str(values["due"]), tz)
         if values["due"].tzinfo is None:
             values["due"] = values["due"].replace(tzinfo=tz)
@@ -194,34 +203,53 @@ def _read_flat_toml(text: str) -> dict:
             data[key.strip()] = value[1:-1]
         elif value in ("true", "false"):
             data[key.strip()] = value == "true"
+        elif DATE_ONLY.match(value):  # a TOML date or date-time, unquoted
+            data[key.strip()] = value
         else:
-            data[key.strip()] = float(value)
+            try:
+                data[key.strip()] = float(value)
+            except ValueError:
+                raise LatePolicyError(f"late policy line {number}: {value!r} is not a number, "
+                                      "true/false or a quoted text") from None
     return data
 
 
 def load_policy(path: Path) -> LatePolicy:
     """A policy from a .toml or .json file."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        data = json.loads(text)
-    else:
-        try:
-            import tomllib
-        except ImportError:  # Python 3.10
-            data = _read_flat_toml(text)
-        else:
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # Notepad's BOM included
+    except UnicodeDecodeError as exc:
+        raise LatePolicyError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise LatePolicyError(f"cannot read the late policy {path} ({exc.strerror or exc})") from None
+    try:
+        if path.suffix == ".json":
             try:
-                data = tomllib.loads(text)
-            except tomllib.TOMLDecodeError as exc:
-                raise LatePolicyError(f"{path}: {exc}") from None
-    return policy_from_mapping(data)
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise LatePolicyError(f"not valid JSON ({exc})") from None
+        else:
+            data = _load_toml(text)
+        if not isinstance(data, Mapping):
+            raise LatePolicyError(f"a late policy is a table of settings (due, penalty_percent, ...), "
+                                  f"not a {type(data).__name__}")
+        return policy_from_mapping(data)
+    except LatePolicyError as exc:
+        raise LatePolicyError(f"{path}: {exc}") from None
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        return [{(k or "").strip().casefold(): (v or "").strip() for k, v in row.items()}
-                for row in csv.DictReader(f)]
+def _load_toml(text: str) -> dict:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        return _read_flat_toml(text)
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise LatePolicyError(str(exc)) from None
+
+
 
 
 STUDENT_COLUMNS = ("student", "student id", "id", "identifier", "email", "email address", "username",
@@ -235,15 +263,35 @@ def _pick(row: dict[str, str], names) -> str:
 
 
 def _keyed_times(path: Path, columns, what: str, tz: timezone) -> dict[str, datetime]:
-    found = {}
-    for number, row in enumerate(_rows(path), start=2):
+    """student (casefolded) -> time. A file without a student or a time column is refused
+    (read as nothing, it would silently penalise everyone it meant to excuse), and so are
+    two rows giving one student different times (which one was meant?)."""
+    try:
+        table = read_table(path, f"{what} file")
+    except CsvInputError as exc:
+        raise LatePolicyError(str(exc)) from None
+    for wanted in (STUDENT_COLUMNS, columns):
+        if len(table.missing(wanted)) == len(wanted):
+            raise LatePolicyError(f"{path}: no column for the {'student' if wanted is STUDENT_COLUMNS else what} "
+                                  f"(found: {', '.join(table.columns) or 'nothing'}; expected one of "
+                                  f"{', '.join(wanted)})")
+    found: dict[str, datetime] = {}
+    first: dict[str, tuple[int, datetime]] = {}  # student_key -> (row, time) of its first row
+    for number, cells in table.rows:
+        row = {k.casefold(): v for k, v in cells.items()}
         who, when = _pick(row, STUDENT_COLUMNS), _pick(row, columns)
         if not who or not when or when == "-":
             continue
         try:
-            found[who.casefold()] = parse_time(when, tz)
+            time = parse_time(when, tz)
         except LatePolicyError as exc:
             raise LatePolicyError(f"{path} row {number} ({what}): {exc}") from None
+        same = student_key(who)  # "00123" and "123", "Ada" and "ada": one student
+        if same in first and first[same][1] != time:
+            raise LatePolicyError(f"{path}: rows {first[same][0]} and {number} give {who!r} two different "
+                                  f"{what}s ({first[same][1].isoformat()} and {time.isoformat()}); keep one")
+        first.setdefault(same, (number, time))
+        found[who.casefold()] = time
     return found
 
 
@@ -258,12 +306,27 @@ def read_submission_times(path: Path, tz: timezone = timezone.utc) -> dict[str, 
     return _keyed_times(Path(path), SUBMITTED_COLUMNS, "submission time", tz)
 
 
-def lookup(table: Mapping[str, datetime], keys) -> datetime | None:
-    """The first of ``keys`` (student id, LMS id, 'Participant <id>', e-mail ...) in ``table``."""
+def student_key(text: str) -> str:
+    """What two spellings of one student id share: case, Unicode form, and the leading zeros
+    Excel drops from a numeric id when a sheet is opened and saved ("00123" -> 123)."""
+    folded = unicodedata.normalize("NFC", text.strip()).casefold()
+    return (folded.lstrip("0") or "0") if folded.isdigit() else folded
+
+
+def matching_key(table: Mapping[str, datetime], keys) -> str | None:
+    """The key of ``table`` that the first matching of ``keys`` (student id, LMS id,
+    'Participant <id>', e-mail ...) finds, compared as ``student_key``s; None if none."""
+    index = {student_key(k): k for k in table}
     for key in keys:
-        if key and key.casefold() in table:
-            return table[key.casefold()]
+        if key and student_key(key) in index:
+            return index[student_key(key)]
     return None
+
+
+def lookup(table: Mapping[str, datetime], keys) -> datetime | None:
+    """The time of the first of ``keys`` in ``table`` (``matching_key``)."""
+    found = matching_key(table, keys)
+    return None if found is None else table[found]
 
 
 def _duration(seconds: float) -> str:

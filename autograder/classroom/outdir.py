@@ -55,7 +55,7 @@ def _check_private(out_dir: Path) -> None:
 
 def _read_marker(out_dir: Path) -> str | None:
     try:
-        data = json.loads((out_dir / MARKER).read_text())
+        data = json.loads((out_dir / MARKER).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError):

@@ -98,7 +98,7 @@ class Assignment:
         probes = self.hidden_dir / "probes.py"
         checks = {name: getattr(self.checks, name) for name in _case_names(self.cases, "check")}
         return ProbesAndChecks(
-            probes_source=probes.read_text() if probes.is_file() else None,
+            probes_source=probes.read_text(encoding="utf-8") if probes.is_file() else None,
             checks=checks,
             mounts=self.mounts,
             import_paths=self.import_paths,

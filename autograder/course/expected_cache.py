@@ -50,8 +50,15 @@ _PACKAGE = Path(__file__).resolve().parents[1]  # the whole autograder package, 
 Expected = dict[str, tuple[np.ndarray, ...]]
 
 
-def cache_dir() -> Path:
-    root = os.environ.get("AUTOGRADER_CACHE") or Path.home() / ".cache" / "dl-autograder"
+def cache_dir() -> Path | None:
+    """``$AUTOGRADER_CACHE/expected``, else under the home folder; None where there is no
+    home (a container under an arbitrary uid: no HOME, no passwd entry)."""
+    root = os.environ.get("AUTOGRADER_CACHE")
+    if not root:
+        try:
+            root = Path.home() / ".cache" / "dl-autograder"
+        except (RuntimeError, KeyError):
+            return None
     return Path(root) / "expected"
 
 
@@ -159,9 +166,10 @@ def store(path: Path, expected: Expected, case_ids: list[str]) -> None:
 def cached(name: str, key: str | None, case_ids: list[str], compute: Callable[[], Expected]) -> Expected:
     """``compute()`` once per fingerprint ``key``; from the cache afterwards. A cache that
     cannot be read or written only costs the computation."""
-    if key is None or os.environ.get("AUTOGRADER_NO_EXPECTED_CACHE"):
+    folder = cache_dir()
+    if key is None or folder is None or os.environ.get("AUTOGRADER_NO_EXPECTED_CACHE"):
         return compute()
-    path = cache_dir() / f"{name}-{key[:40]}.npz"
+    path = folder / f"{name}-{key[:40]}.npz"
     found = load(path, case_ids)
     if found is not None:
         return found

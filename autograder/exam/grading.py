@@ -26,14 +26,15 @@ Select-all, by ``MultiPolicy``:
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
+from ..csvinput import CsvInputError, read_table
 from ..outputs import csvsafe
 from ..outputs.points import format_points as _points  # one home for the rule (and its "-0" fix)
 from .model import option_letter
@@ -80,13 +81,16 @@ class Grades:
 
 def read_responses(path: Path) -> list[tuple[int, str, str, str]]:
     """(line, student_id, question, answer) per row."""
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in ("student_id", "question", "answer") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ResponsesError(f"{path}: the header needs the column(s) {', '.join(missing)}")
-        return [(line, (row["student_id"] or "").strip(), (row["question"] or "").strip(),
-                 (row["answer"] or "").strip()) for line, row in enumerate(reader, start=2)]
+    try:  # the kit's one CSV reader: ';' or tabs, BOMs, blank rows; not UTF-8 is named
+        table = read_table(path, "answer sheet")
+    except CsvInputError as exc:
+        raise ResponsesError(str(exc)) from None
+    missing = table.missing(("student_id", "question", "answer"))
+    if missing:
+        raise ResponsesError(f"{path}: the header needs the column(s) {', '.join(missing)} "
+                             f"(found: {', '.join(table.columns) or 'nothing'})")
+    rows = [(line, {k.casefold(): v for k, v in cells.items()}) for line, cells in table.rows]
+    return [(line, row["student_id"], row["question"], row["answer"]) for line, row in rows]
 
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?")
@@ -209,6 +213,13 @@ def _one_answer(rows: list[tuple[int, str]], sid: str, qid: str, strict: bool,
     return answer, line, note
 
 
+def _fold_id(student_id: str) -> str:
+    """What two spellings of one id share: case, Unicode form, and the leading zeros Excel
+    drops from a numeric id ("00123" becomes 123 when the sheet is opened and saved)."""
+    folded = unicodedata.normalize("NFC", student_id).casefold()
+    return (folded.lstrip("0") or "0") if folded.isdigit() else folded
+
+
 def grade(manifest: dict, responses: list[tuple[int, str, str, str]],
           policy: MultiPolicy = MultiPolicy.ALL_OR_NOTHING, *, strict: bool = False,
           decimal_comma: bool = True) -> Grades:
@@ -219,8 +230,15 @@ def grade(manifest: dict, responses: list[tuple[int, str, str, str]],
     by_number = {str(i + 1): q for i, q in enumerate(questions)}
     rows: dict[tuple[str, str], list[tuple[int, str]]] = {}
     warnings = []
+    # An answer sheet typed or exported elsewhere may write "S1001" for the roster's "s1001",
+    # or a name decomposed (NFD) where the roster has it composed: the same student.
+    folded: dict[str, list[str]] = {}
+    for known in variants:
+        folded.setdefault(_fold_id(known), []).append(known)
     for line, sid, question, answer in responses:
         qid = by_number.get(question.upper().removeprefix("Q"), question) if question not in questions else question
+        if sid not in variants and len(folded.get(_fold_id(sid), [])) == 1:
+            sid = folded[_fold_id(sid)][0]
         if sid not in variants:
             warnings.append(f"line {line}: student {sid!r} is not in the manifest; ignored")
             continue

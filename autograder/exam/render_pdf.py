@@ -19,7 +19,7 @@ from pathlib import Path
 
 import typst
 
-from ..machine.files import safe_filename
+from ..machine.files import distinct_filenames
 from .markup import format_number, to_typst, typst_string
 from .model import Question, option_letter
 from .variants import Exam, Variant
@@ -139,8 +139,10 @@ def write_pdfs(exam: Exam, out: Path, workers: int = 2) -> dict[str, Path]:
     key = out / "answer_key.pdf"
     jobs = [(str(combined), document(exam, exam.variants)),
             (str(key), document(exam, exam.distinct_variants(), key=True))]
-    jobs += [(str(pdf_dir / f"{safe_filename(v.student.student_id, fallback='student')}.pdf"), document(exam, [v]))
-             for v in exam.variants]
+    # Distinct names: ids such as "Zoë" and "Zoé" clean to one name, and one student's PDF
+    # would silently replace the other's.
+    names = distinct_filenames([v.student.student_id for v in exam.variants], fallback="student")
+    jobs += [(str(pdf_dir / f"{names[v.student.student_id]}.pdf"), document(exam, [v])) for v in exam.variants]
     if workers <= 1 or len(jobs) < 8:
         for path, source in jobs:
             _compile_to(path, source, stamp)
@@ -151,4 +153,23 @@ def write_pdfs(exam: Exam, out: Path, workers: int = 2) -> dict[str, Path]:
             futures = [pool.submit(_compile_to, path, source, stamp) for path, source in jobs]
             for future in futures:
                 future.result()
+    _forget_stale(pdf_dir, {f"{name}.pdf" for name in names.values()})
     return {"pdf_dir": pdf_dir, "print": combined, "key": key}
+
+
+WRITTEN_LIST = ".written"  # in pdf/: the exams the last build wrote, one file name a line
+
+
+def _forget_stale(pdf_dir: Path, written: set[str]) -> None:
+    """Remove the exams an earlier build wrote (listed in ``WRITTEN_LIST``) that this one did
+    not: students no longer on the roster must not be uploaded with this build's. Files the
+    kit did not write are never touched."""
+    listing = pdf_dir / WRITTEN_LIST
+    try:
+        before = set(listing.read_text(encoding="utf-8").splitlines())
+    except (OSError, UnicodeDecodeError):
+        before = set()
+    for stale in before - written:
+        if stale.endswith(".pdf") and Path(stale).name == stale:
+            (pdf_dir / stale).unlink(missing_ok=True)
+    listing.write_text("".join(f"{name}\n" for name in sorted(written)), encoding="utf-8")

@@ -10,16 +10,17 @@ decides again which of the printed options is right.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import inspect
 import json
 import math
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import __version__
+from ..csvinput import CsvInputError, read_table
 from . import bank, custom
 from .markup import to_plain
 from .model import Option, Question, Template, TemplateError, instantiate
@@ -78,21 +79,27 @@ class Exam:
 
 def read_exam_roster(path: Path) -> list[Student]:
     """CSV with a header holding ``student_id`` and ``name`` (other columns are ignored)."""
-    with open(path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        fields = reader.fieldnames or []
-        for column in ("student_id", "name"):
-            if column not in fields:
-                raise RosterError(f"{path}: the header needs a '{column}' column (found: {', '.join(fields)})")
-        students, seen = [], set()
-        for line, row in enumerate(reader, start=2):
-            sid, name = (row.get("student_id") or "").strip(), (row.get("name") or "").strip()
-            if not sid:
-                raise RosterError(f"{path}:{line}: empty student_id")
-            if sid in seen:
-                raise RosterError(f"{path}:{line}: duplicate student_id {sid!r}")
-            seen.add(sid)
-            students.append(Student(sid, name or sid))
+    try:  # the kit's one CSV reader: ';' or tabs, BOMs, blank rows; not UTF-8 is named
+        table = read_table(path, "roster")
+    except CsvInputError as exc:
+        raise RosterError(str(exc)) from None
+    for column in table.missing(("student_id", "name")):
+        raise RosterError(f"{path}: the header needs a '{column}' column (found: {', '.join(table.columns)})")
+    students, seen = [], {}
+    for line, cells in table.rows:
+        row = {k.casefold(): v for k, v in cells.items()}
+        sid, name = row.get("student_id", ""), row.get("name", "")
+        if not sid:
+            raise RosterError(f"{path}:{line}: empty student_id")
+        # "s1001" and "S1001", or one name in NFC and NFD, are one student typed twice: two
+        # variants for one person, and an answer sheet that matches neither.
+        key = unicodedata.normalize("NFC", sid).casefold()
+        if key in seen:
+            first, first_line = seen[key]
+            also = "" if first == sid else f" (line {first_line} has {first!r})"
+            raise RosterError(f"{path}:{line}: duplicate student_id {sid!r}{also}")
+        seen[key] = (sid, line)
+        students.append(Student(sid, name or sid))
     if not students:
         raise RosterError(f"{path}: no students")
     return students
@@ -252,8 +259,11 @@ def write_manifest(exam: Exam, path: Path) -> None:
 
 
 def read_manifest(path: Path) -> dict:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    if data.get("format") != MANIFEST_FORMAT:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:  # truncated by a copy, edited by hand
+        raise ValueError(f"{path} is not an exam manifest: not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
         raise ValueError(f"{path} is not an exam manifest")
     if data.get("format_version") != MANIFEST_VERSION:
         raise ValueError(f"{path}: manifest format version {data.get('format_version')} is not supported")

@@ -120,10 +120,10 @@ class CallPlan:
         return CallPlan.for_cases(cases, self.probes_and_checks)
 
     def write(self, directory: Path) -> None:
-        (directory / "calls.json").write_text(self.calls_json)
+        (directory / "calls.json").write_text(self.calls_json, encoding="utf-8")
         np.savez(directory / "arrays.npz", **self.arrays)
         if self.probes_and_checks.probes_source is not None:
-            (directory / "probes.py").write_text(self.probes_and_checks.probes_source)
+            (directory / "probes.py").write_text(self.probes_and_checks.probes_source, encoding="utf-8")
 
 
 def grade_submission(
@@ -276,7 +276,7 @@ def write_inputs(directory: Path, cells: list[str], module_name: str, plan: Call
     (directory / "code.json").write_text(json.dumps({
         "cells": cells, "module": module_name,
         "import_paths": list(plan.probes_and_checks.import_paths),
-    }))
+    }), encoding="utf-8")
     plan.write(directory)
     for item in directory.iterdir():
         item.chmod(0o644)

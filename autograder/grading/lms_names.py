@@ -24,7 +24,10 @@ is the ``ID`` column of a Canvas grade import, the Moodle participant id the
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +42,11 @@ MOODLE_NAME = re.compile(
     r"^(?P<name>.+?)_(?P<participant>\d+)_assignsubmission_(?P<plugin>[a-z]+)(?:_(?P<original>.*))?$"
 )
 CANVAS_ANONYMOUS = "canvas-anonymous"
+# Blackboard Learn's "Download assignment": the file, and an info .txt per attempt. Usernames
+# are taken to hold no "_" (assignment names may: the username is the last part).
+BLACKBOARD_NAME = re.compile(
+    r"^(?P<assignment>.+)_(?P<user>[^_\s]+)_attempt_(?P<attempt>\d{4}(?:-\d{2}){5})(?:_(?P<original>.+)|\.txt)$"
+)
 
 
 @dataclass(frozen=True)
@@ -46,11 +54,12 @@ class Owner:
     """Who a downloaded entry belongs to, as far as its name tells.
 
     student:    the stable id used for gradebook rows, feedback files and the cache.
-    lms:        "canvas", "canvas-anonymous", "moodle", or "" when the contract's rule applied.
-    lms_id:     Canvas user id, Canvas anonymous id or Moodle participant id ("" when none).
+    lms:        "canvas", "canvas-anonymous", "moodle", "blackboard", or "" when the contract's rule applied.
+    lms_id:     Canvas user id, Canvas anonymous id, Moodle participant id, Blackboard username ("" when none).
     name:       the student's name as the LMS wrote it ("" when unknown).
     late:       Canvas marked the file late (it gives no time).
     attachment: Canvas's attachment id (which uploaded file), "" elsewhere.
+    attempt:    Blackboard's attempt time as named (YYYY-MM-DD-HH-MM-SS, sorts in time order), "" elsewhere.
     """
 
     student: str
@@ -59,11 +68,14 @@ class Owner:
     name: str = ""
     late: bool = False
     attachment: str = ""
+    attempt: str = ""
 
     def as_json(self) -> dict:
         data = {"lms": self.lms, "lms_id": self.lms_id, "name": self.name, "late": self.late}
         if self.attachment:
             data["attachment"] = self.attachment
+        if self.attempt:
+            data["attempt"] = self.attempt
         return data
 
 
@@ -71,14 +83,43 @@ def _slug(text: str) -> str:
     return re.sub(r"[^\w-]+", "_", text, flags=re.UNICODE).strip("_") or "student"
 
 
-def owner_of(path: Path) -> Owner:
-    """The owner of a downloaded file or folder, from its name alone."""
-    name = path.name
+def readable_name(name: str) -> str:
+    """A file name as text every file, CSV and terminal can hold, in one normal form.
+
+    Bytes that are not UTF-8 (a latin-1 name copied from Windows) reach Python as lone
+    surrogates, which no UTF-8 writer accepts: they are shown as ``\\xe9``, so the id stays
+    distinct and the TA can still find the file. Names are NFC, since macOS writes them
+    decomposed (NFD) and the same student must not become two look-alike ids. Control and
+    format characters are shown escaped too (``\\n``, ``\\x1b``, ``\\u202e``): a newline
+    would split a gradebook row, an ANSI escape would run in the TA's terminal, a direction
+    override would show the name reversed.
+    """
+    try:
+        raw = name.encode("utf-8", "surrogateescape")  # the bytes the file system holds
+    except UnicodeEncodeError:  # a surrogate no file system gives: show it escaped as well
+        raw = name.encode("utf-8", "backslashreplace")
+    text = unicodedata.normalize("NFC", raw.decode("utf-8", "backslashreplace"))
+    return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in ("Cc", "Cf")
+                   else ch for ch in text)
+
+
+def owner_of(path: Path, folder: bool | None = None) -> Owner:
+    """The owner of a downloaded file or folder, from its name alone (``readable_name``).
+
+    ``folder``: whether it is a folder, when the caller knows (a zip member's name is not a
+    path on this disk); otherwise the disk is asked.
+    """
+    name = readable_name(path.name)
+    folder = _is_folder(path) if folder is None else folder
     moodle = MOODLE_NAME.match(name)
-    if moodle and (path.is_dir() or moodle["original"]):
+    if moodle and (folder or moodle["original"]):
         return Owner(student=f"{_slug(moodle['name'])}_{moodle['participant']}", lms="moodle",
                      lms_id=moodle["participant"], name=moodle["name"])
-    if not path.is_dir():
+    if not folder:
+        blackboard = BLACKBOARD_NAME.match(name)
+        if blackboard:
+            return Owner(student=blackboard["user"], lms="blackboard", lms_id=blackboard["user"],
+                         attempt=blackboard["attempt"])
         anonymous = CANVAS_ANONYMOUS_NAME.match(name)
         if anonymous:
             return Owner(student=f"anon_{anonymous['anon']}", lms=CANVAS_ANONYMOUS, lms_id=anonymous["anon"],
@@ -87,4 +128,11 @@ def owner_of(path: Path) -> Owner:
         if canvas:
             return Owner(student=f"{canvas['name']}_{canvas['user']}", lms="canvas", lms_id=canvas["user"],
                          name=canvas["name"], late=bool(canvas["late"]), attachment=canvas["attachment"])
-    return Owner(student=name if path.is_dir() else path.stem)
+    return Owner(student=name if folder else Path(name).stem)
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):  # gone, unreadable, a name too long: not a folder to look into
+        return False

@@ -8,7 +8,8 @@ list of code cells the sandbox will execute. Anything malformed raises
 
 A class arrives as a folder or a zip as LMS exports deliver it (``find_submissions``):
 one file per student, a folder per student, or a class zip holding per-student files,
-folders or zips. Canvas and Moodle names give the student id (``autograder.grading.lms_names``);
+folders or zips. Canvas, Moodle and Blackboard names give the student id (``autograder.grading.lms_names``;
+Blackboard's attempts: the latest counts);
 several entries of one student (Canvas: one file per uploaded file; Moodle: one folder
 per submission plugin) are gathered into one submission. Every entry of a class gets a row:
 dotfiles such as ``.bob.py`` are submissions; only what operating systems and Jupyter leave
@@ -29,6 +30,7 @@ import dataclasses
 import hashlib
 import importlib.util
 import io
+import json
 import os
 import re
 import shutil
@@ -40,7 +42,8 @@ from pathlib import Path
 
 import nbformat
 
-from .lms_names import Owner, owner_of
+from ..machine.faults import MACHINE_ERRNOS
+from .lms_names import Owner, owner_of, readable_name
 
 SUPPORTED_SUFFIXES = (".ipynb", ".py", ".zip")
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -57,7 +60,14 @@ PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
 
 
 class InvalidSubmission(ValueError):
-    """The submission cannot be read; the message says why, in words for the student."""
+    """The submission cannot be read; the message says why, in words for the student.
+
+    Messages name files, so they pass through ``readable_name``: a name that is not UTF-8
+    must not make the feedback or the gradebook that carry the message unwritable.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(readable_name(message))
 
 
 @dataclass
@@ -85,6 +95,7 @@ def _hidden(name: str) -> bool:
 METADATA_NAMES = frozenset({
     "__MACOSX", ".DS_Store", ".ipynb_checkpoints", ".Spotlight-V100", ".Trashes", ".fseventsd",
     ".TemporaryItems", "Thumbs.db", "desktop.ini",
+    "submission_metadata.yml",  # Gradescope's export: who submitted what (no code)
 })
 
 
@@ -170,11 +181,11 @@ def list_class(path: Path, workdir: Path) -> ClassListing:
         extract_class_zip(path, unpacked)
         root, root_label = _unwrap(unpacked), path.name
     elif not _is_directory(path):
-        return ClassListing([FoundSubmission(path, owner_of(path), path.name)], notes)
+        return ClassListing([FoundSubmission(path, owner_of(path), readable_name(path.name))], notes)
     else:
         root = path
     entries, metadata = class_entries(root)
-    skipped = ["/".join(filter(None, [root_label, p.relative_to(root).as_posix()])) for p in metadata]
+    skipped = [_label(root_label, root, p) for p in metadata]
     groups: dict[tuple[str, str], list[Path]] = {}
     for entry in entries:
         owner = owner_of(entry)
@@ -182,18 +193,54 @@ def list_class(path: Path, workdir: Path) -> ClassListing:
         groups.setdefault(key, []).append(entry)
     found = []
     for entries in groups.values():
+        entries = _latest_attempt(entries, notes)
         owner = owner_of(entries[0])
-        label = "/".join(filter(None, [root_label, entries[0].relative_to(root).as_posix()]))
+        label = _label(root_label, root, entries[0])
         if len(entries) == 1:
             found.append(FoundSubmission(entries[0], owner, label))
             continue
         folder = workdir / "gathered" / hashlib.sha256(label.encode()).hexdigest()[:16]
         for problem in _gather(entries, folder):
             notes.append(f"{owner.student}: left out of the submission: {problem}")
-        names = ", ".join(e.name for e in entries[:4])
+        names = ", ".join(readable_name(e.name) for e in entries[:4])
         found.append(FoundSubmission(folder, owner, label + f" (+{len(entries) - 1} more: {names})"))
     found = _distinct_ids(found, notes)
+    notes.extend(_look_alike_notes([f.student for f in found]))
     return ClassListing(sorted(found, key=lambda f: f.student), notes, skipped)
+
+
+# "ben (1).ipynb": how browsers name a second download of "ben.ipynb".
+COPY_NUMBER = re.compile(r"^(?P<base>.+?) \(\d+\)$")
+
+
+def _look_alike_notes(ids: list[str]) -> list[str]:
+    """Ids that differ only in case or by a browser's copy number: each keeps its row (the
+    contract: the stem is the id), and the TA is told they are most likely one student."""
+    groups: dict[str, list[str]] = {}
+    for sid in ids:
+        match = COPY_NUMBER.match(sid)
+        groups.setdefault((match["base"] if match else sid).casefold(), []).append(sid)
+    return [f"ids {', '.join(repr(s) for s in sorted(group))} look like one student's: each is graded "
+            "as its own row; remove the copies that do not count and grade again"
+            for _, group in sorted(groups.items()) if len(group) > 1]
+
+
+def _latest_attempt(entries: list[Path], notes: list[str]) -> list[Path]:
+    """The entries of a student's latest attempt where the LMS names attempts (Blackboard's
+    "all attempts" download); the older ones are named in a note, never graded as well."""
+    attempts = {owner_of(e).attempt for e in entries}
+    if len(attempts) < 2:
+        return entries
+    latest = max(attempts)
+    older = sorted(attempts - {latest})
+    notes.append(f"{owner_of(entries[0]).student}: {len(older)} older attempt(s) not graded "
+                 f"({', '.join(older)}); the latest, {latest}, is")
+    return [e for e in entries if owner_of(e).attempt == latest]
+
+
+def _label(root_label: str, root: Path, entry: Path) -> str:
+    """Where ``entry`` came from, as readable text (``readable_name``), for messages and results."""
+    return readable_name("/".join(filter(None, [root_label, entry.relative_to(root).as_posix()])))
 
 
 def _is_regular(path: Path) -> bool:
@@ -245,21 +292,51 @@ def _gather(entries: list[Path], folder: Path) -> list[str]:
     problems = []
     for n, entry in enumerate(sorted(entries)):
         try:
-            snapshot(entry, folder, name=f"{n:02d}_{entry.name}")
+            snapshot(entry, folder, name=f"{n:02d}_{_shortened(entry.name)}")
         except InvalidSubmission as exc:
             problems.append(str(exc))
     return problems
 
 
+def _shortened(name: str, limit: int = 200) -> str:
+    """``name`` cut to at most ``limit`` bytes, its suffix kept (what ``load`` chooses by), so
+    that a prefix added to a name as long as the disk allows still fits on it."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) <= limit:
+        return name
+    suffix = Path(name).suffix.encode("utf-8", "surrogateescape")[:20]
+    stem = raw[:limit - len(suffix)].decode("utf-8", "ignore")
+    return stem + suffix.decode("utf-8", "surrogateescape")
+
+
 def _unwrap(root: Path) -> Path:
-    """A class zip whose only entry is a plain wrapper folder ("submissions/"): look inside."""
-    entries, _ = class_entries(root)
-    if len(entries) == 1 and _is_directory(entries[0]) and not owner_of(entries[0]).lms:
+    """A class zip whose only entry is a plain wrapper folder ("submissions/", Gradescope's
+    "assignment_<id>_export/", or several nested): look inside."""
+    for _ in range(MAX_WRAPPERS):
+        entries, _ = class_entries(root)
+        if not (len(entries) == 1 and _is_directory(entries[0]) and not owner_of(entries[0]).lms):
+            break
         inner, _ = class_entries(entries[0])
+        if len(inner) == 1 and _is_directory(inner[0]):
+            root = entries[0]  # another wrapper: look further
+            continue
         if len(inner) > 1 and any(p.is_dir() or p.suffix.lower() == ".zip" or owner_of(p).lms
                                   for p in inner):
-            return entries[0]
+            root = entries[0]
+        break
     return root
+
+
+MAX_WRAPPERS = 4
+
+
+def _below_wrappers(names: list[str]) -> list[str]:
+    """``names`` below the folders that every one of them is in ("a/b/x.py", "a/b/y.py" -> "x.py", "y.py")."""
+    for _ in range(MAX_WRAPPERS):
+        if not names or not all("/" in n for n in names) or len({n.split("/")[0] for n in names}) != 1:
+            break
+        names = [n.split("/", 1)[1] for n in names]
+    return names
 
 
 def is_class_zip(path: Path) -> bool:
@@ -278,7 +355,13 @@ def is_class_zip(path: Path) -> bool:
     code = [n for n in visible if Path(n).suffix.lower() in (".ipynb", ".py", ".zip")]
     if any(n.lower().endswith(".zip") for n in code):
         return True
-    if any(owner_of(Path(n.split("/")[0])).lms for n in visible):
+    if any(owner_of(Path(n.split("/")[0]), folder="/" in n).lms for n in visible):
+        return True
+    # One folder per student inside wrapper folders (Gradescope's export, a TA's own zip):
+    # below the wrappers, code in more than one folder and none beside them. A notebook with
+    # helpers in subfolders ("a1.ipynb", "utils/x.py", "tests/q1.py") stays one student's.
+    inner = _below_wrappers(code)
+    if all("/" in n for n in inner) and len({n.split("/")[0] for n in inner}) > 1:
         return True
     return len({n.split("/")[0] for n in code}) > 1 and sum(n.endswith(".ipynb") for n in code) != 1
 
@@ -296,6 +379,7 @@ def extract_class_zip(path: Path, dest: Path) -> None:
             raise InvalidSubmission(f"{path.name}: {len(infos)} files (limit {MAX_CLASS_ZIP_MEMBERS})")
         for info in infos:
             _check_member(path.name, info)
+        _check_distinct_members(path.name, infos)
         total = sum(info.file_size for info in infos)
         if total > MAX_CLASS_ZIP_UNCOMPRESSED:
             raise InvalidSubmission(f"{path.name}: unpacks to {total / 2**30:.1f} GiB (limit "
@@ -306,12 +390,39 @@ def extract_class_zip(path: Path, dest: Path) -> None:
             target = (base / info.filename.replace("\\", "/")).resolve()
             if not target.is_relative_to(base):
                 raise InvalidSubmission(f"{path.name}: unsafe path in the zip: {info.filename[:80]!r}")
-            if info.is_dir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out)
+            try:
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(info) as src, open(target, "wb") as out:
+                    shutil.copyfileobj(src, out)
+            except OSError as exc:
+                if exc.errno in MACHINE_ERRNOS:
+                    raise  # the machine's fault (a full disk), named as such by the batch
+                # The zip's fault: a name too long for this file system, one it cannot hold.
+                raise InvalidSubmission(f"{path.name}: {info.filename[:80]!r} cannot be unpacked "
+                                        f"({exc.strerror or exc})") from None
+
+
+def _check_distinct_members(zip_name: str, infos: list[zipfile.ZipInfo]) -> None:
+    """Each path once, and never both a file and a folder: unpacked, a second copy would
+    silently replace the first (which one counts?) and a file where a folder must go fails."""
+    files, folders = set(), set()
+    for info in infos:
+        name = info.filename.replace("\\", "/").rstrip("/")
+        parts = name.split("/")
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+        if info.is_dir():
+            folders.add(name)
+        elif name in files:
+            raise InvalidSubmission(f"{zip_name}: {name[:80]!r} is in the zip twice; which copy counts "
+                                    "cannot be told: remove one and zip the class again")
+        else:
+            files.add(name)
+    clash = sorted(files & folders)
+    if clash:
+        raise InvalidSubmission(f"{zip_name}: {clash[0][:80]!r} is both a file and a folder in the zip")
 
 
 # --- The grader's own copy: read once, without following links or blocking ---------------
@@ -488,6 +599,8 @@ def content_hash(source: Path) -> str:
 
 
 def load(path: Path) -> SubmissionCode:
+    if not os.path.lexists(path):  # gone since the class was listed
+        raise InvalidSubmission(f"{path.name}: no such file (was it removed while grading?)")
     if path.is_symlink():
         raise InvalidSubmission(f"{path.name} is a symbolic link; submit the file itself")
     if _is_directory(path):
@@ -543,35 +656,53 @@ def _choose(items, *, key, name):
 def _load_zip(path: Path) -> SubmissionCode:
     if os.lstat(path).st_size > MAX_ZIP_BYTES:
         raise InvalidSubmission(f"{path.name}: zip larger than {MAX_ZIP_BYTES // 2**20} MiB")
+    return _zip_code(read_regular_file(path, MAX_ZIP_BYTES), path.name)
+
+
+# A zip holding only the export zip (a student who compressed the downloaded export once
+# more) is looked into; deeper nesting is refused.
+MAX_ZIP_DEPTH = 1
+
+
+def _zip_code(data: bytes, name: str, depth: int = 0) -> SubmissionCode:
+    """The code in the zip ``data`` (called ``name`` in messages), after the safety checks."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(read_regular_file(path, MAX_ZIP_BYTES)))
+        archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError) as exc:
-        raise InvalidSubmission(f"{path.name} is not a valid zip file ({exc})") from None
+        raise InvalidSubmission(f"{name} is not a valid zip file ({exc})") from None
     with archive:
         infos = archive.infolist()
         if len(infos) > MAX_ZIP_MEMBERS:
-            raise InvalidSubmission(f"{path.name}: {len(infos)} files in the zip (limit {MAX_ZIP_MEMBERS})")
+            raise InvalidSubmission(f"{name}: {len(infos)} files in the zip (limit {MAX_ZIP_MEMBERS})")
         total = 0
         for info in infos:
-            _check_member(path.name, info)
+            _check_member(name, info)
             total += info.file_size
         if total > MAX_ZIP_UNCOMPRESSED:
-            raise InvalidSubmission(f"{path.name}: unpacks to {total / 2**20:.0f} MiB (limit "
+            raise InvalidSubmission(f"{name}: unpacks to {total / 2**20:.0f} MiB (limit "
                                     f"{MAX_ZIP_UNCOMPRESSED // 2**20} MiB)")
-        candidates = [i for i in infos if not i.is_dir()
-                      and not any(part.startswith((".", "__MACOSX")) for part in i.filename.split("/"))
-                      and Path(i.filename).suffix.lower() in (".ipynb", ".py")]
+        visible = [i for i in infos if not i.is_dir()
+                   and not any(part.startswith((".", "__MACOSX")) for part in i.filename.split("/"))]
+        candidates = [i for i in visible if Path(i.filename).suffix.lower() in (".ipynb", ".py")]
         chosen = _choose(candidates, key=lambda i: Path(i.filename).suffix.lower(), name=lambda i: i.filename)
         if chosen is None:
-            raise InvalidSubmission(f"{path.name}: the zip holds no notebook (.ipynb) or .py file")
-        try:
-            data = archive.read(chosen)
-        except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
-            raise InvalidSubmission(f"{path.name}: cannot read {chosen.filename} ({exc})") from None
-    label = f"{path.name}:{chosen.filename}"
+            inner = [i for i in visible if Path(i.filename).suffix.lower() == ".zip"]
+            if len(inner) == 1 and depth < MAX_ZIP_DEPTH and inner[0].file_size <= MAX_ZIP_BYTES:
+                return _zip_code(_read_member(archive, inner[0], name), f"{name}:{inner[0].filename}", depth + 1)
+            found = f" (only {', '.join(i.filename for i in inner[:3])}, zips inside a zip)" if inner else ""
+            raise InvalidSubmission(f"{name}: the zip holds no notebook (.ipynb) or .py file{found}")
+        data = _read_member(archive, chosen, name)
+    label = f"{name}:{chosen.filename}"
     if chosen.filename.lower().endswith(".ipynb"):
         return notebook_code(data, label)
     return python_code(data, label)
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> bytes:
+    try:
+        return archive.read(info)
+    except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
+        raise InvalidSubmission(f"{name}: cannot read {info.filename} ({exc})") from None
 
 
 def _check_member(zip_name: str, info: zipfile.ZipInfo) -> None:
@@ -595,7 +726,12 @@ CODING_LINE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
 def python_code(data: bytes, origin: str) -> SubmissionCode:
     """A ``.py`` file decoded as Python itself would (PEP 263): a BOM or a ``coding:`` line in
     the first two lines names the encoding, UTF-8 otherwise. The text keeps its coding line,
-    which ``compile`` ignores in a str."""
+    which ``compile`` ignores in a str. A notebook saved under a ``.py`` name (its JSON would
+    only raise NameError as Python) is read as the notebook, with a note."""
+    if _is_notebook_json(data):
+        code = notebook_code(data, origin)
+        code.notes.insert(0, f"{origin}: a notebook saved under a .py name; graded as the notebook")
+        return code
     try:
         text = importlib.util.decode_source(data)
     except (SyntaxError, UnicodeDecodeError, LookupError) as exc:
@@ -613,13 +749,25 @@ def python_code(data: bytes, origin: str) -> SubmissionCode:
     return SubmissionCode(cells=[text], module_name="submission", origin=origin)
 
 
+def _is_notebook_json(data: bytes) -> bool:
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] != b"{":
+        return False
+    try:
+        parsed = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(parsed, dict) and "nbformat" in parsed and ("cells" in parsed or "worksheets" in parsed)
+
+
 def notebook_code(data: bytes, origin: str) -> SubmissionCode:
     try:
         notebook = nbformat.reads(data.decode("utf-8-sig"), as_version=4)
     except UnicodeDecodeError as exc:
         raise InvalidSubmission(f"{origin}: not UTF-8 text ({exc.reason})") from None
     except Exception as exc:  # noqa: BLE001 - nbformat raises many types for bad JSON
-        raise InvalidSubmission(f"{origin}: not a valid Jupyter notebook ({_first_line(exc)})") from None
+        hint = "" if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"") else \
+            "; it looks like Python code: submit it as a .py file"
+        raise InvalidSubmission(f"{origin}: not a valid Jupyter notebook ({_first_line(exc)}){hint}") from None
     cells = getattr(notebook, "cells", None)
     if not isinstance(cells, list):
         raise InvalidSubmission(f"{origin}: not a valid Jupyter notebook (no cells)")

@@ -36,11 +36,22 @@ def _advice(code: int | None, path: str) -> str:
     if code in (errno.EACCES, errno.EPERM):
         return (f"permission denied for {path}: choose a folder you can write (--out, TMPDIR) "
                 f"or fix its permissions")
-    if code in (errno.ENOENT, errno.ENOTDIR):
+    if code in (errno.ENOENT, errno.ENOTDIR, errno.EEXIST):
+        blocker = _file_in_the_way(path)
+        if blocker:
+            return f"{blocker} is a file, not a folder: choose another --out (or move the file away)"
         return f"{path} does not exist (was it removed while grading?): create it, or choose another folder"
     if code in (errno.EMFILE, errno.ENFILE):
         return f"too many open files while writing {path}: raise the limit (ulimit -n) or use fewer --jobs"
     return f"cannot write {path} ({os.strerror(code) if code else 'unknown error'})"
+
+
+def _file_in_the_way(path: str) -> str | None:
+    """The nearest of ``path`` and its parents that exists and is not a folder, if any."""
+    for candidate in (Path(path), *Path(path).parents):
+        if os.path.lexists(candidate):
+            return None if candidate.is_dir() else str(candidate)
+    return None
 
 
 def machine_fault(exc: OSError, path: str | Path | None = None, *, already_saved: bool = True) -> MachineFault:

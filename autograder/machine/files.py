@@ -2,6 +2,7 @@
 
     write_atomic(path, data)   temporary file beside ``path`` -> (fsync) -> os.replace
     safe_filename(name)        [A-Za-z0-9._-] only, no leading/trailing dots, at most ``limit``
+    distinct_filenames(ids)    one safe name per id, no two alike even where case is folded
 
 A reader (a TA's spreadsheet, Gradescope, the next run of the grader) never sees half a
 file: it sees the old file or the new one. The temporary file is named
@@ -11,6 +12,7 @@ file: it sees the old file or the new one. The temporary file is named
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
@@ -48,6 +50,21 @@ def write_atomic(path: Path, data: str | bytes, *, mode: int | None = None, priv
             pass
         raise
     return path
+
+
+def distinct_filenames(ids, *, fallback: str = "submission") -> dict[str, str]:
+    """id -> ``safe_filename(id)``, made distinct: an id whose clean name is taken, compared
+    without case (a macOS or Windows share folds it: "Ada.txt" is "ada.txt" there), gets a
+    short hash of itself appended. Stable: ids are taken in sorted order."""
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for sid in sorted(set(ids)):
+        name = safe_filename(sid, fallback=fallback)
+        if name.casefold() in used:
+            name = f"{name}-{hashlib.sha256(sid.encode()).hexdigest()[:8]}"
+        used.add(name.casefold())
+        names[sid] = name
+    return names
 
 
 def safe_filename(name: str, *, fallback: str = "submission", limit: int = 120) -> str:

@@ -8,12 +8,11 @@ match a known common mistake (``autograder.grading.diagnose``), feedback names i
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 
 from ..grading.grade import GRADED, TAMPERED, SubmissionResult
 from ..grading.pipeline import GradedSubmission, Grading
-from ..machine.files import safe_filename
+from ..machine.files import distinct_filenames
 from .gradebook import format_points
 
 STATUS_TEXT = {
@@ -76,13 +75,5 @@ def feedback_for(grading: Grading, graded: GradedSubmission, *, title: str | Non
 
 
 def feedback_names(ids: list[str]) -> dict[str, str]:
-    """id -> feedback file name; ids that clean to the same name get a short hash."""
-    names: dict[str, str] = {}
-    used: set[str] = set()
-    for sid in sorted(ids):
-        name = safe_filename(sid)
-        if name in used:
-            name = f"{name}-{hashlib.sha256(sid.encode()).hexdigest()[:8]}"
-        used.add(name)
-        names[sid] = name + ".txt"
-    return names
+    """id -> feedback file name (``distinct_filenames``: no two alike, even without case)."""
+    return {sid: name + ".txt" for sid, name in distinct_filenames(ids).items()}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from ..csvinput import read_table
 from ..machine.files import write_atomic
 from . import csvsafe
 from .points import format_points as _points  # one home for the rule (and its "-0" fix)
@@ -69,8 +70,8 @@ class GradeRow:
 
 
 def read_lms_roster(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in csv.DictReader(f)]
+    """The rows of a Canvas or Moodle export (``CsvInputError`` naming the file when unreadable)."""
+    rows = [row for _, row in read_table(path, "roster").rows]
     # Canvas exports carry a "Points Possible" row (and sometimes a muted-assignments row).
     return [r for r in rows if r.get("Student") != "Points Possible"]
 
@@ -133,17 +134,40 @@ def canvas_csv(rows: list[GradeRow], *, column: str, max_score: float,
                roster: list[dict[str, str]] | None = None) -> tuple[str, list[str]]:
     """(Canvas grade-import CSV text, ids of submissions Canvas could not match)."""
     matched = match_roster(rows, roster)
-    table = [["Points Possible", "", "", "", "", _points(max_score)]]
-    unmatched = []
+    entries, unmatched = [], []
     for row in sorted(rows, key=lambda r: r.student):
         r = matched.get(row.student, {})
         canvas_id = r.get("ID") or (row.lms_id if row.lms == "canvas" else "")
         if not (canvas_id or r.get("SIS User ID") or r.get("SIS Login ID")):
             unmatched.append(row.student)
             continue
-        table.append([r.get("Student") or row.name or row.student, canvas_id, r.get("SIS User ID", ""),
-                      r.get("SIS Login ID", ""), r.get("Section", ""), _points(row.score)])
-    return _csv_text([*CANVAS_COLUMNS, column], table), unmatched
+        person = canvas_id or f"sis:{r.get('SIS User ID', '')}:{r.get('SIS Login ID', '')}"
+        entries.append((person, row.student, [r.get("Student") or row.name or row.student, canvas_id,
+                                              r.get("SIS User ID", ""), r.get("SIS Login ID", ""),
+                                              r.get("Section", ""), _points(row.score)]))
+    table, shared = _one_row_per_person(entries)
+    return _csv_text([*CANVAS_COLUMNS, column], [["Points Possible", "", "", "", "", _points(max_score)], *table]), \
+        unmatched + shared
+
+
+def _one_row_per_person(entries: list[tuple[str, str, list]]) -> tuple[list[list], list[str]]:
+    """(rows to write, submissions left out) from (LMS person, submission id, row) entries.
+
+    A person with several submissions ("Ada.ipynb" and "ada.py" both matching one roster
+    row) gets no row: an LMS import applies rows in order, so whichever came last would
+    silently become the grade. Each of those submissions is reported instead.
+    """
+    by_person: dict[str, list[tuple[str, list]]] = {}
+    for person, student, row in entries:
+        by_person.setdefault(person, []).append((student, row))
+    table, shared = [], []
+    for items in by_person.values():
+        if len(items) == 1:
+            table.append(items[0][1])
+            continue
+        names = ", ".join(sorted(student for student, _ in items))
+        shared += [f"{student} (one LMS user, several submissions: {names})" for student, _ in items]
+    return table, shared
 
 
 def _full_name(row: GradeRow, r: dict[str, str]) -> str:
@@ -168,7 +192,7 @@ def moodle_worksheet_csv(rows: list[GradeRow], *, max_score: float, graded_at: d
     """(Moodle grading-worksheet CSV text, ids of submissions with no "Participant <id>")."""
     matched = match_roster(rows, roster)
     stamp = graded_at.astimezone(timezone.utc).isoformat(timespec="seconds")
-    table, unmatched = [], []
+    entries, unmatched = [], []
     for row in sorted(rows, key=lambda r: r.student):
         r = matched.get(row.student, {})
         participant = row.lms_id if row.lms == "moodle" else _participant(r.get("Identifier", ""))
@@ -176,9 +200,11 @@ def moodle_worksheet_csv(rows: list[GradeRow], *, max_score: float, graded_at: d
             unmatched.append(row.student)
             continue
         grade, maximum = _moodle_grade(row.score, max_score, r)
-        table.append([f"Participant {participant}", _full_name(row, r), r.get("Email address", r.get("Email", "")),
-                      _points(grade), _points(maximum), "Yes", stamp])
-    return _csv_text(MOODLE_WORKSHEET_COLUMNS, table), unmatched
+        entries.append((participant, row.student, [f"Participant {participant}", _full_name(row, r),
+                                                   r.get("Email address", r.get("Email", "")),
+                                                   _points(grade), _points(maximum), "Yes", stamp]))
+    table, shared = _one_row_per_person(entries)
+    return _csv_text(MOODLE_WORKSHEET_COLUMNS, table), unmatched + shared
 
 
 def moodle_identity_column(rows: list[GradeRow], matched: dict[str, dict[str, str]]) -> str | None:
@@ -203,7 +229,7 @@ def moodle_csv(rows: list[GradeRow], *, max_score: float, column: str = "Grade",
     """
     matched = match_roster(rows, roster)
     identity = moodle_identity_column(rows, matched)
-    table, unmatched = [], []
+    entries, unmatched = [], []
     for row in sorted(rows, key=lambda r: r.student):
         r = matched.get(row.student)
         value = (r.get(identity) or (r.get("Email", "") if identity == "Email address" else "")) \
@@ -212,8 +238,9 @@ def moodle_csv(rows: list[GradeRow], *, max_score: float, column: str = "Grade",
             unmatched.append(row.student)
             continue
         grade, _ = _moodle_grade(row.score, max_score, r)
-        table.append([value, _full_name(row, r), _points(grade)])
-    return _csv_text([identity or "Email address", "Full name", column], table), unmatched
+        entries.append((value, row.student, [value, _full_name(row, r), _points(grade)]))
+    table, shared = _one_row_per_person(entries)
+    return _csv_text([identity or "Email address", "Full name", column], table), unmatched + shared
 
 
 def canvas_column(title: str, assignment: str) -> str:
@@ -239,33 +266,37 @@ def export_grades(out_dir: Path, *, canvas: str | None = None, moodle: bool = Fa
     import json
 
     out_dir = Path(out_dir)
+    path = out_dir / "results.json"
     try:
-        data = json.loads((out_dir / "results.json").read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        rows = [GradeRow(student=str(s["submission"]), score=float(s["score"]), status=str(s["status"]),
+                         lms=s.get("lms", {}).get("lms", ""), lms_id=s.get("lms", {}).get("lms_id", ""),
+                         name=s.get("lms", {}).get("name", ""))
+                for s in data["submissions"]]
+        title, max_score = data.get("title", data["assignment"]), float(data["max_score"])
     except FileNotFoundError:
         raise FileNotFoundError(f"no results.json in {out_dir}: run `autograder grade` first") from None
-    rows = [GradeRow(student=s["submission"], score=float(s["score"]), status=s["status"],
-                     lms=s.get("lms", {}).get("lms", ""), lms_id=s.get("lms", {}).get("lms_id", ""),
-                     name=s.get("lms", {}).get("name", ""))
-            for s in data["submissions"]]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:  # truncated, hand-edited, foreign
+        raise ValueError(f"{path} is not a results.json the kit wrote ({type(exc).__name__}: {exc}); "
+                         "run the same `autograder grade` again to rewrite it") from None
     people = read_lms_roster(roster) if roster else None
-    title = data.get("title", data["assignment"])
     written = []
     if canvas is not None:
         # `grade --canvas 555` then `export --canvas`: the id given once is kept, so the column
         # still names the existing Canvas assignment instead of creating a new one.
         canvas = canvas or _previous_canvas_header(out_dir / "canvas_grades.csv")
         text, unmatched = canvas_csv(rows, column=canvas_column(title, canvas),
-                                     max_score=float(data["max_score"]), roster=people)
+                                     max_score=max_score, roster=people)
         written.append((_write(out_dir / "canvas_grades.csv", text), unmatched))
     if moodle:
         try:
             graded_at = datetime.strptime(data.get("generated", ""), "%Y-%m-%dT%H:%M:%S%z")
         except ValueError:
             graded_at = datetime.now(timezone.utc)
-        text, unmatched = moodle_worksheet_csv(rows, max_score=float(data["max_score"]), graded_at=graded_at,
+        text, unmatched = moodle_worksheet_csv(rows, max_score=max_score, graded_at=graded_at,
                                                roster=people)
         written.append((_write(out_dir / "moodle_worksheet.csv", text), unmatched))
-        text, unmatched = moodle_csv(rows, max_score=float(data["max_score"]), column=title, roster=people)
+        text, unmatched = moodle_csv(rows, max_score=max_score, column=title, roster=people)
         written.append((_write(out_dir / "moodle_grades.csv", text), unmatched))
     return written
 

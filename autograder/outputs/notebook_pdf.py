@@ -14,6 +14,7 @@ and the name the LMS gave, for matching PDFs to students on Gradescope.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
@@ -126,6 +127,17 @@ def html_to_pdf(html_path: Path, pdf_path: Path, *, browser: str | None = None,
                        f"{done.stderr.strip()[-300:]}")
 
 
+def _previous_files(out_dir: Path) -> set[str]:
+    """The PDFs an earlier run listed in ``out_dir/manifest.csv`` (only those are the kit's to
+    remove: the folder may hold the TA's own files)."""
+    try:
+        with open(out_dir / "manifest.csv", newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))[1:]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return set()
+    return {row[0] for row in rows if row and row[0].endswith(".pdf") and Path(row[0]).name == row[0]}
+
+
 def render_submissions(submissions: Path, out_dir: Path, *, browser: str | None = None) -> list[RenderedPdf]:
     """One PDF per student under ``out_dir`` (named after the student id), and manifest.csv."""
     from ..grading.submission import find_submissions
@@ -151,6 +163,8 @@ def render_submissions(submissions: Path, out_dir: Path, *, browser: str | None 
                 target.unlink(missing_ok=True)
                 rendered.append(RenderedPdf(item.student, item.label, None, str(exc)))
         owners = {f.student: f.owner for f in found}
+    for stale in _previous_files(out_dir) - set(names.values()):  # of submissions no longer there
+        (out_dir / stale).unlink(missing_ok=True)
     buffer = io.StringIO()
     writer = csvsafe.writer(buffer, lineterminator="\n")
     writer.writerow(["file", "student", "name", "lms_id", "source", "problem"])

@@ -12,6 +12,7 @@ numbers redacted); graded feedback, whose runs had hidden inputs, never does (se
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def public_suite(assignment: str | Path) -> PublicSuite:
             probes = candidate.parent / "probes.py"
             shared = candidate.parent.parent / FOLDER  # the student folder's shared_with_grader
             mounts = ((MOUNT, str(sandbox_view(shared, name))),) if shared.is_dir() else ()
-            probes_and_checks = ProbesAndChecks(probes_source=probes.read_text() if probes.is_file() else None,
+            probes_and_checks = ProbesAndChecks(probes_source=probes.read_text(encoding="utf-8") if probes.is_file() else None,
                                                 mounts=mounts, import_paths=tuple(n for n, _ in mounts))
             return PublicSuite(name, tuple(questions), tuple(cases), expected, public_limits(candidate),
                                probes_and_checks)
@@ -79,6 +80,8 @@ def public_suite(assignment: str | Path) -> PublicSuite:
 
 def run_check(assignment: str | Path, submission: Path,
               settings: SandboxSettings | None = None) -> tuple[SubmissionResult, str]:
+    if not os.path.lexists(submission):  # the student's typo, not an unreadable submission
+        raise FileNotFoundError(f"no such submission file or folder: {submission}")
     grading = public_suite(assignment).grading(settings)
     graded = grade_path(grading, Path(submission))
     return graded.result, feedback_for(grading, graded)

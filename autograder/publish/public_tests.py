@@ -170,13 +170,13 @@ def public_cases_json(assignment_name: str, questions: Sequence[str], cases: Seq
 
 def public_limits(path: Path) -> Limits | None:
     """The assignment's sandbox limits as shipped with its public cases (None: defaults)."""
-    data = json.loads(Path(path).read_text()).get("limits")
+    data = json.loads(Path(path).read_text(encoding="utf-8")).get("limits")
     return Limits(**{k: v for k, v in data.items() if k in Limits.__dataclass_fields__}) if data else None
 
 
 def load_public_cases(path: Path) -> tuple[str, tuple[str, ...], tuple[Case, ...], dict]:
     """Returns (assignment name, questions, cases, expected) from ``public_cases.json``."""
-    data = json.loads(Path(path).read_text())
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
     if data.get("format") != FORMAT_VERSION:
         raise ValueError(f"{path}: unsupported public test format {data.get('format')!r}")
     cases, expected = [], {}

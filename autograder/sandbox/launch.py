@@ -80,12 +80,13 @@ def parse_limit(text: str) -> tuple[str, float]:
     field = Limits.__dataclass_fields__.get(name)
     if field is None:
         raise ValueError(f"unknown limit {name!r} (known: {', '.join(Limits.__dataclass_fields__)})")
-    units = {"KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
-    factor = next((f for u, f in units.items() if value.endswith(u)), 1)
+    # Binary and SI sizes, in any case: a TA's "8GB" or "8gib" means what it says.
+    units = {"kib": 1024, "mib": 1024**2, "gib": 1024**3, "kb": 1000, "mb": 1000**2, "gb": 1000**3}
+    unit = next((u for u in units if value.lower().endswith(u)), "")
     try:
-        amount = float(value[:-3] if factor != 1 else value) * factor
+        amount = float(value[:len(value) - len(unit)]) * units.get(unit, 1)
     except ValueError:
-        raise ValueError(f"--limit {name}: {value!r} is not a number") from None
+        raise ValueError(f"--limit {name}: {value!r} is not a number (sizes: 512MiB, 8GiB or 8GB)") from None
     return name, (int(amount) if field.type in (int, "int") else amount)
 
 
