@@ -1,0 +1,191 @@
+"""More attacks on the grade, by a student who has read the kit's source.
+
+Each attack is graded through the real sandbox with the kit's own grading function, next to
+an honest twin (the same wrong code without the cheat) or next to itself with a different
+secret: feedback on hidden cases must not depend on what the submission read from the
+hidden inputs, and a cheat must not earn more than its twin.
+
+========================  =====================================================================
+check_message_integers    a statistical check's sentence names the shapes of what came back
+                          ("the weights have shape (0, 1815068268)"); integers were not
+                          redacted, so an empty array whose dimensions are a hidden seed
+                          carried it into the feedback. Fixed in ``evaluate``: on hidden runs
+                          a check's sentence keeps only numbers the kit itself knows.
+history_rewrite (xfail)   a6's early-stopping case trusts the submission's history; code
+                          that keeps the last epoch rewrites the history to agree with it.
+========================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from autograder.course.assignment import load_assignment
+from autograder.grading.grade import GRADED, grade_submission
+from autograder.sandbox import SandboxSettings
+
+
+def _grade(assignment, questions, path):
+    cases = tuple(c for c in assignment.cases if c.question in questions)
+    return grade_submission(path, cases=cases, expected=assignment.expected,
+                            settings=SandboxSettings().with_default_limits(assignment.limits),
+                            probes_and_checks=assignment.probes_and_checks)
+
+
+def _mistake_source(assignment, name):
+    return next(m for m in assignment.mistakes if m.name == name).submission_source(assignment.reference)
+
+
+# --- a check's sentence as a channel for hidden inputs ---------------------------------------
+
+# Reads the hidden seed of its own call from the grader's calls.json and returns an empty array
+# whose second dimension is that seed plus OFFSET (an empty array may have any dimensions, and
+# costs nothing against the result budget). init_mlp does the same through its first layer.
+SEED_AS_SHAPE = '''
+import json as _json
+import os as _os
+import sys as _sys
+
+import numpy as np
+
+OFFSET = {offset}
+
+
+def _calls():
+    inputs = _sys.argv[_sys.argv.index("--in") + 1]
+    with open(_os.path.join(inputs, "calls.json")) as f:
+        return _json.load(f)
+
+
+def _secret(function, first_args):
+    for call in _calls():
+        values = [ref.get("value") for ref in call["args"]]
+        if call["function"] == function and values[:len(first_args)] == list(first_args):
+            return int(values[len(first_args)]) + OFFSET
+    return 7
+
+
+def kaiming_normal(fan_out, fan_in, rng, negative_slope=0.0):
+    return np.zeros((0, _secret("kaiming_normal", (fan_out, fan_in))))
+
+
+def init_mlp(sizes, rng):
+    inputs = _sys.argv[_sys.argv.index("--in") + 1]
+    with np.load(_os.path.join(inputs, "arrays.npz")) as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    seed = 7
+    for call in _calls():
+        first, second = (call["args"] + [{}, {}])[:2]
+        if (call["function"] == "init_mlp" and "value" in second
+                and arrays[first["array"]].tolist() == [int(s) for s in sizes]):
+            seed = int(second["value"]) + OFFSET
+    return [(np.zeros((0, seed)), np.zeros(0)) for _ in sizes[1:]]
+'''
+
+LEAK_QUESTIONS = ("kaiming_normal", "init_mlp")
+
+
+@pytest.fixture(scope="module")
+def a3():
+    return load_assignment("a3_init")
+
+
+@pytest.fixture(scope="module")
+def seed_leaks(a3, tmp_path_factory):
+    """{offset: SubmissionResult} of the seed-as-shape attack with two different secrets."""
+    folder = tmp_path_factory.mktemp("seed_leak")
+    results = {}
+    for offset in (0, 1):
+        path = folder / f"leak_{offset}.py"
+        path.write_text(SEED_AS_SHAPE.replace("{offset}", str(offset)))
+        results[offset] = _grade(a3, LEAK_QUESTIONS, path)
+    return results
+
+
+def _hidden_reasons(result):
+    return {r.case.case_id: r.reason for r in result.case_results if not r.case.public}
+
+
+def test_hidden_seeds_do_not_reach_the_check_sentences(seed_leaks, a3):
+    shown = " ".join(_hidden_reasons(seed_leaks[0]).values())
+    seeds = {str(c.args[2]) for c in a3.cases if c.question == "kaiming_normal" and not c.public}
+    seeds |= {str(c.args[1]) for c in a3.cases if c.question == "init_mlp" and not c.public}
+    assert not {s for s in seeds if s in shown}, shown
+
+
+def test_hidden_feedback_does_not_depend_on_the_secret_encoded(seed_leaks):
+    """Two runs that differ only in the number smuggled out read the same, word for word."""
+    assert seed_leaks[0].status == seed_leaks[1].status == GRADED
+    assert _hidden_reasons(seed_leaks[0]) == _hidden_reasons(seed_leaks[1])
+
+
+def test_the_leak_earns_nothing(seed_leaks):
+    assert seed_leaks[0].score == 0
+
+
+def test_a_wrong_shape_is_still_described_with_the_kit_s_numbers(a3, tmp_path):
+    """The fix keeps the useful sentence: a transposed draw shows both shapes, which are the
+    case's own (its description states them)."""
+    path = tmp_path / "transposed.py"
+    path.write_text(_mistake_source(a3, "kaiming_normal_transposed"))
+    result = _grade(a3, ("kaiming_normal",), path)
+    reasons = _hidden_reasons(result)
+    assert reasons["kaiming_normal/more_inputs_than_outputs"] == (
+        "the weights have shape (512, 256); expected (256, 512) = (fan_out, fan_in)")
+
+
+def test_kit_numbers_exclude_what_only_the_submission_chose():
+    from autograder.grading.evaluate import kit_numbers
+
+    case = next(c for c in load_assignment("a3_init").cases if c.case_id == "kaiming_normal/leaky_slope")
+    known = kit_numbers(case, (np.zeros((300, 400)),))
+    assert {300, 400, 120000, 1, 2} <= known
+    assert int(case.args[2]) not in known  # the hidden seed: an input, not an expected shape
+
+
+# --- a6: early stopping judged on the submission's own history ------------------------------
+
+# The catalogued mistake (returns the last epoch's parameters), with its history made to agree:
+# the loss of the parameters it returns is computed on the validation split it was given and
+# becomes the minimum of history["val_loss"].
+HISTORY_REWRITE = '''
+
+_keeps_last = train_mlp
+
+
+def train_mlp(sizes, data, rng, epochs, lr, batch_size, weight_decay, patience):
+    params, history = _keeps_last(sizes, data, rng, epochs, lr, batch_size, weight_decay, patience)
+    a = np.asarray(data["x_val"], dtype=np.float64)
+    for index, (W, b) in enumerate(params):
+        a = a @ W.T + b
+        if index < len(params) - 1:
+            a = np.maximum(a, 0.0)
+    shifted = a - a.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    y = np.asarray(data["y_val"], dtype=np.int64)
+    loss = float(-np.mean(log_p[np.arange(len(y)), y]))
+    history["val_loss"] = [max(v, loss + 1e-3) for v in history["val_loss"][:-1]] + [loss]
+    history["best_epoch"] = len(history["val_loss"]) - 1
+    return params, history
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="a6's early_stopping case rests on the history the submission "
+                   "reports: a run that keeps the last epoch and rewrites its history passes (2 points). "
+                   "Judging it needs data the sandbox cannot forge (see the report), a change to a6's design.")
+def test_rewriting_the_history_does_not_pass_early_stopping(tmp_path):
+    a6 = load_assignment("a6_mlp")
+    twin = _mistake_source(a6, "early_stopping_keeps_last")
+    paths = {}
+    for name, source in (("twin", twin), ("cheat", twin + textwrap.dedent(HISTORY_REWRITE))):
+        paths[name] = tmp_path / f"{name}.py"
+        paths[name].write_text(source)
+    graded = {name: _grade(a6, ("train_mlp",), path) for name, path in paths.items()}
+    early = {name: next(r for r in result.case_results if r.case.name == "early_stopping")
+             for name, result in graded.items()}
+    assert not early["twin"].passed, early["twin"].reason
+    assert graded["cheat"].score <= graded["twin"].score, early["cheat"].reason
+
