@@ -70,6 +70,7 @@ class Confinement(contextlib.ExitStack):
             self.uid = self.enter_context(uids.lease_uid(self.worker)).uid
         else:  # RLIMIT_NPROC counts all of the caller's processes: leave room for them
             self.nproc = _own_process_count() + self.limits.processes
+        keep_private(self.inputs, self.uid)
         self._open_box()
         self.filter, self.filter_note = seccomp.sandbox_filter()
         if self.use_bwrap:
@@ -192,6 +193,22 @@ def kill_group(pid: int) -> None:
     """SIGKILL the process group the runner leads (a first sweep; the cgroup is the sure one)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+
+
+def keep_private(inputs: Path, uid: int | None) -> None:
+    """Let only the box read its inputs: group ``uid`` (the runner's gid), nothing for others.
+
+    They hold the submission's code and the hidden arguments; world-readable (0755 / 0644, as
+    written), any uid could read them while the box ran: a neighbouring box in the fallback
+    without Landlock (which then ran the neighbour's cells as its own), or any local user.
+    Without a uid of its own the runner is the grader's uid, which owns them."""
+    if not inputs.is_dir():
+        return  # nothing to protect (the runner will say it has no inputs)
+    shared, folder = (0o640, 0o750) if uid is not None else (0o600, 0o700)
+    for path in [*inputs.iterdir(), inputs]:
+        if uid is not None:
+            os.chown(path, -1, uid, follow_symlinks=False)
+        os.chmod(path, folder if path.is_dir() else shared)
 
 
 KILL_UID_TRIES = 20
