@@ -189,3 +189,59 @@ def test_rewriting_the_history_does_not_pass_early_stopping(tmp_path):
     assert not early["twin"].passed, early["twin"].reason
     assert graded["cheat"].score <= graded["twin"].score, early["cheat"].reason
 
+
+
+# --- public cases answered from the student folder's own expected values -----------------------
+
+# Stubs, plus a table of the public cases as the student folder ships them (inputs and expected
+# values, tests/public_cases.json): each function answers a public input from the table.
+LOOKUP = '''
+import numpy as np
+
+_TABLE = {table}
+
+
+def _answer(name, *args):
+    for function, inputs, output in _TABLE:
+        if function == name and len(inputs) == len(args) and all(
+                np.shape(a) == np.shape(b) and np.array_equal(a, b) for a, b in zip(inputs, args)):
+            return np.array(output)
+    raise NotImplementedError(name)
+
+
+def softmax(z, axis=-1):
+    return _answer("softmax", z)
+
+
+def log_softmax(z, axis=-1):
+    return _answer("log_softmax", z)
+
+
+def sigmoid(z):
+    return _answer("sigmoid", z)
+
+
+def predict_multiclass(probs):
+    return _answer("predict_multiclass", probs)
+
+
+def predict_multilabel(probs, threshold=0.5):
+    return _answer("predict_multilabel", probs)
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="public cases count in grading with the expected values the "
+                   "student folder ships: stubs that look their inputs up earn every public point (8 of a1's "
+                   "48). Closing it changes the scoring (e.g. a public case counts only with a hidden "
+                   "shadow on fresh inputs), a design decision for the lead (see the report).")
+def test_answering_public_cases_from_a_table_earns_nothing(tmp_path):
+    a1 = load_assignment("a1_softmax")
+    table = [(c.question, [a.tolist() for a in c.args], a1.expected[c.case_id][0].tolist())
+             for c in a1.cases if c.public and not c.kwargs]
+    stubs = tmp_path / "stubs.py"
+    stubs.write_text(LOOKUP.replace("{table}", "[]"))
+    lookup = tmp_path / "lookup.py"
+    lookup.write_text(LOOKUP.replace("{table}", repr(table)))
+    twin, cheat = (_grade(a1, a1.questions, path) for path in (stubs, lookup))
+    assert twin.score == 0, [r.reason for r in twin.case_results if r.passed]
+    assert cheat.score <= twin.score, sorted(r.case.case_id for r in cheat.case_results if r.passed)
