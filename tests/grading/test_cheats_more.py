@@ -11,6 +11,9 @@ check_message_integers    a statistical check's sentence names the shapes of wha
                           redacted, so an empty array whose dimensions are a hidden seed
                           carried it into the feedback. Fixed in ``evaluate``: on hidden runs
                           a check's sentence keeps only numbers the kit itself knows.
+error_line                "raised ValueError at code cell 1, line 20126": the line an error is
+                          placed at is chosen by code that read the hidden inputs. Fixed in
+                          ``evaluate``: on hidden runs only the cell defining the function.
 history_rewrite (xfail)   a6's early-stopping case trusts the submission's history; code
                           that keeps the last epoch rewrites the history to agree with it.
 ========================  =====================================================================
@@ -144,6 +147,42 @@ def test_kit_numbers_exclude_what_only_the_submission_chose():
     known = kit_numbers(case, (np.zeros((300, 400)),))
     assert {300, 400, 120000, 1, 2} <= known
     assert int(case.args[2]) not in known  # the hidden seed: an input, not an expected shape
+
+
+# --- where an error happened, as a channel -------------------------------------------------
+
+# A cell of 20,000 blank lines, and a softmax that raises from line 1 + (a number it read from
+# the hidden inputs + OFFSET): per failing case, the line number told feedback ~14 bits.
+LINE_AS_DATA = '"""' + "\n" * 20000 + '"""' + '''
+import numpy as np
+
+
+def softmax(z, axis=-1):
+    line = 1 + (int(abs(float(np.ravel(z)[0])) * 1000) + {offset}) % 19999
+    exec(compile("\\n" * (line - 1) + "raise ValueError", "<cell 0>", "exec"))
+'''
+
+
+@pytest.fixture(scope="module")
+def line_leaks(tmp_path_factory):
+    a1 = load_assignment("a1_softmax")
+    folder = tmp_path_factory.mktemp("line_leak")
+    results = {}
+    for offset in (0, 7):
+        path = folder / f"lines_{offset}.py"
+        path.write_text(LINE_AS_DATA.replace("{offset}", str(offset)))
+        results[offset] = _grade(a1, ("softmax",), path)
+    return results
+
+
+def test_error_lines_do_not_carry_what_the_code_read(line_leaks):
+    assert _hidden_reasons(line_leaks[0]) == _hidden_reasons(line_leaks[7])
+    assert not any(", line " in reason for reason in _hidden_reasons(line_leaks[0]).values())
+
+
+def test_an_error_is_still_placed_in_the_cell_defining_the_function(line_leaks):
+    reasons = set(_hidden_reasons(line_leaks[0]).values())
+    assert reasons == {'raised ValueError at code cell 1 (""""")'}, reasons
 
 
 # --- a6: early stopping judged on the submission's own history ------------------------------
