@@ -284,3 +284,36 @@ def test_answering_public_cases_from_a_table_earns_nothing(tmp_path):
     twin, cheat = (_grade(a1, a1.questions, path) for path in (stubs, lookup))
     assert twin.score == 0, [r.reason for r in twin.case_results if r.passed]
     assert cheat.score <= twin.score, sorted(r.case.case_id for r in cheat.case_results if r.passed)
+
+
+# --- "no warning" is the sandbox's own report ---------------------------------------------------
+
+# The catalogued naive sigmoid, 1 / (1 + exp(-z)), is exact at z = -1000 too (1 / inf = 0): only
+# its overflow warning tells it from a stable one. Silenced (np.errstate here; emptying the
+# runner's list of caught warnings, found in the caller's frame, does the same), it passes.
+QUIET = '''
+
+import numpy as _np
+
+_naive = sigmoid
+
+
+def sigmoid(z):
+    with _np.errstate(all="ignore"):
+        return _naive(z)
+'''
+
+
+@pytest.mark.xfail(strict=True, reason="a no_warnings case awards its point on the sandbox's report that "
+                   "no warning was caught; code that silences its warnings (or empties the runner's list) "
+                   "passes a1's sigmoid/no_overflow_warning with the naive formula. Data cannot show it: "
+                   "such a case needs inputs where the naive formula's values are wrong too.")
+def test_silencing_the_overflow_warning_does_not_pass(tmp_path):
+    a1 = load_assignment("a1_softmax")
+    twin = _mistake_source(a1, "naive_sigmoid")
+    paths = {"twin": tmp_path / "twin.py", "quiet": tmp_path / "quiet.py"}
+    paths["twin"].write_text(twin)
+    paths["quiet"].write_text(twin + QUIET)
+    twin_result, quiet_result = (_grade(a1, ("sigmoid",), paths[n]) for n in ("twin", "quiet"))
+    assert twin_result.score < sum(c.points for c in a1.cases if c.question == "sigmoid")
+    assert quiet_result.score <= twin_result.score
