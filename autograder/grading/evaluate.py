@@ -125,6 +125,7 @@ def _problem(case: Case, expected: tuple[np.ndarray, ...], record: Record | None
 
 
 SMALL_NUMBERS = range(0, 11)  # layer and output numbers, "2 standard deviations", "0%"
+MAX_KNOWN_VALUES = 256  # an integer expected output this small is a table (layer shapes), not data
 
 
 def kit_numbers(case: Case, expected: Sequence[np.ndarray]) -> frozenset[int]:
@@ -141,9 +142,6 @@ def kit_numbers(case: Case, expected: Sequence[np.ndarray]) -> frozenset[int]:
         if want.dtype.kind in "iu" and want.size <= MAX_KNOWN_VALUES:
             known.update(abs(int(v)) for v in want.ravel())
     return frozenset(known)
-
-
-MAX_KNOWN_VALUES = 256
 
 
 def returned_arrays(record: Record | None) -> tuple[np.ndarray, ...] | None:
@@ -223,7 +221,8 @@ def _hidden_run_location(case: Case, error: dict, context: Context) -> str:
     number in a cell of 70,000 lines carried 16 bits of them per case ("line 20126"). The
     defining cell is the kit's choice, not the code's: shown or not, it tells one bit."""
     cell = context.defining_cells.get(case.question)
-    if cell is None or not _index(error.get("cell"), cell + 1) or error.get("cell") != cell:
+    reported = error.get("cell")
+    if cell is None or not _index(reported, cell + 1) or reported != cell:  # _index: a plain int
         return ""
     return location({"cell": cell}, context.cells)
 
