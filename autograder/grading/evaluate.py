@@ -17,6 +17,8 @@ Two kinds of text come from elsewhere, and each has its rule:
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
@@ -24,7 +26,7 @@ import numpy as np
 
 from ..course.cases import Case
 from ..sandbox.protocol import Record
-from .redact import raised, redact, warning_words
+from .redact import keep_known_integers, raised, redact, warning_words
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,18 @@ class Context:
     echo: bool = False
     cells: Sequence[str] | None = None
     known_names: Collection[str] = ()
+
+    @functools.cached_property
+    def defining_cells(self) -> dict[str, int]:
+        """function name -> the last code cell with ``def name(`` in it (where it is defined)."""
+        found: dict[str, int] = {}
+        for index, source in enumerate(self.cells or ()):
+            for name in _DEF.findall(source):
+                found[name] = index
+        return found
+
+
+_DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?def[ \t]+(\w+)[ \t]*\(", re.MULTILINE)
 
 
 KIT_WORDS = Context()
@@ -88,8 +102,9 @@ def _problem(case: Case, expected: tuple[np.ndarray, ...], record: Record | None
             return "returned arrays the grader's check cannot judge (unexpected shape or dtype?)"
         if problem:
             # A check's figures are computed from arrays the submission chose, so where it
-            # could read hidden inputs they could carry them: decimals go (words and counts stay).
-            return str(problem) if context.echo else redact(str(problem))
+            # could read hidden inputs they could carry them: decimals go, and so does every
+            # integer the kit did not write itself (an empty array's dimensions can be anything).
+            return str(problem) if context.echo else keep_known_integers(str(problem), kit_numbers(case, expected))
     else:
         for i, (want, got) in enumerate(zip(expected, got_all, strict=True)):
             label = f"output {i + 1}: " if len(expected) > 1 else ""
@@ -107,6 +122,26 @@ def _problem(case: Case, expected: tuple[np.ndarray, ...], record: Record | None
             return f"emitted a warning ({redact(str(first)[:200])})"
         return warning_words(first)
     return None
+
+
+SMALL_NUMBERS = range(0, 11)  # layer and output numbers, "2 standard deviations", "0%"
+MAX_KNOWN_VALUES = 256  # an integer expected output this small is a table (layer shapes), not data
+
+
+def kit_numbers(case: Case, expected: Sequence[np.ndarray]) -> frozenset[int]:
+    """The integers a check's sentence may show on a hidden run: those the kit knows without
+    the submission (the expected outputs' dimensions and sizes, the values of small integer
+    expected outputs such as a table of layer shapes, the numbers in the case's description,
+    small counts). A case's inputs are not among them: they may be hidden."""
+    known = set(SMALL_NUMBERS)
+    known.update(int(n) for n in re.findall(r"\d+", case.description))
+    for want in expected:
+        want = np.asarray(want)
+        known.update(int(d) for d in want.shape)
+        known.add(int(want.size))
+        if want.dtype.kind in "iu" and want.size <= MAX_KNOWN_VALUES:
+            known.update(abs(int(v)) for v in want.ravel())
+    return frozenset(known)
 
 
 def returned_arrays(record: Record | None) -> tuple[np.ndarray, ...] | None:
@@ -155,7 +190,7 @@ def _count(n) -> str:
 def _describe_error(case: Case, error: dict, context: Context) -> str:
     kind = str(error.get("type", "Exception"))[:60]
     message = str(error.get("message", ""))[:300]
-    where = location(error, context.cells)
+    where = location(error, context.cells) if context.echo else _hidden_run_location(case, error, context)
     if error.get("missing"):
         name = error.get("name")
         if not (isinstance(name, str) and name.isidentifier() and len(name) <= 60
@@ -176,6 +211,20 @@ def _describe_error(case: Case, error: dict, context: Context) -> str:
     if not context.echo:
         return f"{raised(kind)}{suffix}"
     return f"raised {redact(kind)}: {redact(message)}{suffix}" if message else f"raised {redact(kind)}{suffix}"
+
+
+def _hidden_run_location(case: Case, error: dict, context: Context) -> str:
+    """Where an error happened, told on a run with hidden inputs: the cell that defines the
+    question's function, without a line, or nothing.
+
+    The code picks the place it raises from after it has read the hidden inputs: a line
+    number in a cell of 70,000 lines carried 16 bits of them per case ("line 20126"). The
+    defining cell is the kit's choice, not the code's: shown or not, it tells one bit."""
+    cell = context.defining_cells.get(case.question)
+    reported = error.get("cell")
+    if cell is None or not _index(reported, cell + 1) or reported != cell:  # _index: a plain int
+        return ""
+    return location({"cell": cell}, context.cells)
 
 
 def compare_arrays(case: Case, want: np.ndarray, got: np.ndarray, *, figures: bool) -> str | None:

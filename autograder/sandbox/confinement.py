@@ -70,6 +70,7 @@ class Confinement(contextlib.ExitStack):
             self.uid = self.enter_context(uids.lease_uid(self.worker)).uid
         else:  # RLIMIT_NPROC counts all of the caller's processes: leave room for them
             self.nproc = _own_process_count() + self.limits.processes
+        keep_private(self.inputs, self.uid)
         self._open_box()
         self.filter, self.filter_note = seccomp.sandbox_filter()
         if self.use_bwrap:
@@ -153,6 +154,8 @@ class Confinement(contextlib.ExitStack):
         if self.box is not None:
             self.box.kill()
             return
+        if self.uid is not None:  # the uid is leased to this box alone: all of its processes at once
+            kill_uid(self.uid)
         for _ in range(3):  # without a cgroup: what /proc still links to the runner
             left = _descendants({pid, *known}) - {os.getpid()}
             if self.uid is not None:  # the uid is leased to this box alone: its processes are ours
@@ -190,6 +193,63 @@ def kill_group(pid: int) -> None:
     """SIGKILL the process group the runner leads (a first sweep; the cgroup is the sure one)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
+
+
+def keep_private(inputs: Path, uid: int | None) -> None:
+    """Let only the box read its inputs: group ``uid`` (the runner's gid), nothing for others.
+
+    They hold the submission's code and the hidden arguments; world-readable (0755 / 0644, as
+    written), any uid could read them while the box ran: a neighbouring box in the fallback
+    without Landlock (which then ran the neighbour's cells as its own), or any local user.
+    Without a uid of its own the runner is the grader's uid, which owns them."""
+    if not inputs.is_dir():
+        return  # nothing to protect (the runner will say it has no inputs)
+    shared, folder = (0o640, 0o750) if uid is not None else (0o600, 0o700)
+    for path in [*inputs.iterdir(), inputs]:
+        if uid is not None:
+            os.chown(path, -1, uid, follow_symlinks=False)
+        os.chmod(path, folder if path.is_dir() else shared)
+
+
+KILL_UID_TRIES = 20
+# One pass reaches every process (forks wait for it, and a process sent SIGKILL cannot fork);
+# a second costs nothing.
+KILL_PASSES = 2
+
+
+def kill_uid(uid: int, tries: int = KILL_UID_TRIES) -> bool:
+    """SIGKILL every process of ``uid`` with ``kill(-1)`` sent as that uid; False if the sender
+    was itself killed every time it tried.
+
+    A sweep that lists processes and kills each one races with a tree that keeps forking: a
+    child forked after the listing lives on. ``kill(-1)`` reaches every process the sender may
+    signal in one pass, and a process that has been sent SIGKILL can no longer fork. The
+    sender is a child of ours that becomes ``uid`` for just that (it can then signal only
+    ``uid``'s processes, never the grader's); where the kernel lets the box's processes signal
+    it (no Landlock signal scoping), one of them may kill it first, so it is sent again.
+    """
+    for _ in range(tries):
+        child = os.fork()
+        if child == 0:  # only system calls until _exit: the parent may have other threads
+            code = 1
+            try:
+                os.setgroups([])
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
+                for _ in range(KILL_PASSES):  # zombies count, so "none left" may never come
+                    os.kill(-1, signal.SIGKILL)
+                code = 0
+            except ProcessLookupError:
+                code = 0  # nothing left to signal
+            finally:
+                os._exit(code)
+        try:
+            _, status = os.waitpid(child, 0)
+        except ChildProcessError:  # reaped elsewhere: its outcome is unknown, send again
+            continue
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+            return True
+    return False
 
 
 def _proc_table() -> dict[int, tuple[int, int]]:
