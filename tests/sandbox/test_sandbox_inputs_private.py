@@ -21,8 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course.assignment import SOLUTIONS_DIR, load_assignment
+from autograder.course.assignment import load_assignment
 from autograder.grading.grade import grade_submission
+from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.sandbox import Limits, SandboxSettings, isolation, landlock
 
 # Stubs that, as they load, look for another box's inputs beside their own (the temporary

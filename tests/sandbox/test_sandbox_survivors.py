@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course.assignment import SOLUTIONS_DIR, load_assignment
+from autograder.course.assignment import load_assignment
 from autograder.grading.grade import grade_submission
+from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.sandbox import Limits, SandboxSettings, confinement, isolation, landlock  # noqa: F401
 
 # CHAINS sessions, each a parent that forks a child every moment and reaps it; a child that
