@@ -8,11 +8,11 @@ from pathlib import Path
 
 from . import __version__
 from .classroom.late_policy import add_grade_options as add_late_options
+from .classroom.notebook_pdf import add_grade_option as add_pdf_option
+from .classroom.notebook_pdf import register as register_pdf
 from .course.assignment import AssignmentError, available_assignments, load_assignment
 from .exam.cli import register as register_exam
 from .grading import gpu_stage
-from .outputs.notebook_pdf import add_grade_option as add_pdf_option
-from .outputs.notebook_pdf import register as register_pdf
 from .sandbox import IsolationUnavailable, Limits, SandboxSettings, parse_limit
 
 
@@ -60,7 +60,7 @@ def cmd_grade(args) -> int:
 
     assignment = load_assignment(args.assignment)
     from .classroom.late_grading import inputs_from_args, report_lines
-    from .outputs.notebook_pdf import pdf_from_args
+    from .classroom.notebook_pdf import pdf_from_args
 
     late = inputs_from_args(args, assignment)  # a broken policy file stops here, before grading
     if args.roster:  # and so does a roster the exports could not read, not after the class

@@ -34,7 +34,7 @@ PACKAGE = Path(autograder.__file__).resolve().parent
 _GENERATED = ("<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>", "<module>")
 # Where each step of a grading run ends up: the chain of calls down to it is what a reader follows.
 STEPS = {
-    "discover the class": ("grading/submission.py", "list_class"),
+    "discover the class": ("classroom/discover.py", "list_class"),
     "read the grader's copy": ("grading/pipeline.py", "read_submission"),
     "run in the sandbox": ("sandbox/launch.py", "run_runner"),
     "judge a case": ("grading/evaluate.py", "evaluate_case"),

@@ -54,7 +54,7 @@ from ..outputs.feedback import feedback_for, feedback_names
 from ..outputs.gradebook import write_gradebook
 from ..outputs.report import report_html
 from ..sandbox import SandboxSettings, resolve_isolation
-from . import outdir
+from . import discover, outdir
 from .progress import ProgressMeter
 from .resume import CacheBinding, ResultCache, grader_key, record_result, tests_fingerprint
 
@@ -264,7 +264,7 @@ def grade_entries(submissions_path: Path, work: Path, out_dir: Path,
     ``write_outputs`` once at the end, also after Ctrl-C (which is then re-raised). A
     ``MachineFault`` stops the run: outputs are written for what is done, then it is raised.
     """
-    listing = submissions.list_class(submissions_path, work)
+    listing = discover.list_class(submissions_path, work)
     for text in listing.notes:
         note(f"note: {text}")
     for label in listing.skipped:

@@ -2,7 +2,7 @@
 these same steps, so none of them can lose one (the mistake diagnosis, the snapshot, the
 one-row-per-submission rule).
 
-    discover  the class's entries, metadata skipped     submission.list_class   (batch, exam)
+    discover  the class's entries, metadata skipped     classroom.discover.list_class (batch, exam)
     read      the grader's private copy of one entry    read_submission
     run       its code in the sandbox, on the plan      grade.grade_submission, which then
     judge     the grader's verdict on every case          judges outside it (evaluate.evaluate_case)

@@ -90,8 +90,8 @@ def test_an_out_that_is_a_file_is_named_as_a_file(tmp_path, capsys):
 
 def test_pdfs_for_manual_grading_of_submissions_no_longer_there_are_removed(tmp_path, monkeypatch):
     """`autograder pdf` again after a submission was withdrawn left its old PDF for upload."""
+    from autograder.classroom import notebook_pdf
     from autograder.kit_folders import SOLUTIONS_DIR
-    from autograder.outputs import notebook_pdf
 
     monkeypatch.setattr(notebook_pdf, "find_browser", lambda: "chromium")
     monkeypatch.setattr(notebook_pdf, "html_to_pdf", lambda page, target, browser: target.write_bytes(b"%PDF"))

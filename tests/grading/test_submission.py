@@ -7,7 +7,8 @@ import zipfile
 import nbformat
 import pytest
 
-from autograder.grading.submission import InvalidSubmission, discover, load, strip_magics, student_id
+from autograder.classroom.discover import discover
+from autograder.grading.submission import InvalidSubmission, load, strip_magics, student_id
 
 
 def notebook(*sources: str) -> str:
@@ -193,7 +194,7 @@ def test_the_copy_holds_exactly_the_bytes_that_were_hashed(tmp_path):
 
 
 def test_a_class_counts_dotfiles_and_lists_the_metadata_it_skips(tmp_path):
-    from autograder.grading.submission import list_class
+    from autograder.classroom.discover import list_class
 
     for name in (".bob.py", "__MACOSX_carol.py", "ann.py", ".DS_Store", "._ann.py", "Thumbs.db"):
         (tmp_path / name).write_text("x = 1\n")

@@ -14,9 +14,10 @@ import pytest
 from kit_paths import TEST_DATA
 
 from autograder.classroom.batch import grade_batch
+from autograder.classroom.discover import find_submissions, is_class_zip
 from autograder.cli import main
 from autograder.grading.lms_names import owner_of
-from autograder.grading.submission import InvalidSubmission, find_submissions, is_class_zip
+from autograder.grading.submission import InvalidSubmission
 from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.outputs.lms import (
     GradeRow,

@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 
 import pytest
 
+from autograder.classroom.discover import list_class
 from autograder.cli import main
-from autograder.grading.submission import list_class
 from autograder.kit_folders import SOLUTIONS_DIR
 from autograder.outputs.lms import read_lms_roster
 

@@ -25,7 +25,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import csvsafe
+from ..outputs import csvsafe
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 # Any <meta ...> tag, whatever its case or line breaks; a ">" inside a quoted value ends the
@@ -140,8 +140,8 @@ def _previous_files(out_dir: Path) -> set[str]:
 
 def render_submissions(submissions: Path, out_dir: Path, *, browser: str | None = None) -> list[RenderedPdf]:
     """One PDF per student under ``out_dir`` (named after the student id), and manifest.csv."""
-    from ..grading.submission import find_submissions
-    from .feedback import feedback_names  # the same file names as the feedback files
+    from ..outputs.feedback import feedback_names  # the same file names as the feedback files
+    from .discover import find_submissions
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     browser = browser or find_browser()

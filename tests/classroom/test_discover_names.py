@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from autograder.classroom.discover import list_class
 from autograder.cli import main
-from autograder.grading.submission import InvalidSubmission, list_class, load
+from autograder.grading.submission import InvalidSubmission, load
 from autograder.kit_folders import SOLUTIONS_DIR
 
 SAMPLES = SOLUTIONS_DIR / "a1_softmax" / "samples"

@@ -13,11 +13,11 @@ import zlib
 import nbformat
 import pytest
 
-from autograder.outputs.notebook_pdf import CSP, notebook_html, render_submissions
+from autograder.classroom.notebook_pdf import CSP, notebook_html, render_submissions
 
 
 def tools_or_skip():
-    from autograder.outputs.notebook_pdf import find_browser
+    from autograder.classroom.notebook_pdf import find_browser
 
     missing = [name for name, found in (("chromium", find_browser()), ("pdftotext", shutil.which("pdftotext")),
                                         ("pdfimages", shutil.which("pdfimages"))) if not found]
