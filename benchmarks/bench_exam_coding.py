@@ -1,6 +1,6 @@
 """Time to grade a coding exam, and what the cache saves.
 
-Rerun: .venv/bin/python -m benchmarks.bench_exam_coding [-n STUDENTS]
+Rerun: .venv/bin/python benchmarks/bench_exam_coding.py [-n STUDENTS]
 
 Builds a coding exam for a synthetic roster of N students (default 40; tasks softmax,
 cross_entropy and softmax_cross_entropy_grad, two drawn per student), hands in the
