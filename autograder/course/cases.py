@@ -79,3 +79,45 @@ def points_per_question(questions, cases) -> dict[str, float]:
     for case in cases:
         points[case.question] += case.points
     return points
+
+
+# --- public cases count only with their hidden twins ------------------------------------------
+#
+# The student folder ships every public case's inputs and expected values (the self-check needs
+# them), so code that looks those inputs up and returns the shipped answers would pass them
+# without computing anything. A public case therefore earns its points in grading only when its
+# function also passes at least one *hidden twin*: a hidden case of the same question that checks
+# the same thing (the same probe, check, oracle, flags and tolerances) on inputs the student has
+# not seen. Code that computes the property passes a twin as a matter of course; a table cannot.
+# A public case without a twin in the run (the self-check, --public-only, or a spec that has none)
+# counts as before.
+
+PUBLIC_WITHOUT_TWIN_REASON = (
+    "passes with the public inputs your notebook's tests show, but not one of the hidden cases "
+    "that check the same thing: a public case counts only together with at least one of them")
+
+
+def _checks_the_same(a: Case, b: Case) -> bool:
+    return (a.question, a.probe, a.check, a.oracle, a.no_warnings, a.integer_dtype, a.inputs_unchanged,
+            a.rtol, a.atol) == (b.question, b.probe, b.check, b.oracle, b.no_warnings, b.integer_dtype,
+                                b.inputs_unchanged, b.rtol, b.atol)
+
+
+def hidden_twins(cases) -> dict[str, tuple[str, ...]]:
+    """public case_id -> the case_ids of its hidden twins among ``cases`` (public cases with
+    none are left out: they count on their own)."""
+    cases = tuple(cases)
+    twins = {}
+    for case in cases:
+        if case.public:
+            found = tuple(c.case_id for c in cases if not c.public and _checks_the_same(case, c))
+            if found:
+                twins[case.case_id] = found
+    return twins
+
+
+def public_cases_without_a_passing_twin(passed, twins: dict[str, tuple[str, ...]]) -> set[str]:
+    """The public cases that passed but whose hidden twins all failed (``passed``: case_id ->
+    verdict); twins missing from ``passed`` (not run) count as failed."""
+    return {case_id for case_id, ids in twins.items()
+            if passed.get(case_id) and not any(passed.get(i, False) for i in ids)}

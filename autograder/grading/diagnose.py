@@ -31,7 +31,7 @@ from types import MappingProxyType, ModuleType
 import numpy as np
 
 from ..course.calling import call_case
-from ..course.cases import Case
+from ..course.cases import Case, hidden_twins, public_cases_without_a_passing_twin
 from ..course.mistakes import Mistake
 from .evaluate import evaluate_case, returned_arrays
 
@@ -118,6 +118,8 @@ class Diagnoser:
         passed = {c.case_id: evaluate_case(c, expected[c.case_id], records[c.case_id],
                                            checks.get(c.check) if c.check else None).passed
                   for c in mine}
+        for case_id in public_cases_without_a_passing_twin(passed, hidden_twins(mine)):  # as graded
+            passed[case_id] = False
         outputs = {cid: returned_arrays(r) for cid, r in records.items()}
         differs = frozenset(c.case_id for c in mine if not c.check
                             and not same_outputs(c, outputs[c.case_id], tuple(expected[c.case_id])))

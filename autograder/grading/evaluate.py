@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..course.cases import Case
+from ..course.cases import PUBLIC_WITHOUT_TWIN_REASON, Case, hidden_twins, public_cases_without_a_passing_twin
 from ..sandbox.protocol import Record
 from .redact import keep_known_integers, raised, redact, warning_words
 
@@ -38,6 +38,15 @@ class CaseResult:
     @property
     def points(self) -> float:
         return self.case.points if self.passed else 0.0
+
+
+def count_public_cases_with_twins(case_results: list[CaseResult]) -> list[CaseResult]:
+    """The verdicts with every public case that passed while all its hidden twins failed
+    turned into a failure (``course.cases.hidden_twins``: shipped answers alone earn nothing)."""
+    gated = public_cases_without_a_passing_twin({r.case.case_id: r.passed for r in case_results},
+                                                hidden_twins(r.case for r in case_results))
+    return [CaseResult(r.case, False, PUBLIC_WITHOUT_TWIN_REASON) if r.case.case_id in gated else r
+            for r in case_results]
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from ..machine.tempdirs import kit_tempdir
 from ..sandbox import RunOutcome, SandboxSettings, run_runner
 from ..sandbox.protocol import Record, Stream, read_stream
 from . import submission as submissions
-from .evaluate import CaseResult, Context, evaluate_case, returned_arrays
+from .evaluate import CaseResult, Context, count_public_cases_with_twins, evaluate_case, returned_arrays
 from .load_messages import load_cells, runtime_errors, syntax_errors
 from .redact import redact
 from .status import Status
@@ -185,6 +185,7 @@ def grade_submission(
                            checks.get(case.check) if case.check else None, context)
         for case in cases
     ]
+    result.case_results = count_public_cases_with_twins(result.case_results)
     result.outputs = {case.case_id: returned_arrays(records.get(case.case_id)) for case in cases}
     result.status = _status(result, runs, syntax_error=bool(compile_messages))
     result.seconds = time.monotonic() - started

@@ -16,6 +16,10 @@ error_line                "raised ValueError at code cell 1, line 20126": the li
                           ``evaluate``: on hidden runs only the cell defining the function.
 history_rewrite (xfail)   a6's early-stopping case trusts the submission's history; code
                           that keeps the last epoch rewrites the history to agree with it.
+public_table              stubs that answer the public cases from the table the student
+                          folder ships (their inputs and expected values). Fixed in
+                          ``course.cases``: a public case counts only with a hidden twin.
+no_warnings (xfail)       the naive sigmoid with its overflow warning silenced.
 ========================  =====================================================================
 """
 
@@ -269,10 +273,6 @@ def predict_multilabel(probs, threshold=0.5):
 '''
 
 
-@pytest.mark.xfail(strict=True, reason="public cases count in grading with the expected values the "
-                   "student folder ships: stubs that look their inputs up earn every public point (8 of a1's "
-                   "48). Closing it changes the scoring (e.g. a public case counts only with a hidden "
-                   "shadow on fresh inputs), a design decision for the lead (see the report).")
 def test_answering_public_cases_from_a_table_earns_nothing(tmp_path):
     a1 = load_assignment("a1_softmax")
     table = [(c.question, [a.tolist() for a in c.args], a1.expected[c.case_id][0].tolist())
