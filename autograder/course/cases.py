@@ -97,23 +97,22 @@ PUBLIC_WITHOUT_TWIN_REASON = (
     "that check the same thing: a public case counts only together with at least one of them")
 
 
-def _checks_the_same(a: Case, b: Case) -> bool:
-    return (a.question, a.probe, a.check, a.oracle, a.no_warnings, a.integer_dtype, a.inputs_unchanged,
-            a.rtol, a.atol) == (b.question, b.probe, b.check, b.oracle, b.no_warnings, b.integer_dtype,
-                                b.inputs_unchanged, b.rtol, b.atol)
+def _what_it_checks(case: Case) -> tuple:
+    """What a case checks, apart from its inputs: equal for a public case and its twins."""
+    return (case.question, case.probe, case.check, case.oracle, case.no_warnings, case.integer_dtype,
+            case.inputs_unchanged, case.rtol, case.atol)
 
 
 def hidden_twins(cases) -> dict[str, tuple[str, ...]]:
     """public case_id -> the case_ids of its hidden twins among ``cases`` (public cases with
     none are left out: they count on their own)."""
     cases = tuple(cases)
-    twins = {}
+    hidden: dict[tuple, list[str]] = {}
     for case in cases:
-        if case.public:
-            found = tuple(c.case_id for c in cases if not c.public and _checks_the_same(case, c))
-            if found:
-                twins[case.case_id] = found
-    return twins
+        if not case.public:
+            hidden.setdefault(_what_it_checks(case), []).append(case.case_id)
+    return {case.case_id: tuple(hidden[_what_it_checks(case)]) for case in cases
+            if case.public and _what_it_checks(case) in hidden}
 
 
 def public_cases_without_a_passing_twin(passed, twins: dict[str, tuple[str, ...]]) -> set[str]:
