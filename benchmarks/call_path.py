@@ -28,7 +28,7 @@ from pathlib import Path
 import autograder
 from autograder import cli
 from autograder.kit_folders import SOLUTIONS_DIR
-from autograder.layers import LEVEL
+from autograder.layers import LEVEL, part_of
 
 PACKAGE = Path(autograder.__file__).resolve().parent
 _GENERATED = ("<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>", "<lambda>", "<module>")
@@ -109,7 +109,8 @@ def trace(argv: list[str]) -> tuple[dict, list, dict]:
 
 
 def _layer(file: str) -> int:
-    return LEVEL[file.split("/")[0].removesuffix(".py")]
+    """The layer of a file given relative to the package (grading/pipeline.py, cli.py)."""
+    return LEVEL[part_of("autograder." + file.removesuffix(".py").replace("/", "."))]
 
 
 def print_tree(callees, root, depth: int) -> None:
